@@ -1,0 +1,124 @@
+"""Machine-readable source contracts: one YAML per source table.
+
+Both the synthetic generator and the landing code read these; there is no second
+definition of a source table anywhere in the project.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+import yaml
+
+CONTRACT_DIR = Path(__file__).parent
+SOURCES: tuple[str, ...] = ("his", "crm", "consult", "wearable")
+PII_CLASSES = frozenset({"direct", "quasi", "pseudonym", "sensitive", "none"})
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str
+    required: bool = False
+    allowed: tuple[str, ...] | None = None
+    pattern: str | None = None
+    min: float | None = None
+    max: float | None = None
+    not_future: bool = False
+    pii: str = "none"
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    sql: str
+
+
+@dataclass(frozen=True)
+class Contract:
+    source: str
+    table: str
+    description: str
+    format: str
+    encodings: tuple[str, ...]
+    file_glob: str
+    primary_key: tuple[str, ...]
+    columns: tuple[Column, ...]
+    checks: tuple[Check, ...] = field(default=())
+
+    @property
+    def raw_table(self) -> str:
+        return f"raw_{self.source}.{self.table}"
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    @property
+    def required_columns(self) -> list[str]:
+        return [c.name for c in self.columns if c.required]
+
+    def column(self, name: str) -> Column:
+        for col in self.columns:
+            if col.name == name:
+                return col
+        raise KeyError(f"{self.source}.{self.table} has no column {name!r}")
+
+
+def _parse(path: Path) -> Contract:
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    cols = []
+    for c in doc["columns"]:
+        allowed = c.get("allowed")
+        col = Column(
+            name=c["name"],
+            type=c["type"],
+            required=bool(c.get("required", False)),
+            allowed=tuple(str(a) for a in allowed) if allowed else None,
+            pattern=c.get("pattern"),
+            min=c.get("min"),
+            max=c.get("max"),
+            not_future=bool(c.get("not_future", False)),
+            pii=c.get("pii", "none"),
+            description=c.get("description", ""),
+        )
+        if col.pii not in PII_CLASSES:
+            raise ValueError(f"{path}: column {col.name}: unknown pii class {col.pii!r}")
+        cols.append(col)
+    contract = Contract(
+        source=doc["source"],
+        table=doc["table"],
+        description=doc.get("description", ""),
+        format=doc["format"],
+        encodings=tuple(doc.get("encodings", ["utf-8"])),
+        file_glob=doc["file_glob"],
+        primary_key=tuple(doc["primary_key"]),
+        columns=tuple(cols),
+        checks=tuple(Check(**ch) for ch in doc.get("checks", [])),
+    )
+    if contract.source != path.parent.name or contract.table != path.stem:
+        raise ValueError(f"{path}: source/table must match its folder/file name")
+    return contract
+
+
+@cache
+def all_contracts() -> tuple[Contract, ...]:
+    """Every contract, ordered by source then table."""
+    paths = sorted(CONTRACT_DIR.glob("*/*.yml"), key=lambda p: (SOURCES.index(p.parent.name), p.stem))
+    return tuple(_parse(p) for p in paths)
+
+
+def contracts_for(source: str) -> list[Contract]:
+    if source not in SOURCES:
+        raise ValueError(f"unknown source {source!r}; expected one of {', '.join(SOURCES)}")
+    return [c for c in all_contracts() if c.source == source]
+
+
+def get_contract(source: str, table: str) -> Contract:
+    for c in all_contracts():
+        if c.source == source and c.table == table:
+            return c
+    raise KeyError(f"no contract for {source}.{table}")
