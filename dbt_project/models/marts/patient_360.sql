@@ -1,0 +1,56 @@
+-- One row per person: the de-identified patient 360. Only the keyed pseudonym and
+-- generalised quasi-identifiers (k-anonymised) leave the restricted zone.
+with as_of as (
+    select as_of_date from {{ ref('int_run__as_of') }}
+),
+
+people as (
+    select patient_key, age_years, registered_date, has_medical_record from {{ ref('int_patient__demographics') }}
+)
+
+select
+    people.patient_key,
+    q.age_band,
+    q.gender,
+    q.city,
+    q.province,
+    crm.acquisition_channel,
+    crm.acquisition_campaign_id,
+    people.registered_date,
+    svc.first_service_date,
+    svc.last_service_date,
+    svc.last_active_date,
+    coalesce(svc.visit_count, 0) as visit_count,
+    coalesce(svc.consult_count, 0) as consult_count,
+    coalesce(svc.prescription_count, 0) as prescription_count,
+    coalesce(svc.total_revenue, 0) as total_spend,
+    svc.primary_specialty,
+    coalesce(clin.is_chronic, false) as is_chronic,
+    coalesce(clin.has_diabetes, false) as has_diabetes,
+    coalesce(clin.has_hypertension, false) as has_hypertension,
+    coalesce(clin.has_copd, false) as has_copd,
+    coalesce(clin.has_oncology, false) as has_oncology,
+    clin.programmes as chronic_programmes,
+    clin.latest_hba1c_pct,
+    clin.hba1c_controlled,
+    clin.latest_glucose_mmol,
+    clin.latest_sbp,
+    clin.latest_dbp,
+    case when clin.latest_sbp is not null and clin.latest_dbp is not null
+        then clin.latest_sbp < {{ var('sbp_target_mmhg') }} and clin.latest_dbp < {{ var('dbp_target_mmhg') }}
+    end as bp_controlled,
+    coalesce(crm.community_member, false) as community_member,
+    coalesce(crm.points_balance, 0) as points_balance,
+    coalesce(crm.referrals_made, 0) as referrals_made,
+    crm.latest_nps_score,
+    coalesce(crm.marketing_consent, false) as marketing_consent,
+    people.age_years >= {{ var('elderly_min_age') }} as is_elderly,
+    people.age_years <= {{ var('child_max_age') }} as is_child,
+    people.has_medical_record,
+    as_of.as_of_date
+from people
+cross join as_of
+inner join {{ ref('int_patient__kanon_quasi') }} as q on q.patient_key = people.patient_key
+left join {{ ref('int_patient__service_summary') }} as svc on svc.patient_key = people.patient_key
+left join {{ ref('int_patient__clinical') }} as clin on clin.patient_key = people.patient_key
+left join {{ ref('int_patient__crm') }} as crm on crm.patient_key = people.patient_key

@@ -1,0 +1,79 @@
+"""Run the dbt CLI for the bundled project as a subprocess.
+
+A subprocess, not dbt's in-process runner: DuckDB admits one writer process and the
+in-process runner keeps the warehouse file open after it returns, so a later stage
+in the same process (gates, publish, an Airflow task) could not open it. The child
+exits, the lock goes with it. Output is streamed line by line so long builds show
+progress in the terminal and in Airflow task logs.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from patient360.paths import DBT_PROJECT_DIR
+from patient360.pseudonym import load_key
+
+log = logging.getLogger(__name__)
+
+
+class DbtError(RuntimeError):
+    """dbt exited non-zero."""
+
+
+@dataclass(frozen=True)
+class DbtResult:
+    command: list[str]
+    returncode: int
+    target_dir: Path
+
+    def run_results(self) -> dict:
+        path = self.target_dir / "run_results.json"
+        return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+
+
+def dbt_executable() -> str:
+    candidate = Path(sys.executable).with_name("dbt")
+    return str(candidate) if candidate.exists() else "dbt"
+
+
+def run_dbt(
+    args: list[str],
+    warehouse: Path,
+    *,
+    dbt_vars: dict | None = None,
+    target_dir: Path | None = None,
+    check: bool = True,
+) -> DbtResult:
+    """Run `dbt <args>` against `warehouse`; raise DbtError on failure when check."""
+    load_key()  # fail fast with a clear message instead of deep inside a model
+    target_dir = (target_dir or DBT_PROJECT_DIR / "target").resolve()
+    cmd = [dbt_executable(), *args, "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
+    cmd += ["--target-path", str(target_dir)]
+    if dbt_vars:
+        cmd += ["--vars", json.dumps(dbt_vars)]
+    env = {
+        **os.environ,
+        "P360_WAREHOUSE": str(Path(warehouse).resolve()),
+        "DBT_LOG_PATH": str(target_dir.parent / "logs" if target_dir.name == "target" else target_dir / "logs"),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
+        "DO_NOT_TRACK": "1",
+    }
+    log.info("running: %s", " ".join(cmd))
+    with subprocess.Popen(
+        cmd, cwd=DBT_PROJECT_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    ) as proc:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            log.info("dbt | %s", line.rstrip())
+        returncode = proc.wait()
+    result = DbtResult(cmd, returncode, target_dir)
+    if check and returncode != 0:
+        raise DbtError(f"dbt {' '.join(args)} failed (exit {returncode}); see the dbt output above and {target_dir}")
+    return result

@@ -1,0 +1,139 @@
+"""`make demo`: generate synthetic exports, run the whole pipeline through Airflow
+(`airflow dags test` on local SQLite metadata), print where the warehouse is, the
+mart row counts and a short KPI summary. Safe to run again (idempotent)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+import duckdb
+
+from patient360 import paths
+from patient360.airflow_env import airflow_env, dags_test, prepare_airflow
+from patient360.contracts import SOURCES
+from patient360.pseudonym import KEY_ENV, ensure_key_file
+
+log = logging.getLogger("patient360.demo")
+
+DEMO_PATIENTS = 3000
+DEMO_DAYS = 30
+DEMO_SEED = 42
+
+
+def _ensure_key() -> None:
+    if os.environ.get(KEY_ENV):
+        return
+    key_file = ensure_key_file(paths.PROJECT_ROOT / ".secrets" / "pseudonym.key")
+    os.environ[KEY_ENV] = key_file.read_text(encoding="utf-8").strip()
+    print(f"using local pseudonym key {key_file} (outside git; set {KEY_ENV} to use your own)")
+
+
+def _generate(exports: Path, patients: int, days: int, seed: int) -> date:
+    from patient360.generate import generate_exports
+
+    manifest = exports / "_truth" / "manifest.json"
+    if manifest.exists():
+        import json
+
+        params = json.loads(manifest.read_text(encoding="utf-8")).get("parameters", {})
+        if (params.get("patients"), params.get("days"), params.get("seed")) == (patients, days, seed):
+            print(f"reusing generated exports in {exports}")
+            return date.fromisoformat(params["end_date"])
+    print(f"generating {patients} patients x {days} days of exports into {exports} ...")
+    generate_exports(out_dir=exports, patients=patients, days=days, seed=seed, progress=True)
+    import json
+
+    return date.fromisoformat(json.loads(manifest.read_text(encoding="utf-8"))["parameters"]["end_date"])
+
+
+def print_summary(warehouse: Path) -> None:
+    published = paths.published_dir() if os.environ.get("P360_PUBLISHED_DIR") else warehouse.parent / "published"
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        tables = con.sql(
+            "select table_name from information_schema.tables where table_schema = 'marts' order by table_name"
+        ).fetchall()
+        print(f"\nwarehouse: {warehouse}")
+        print(f"published for BI: {published / 'marts.duckdb'} (+ Parquet in {published / 'parquet'})")
+        print("\nmart row counts:")
+        for (name,) in tables:
+            n = con.sql(f'select count(*) from marts."{name}"').fetchone()[0]
+            print(f"  marts.{name:<38} {n:>10,}")
+        print("\nKPI summary:")
+        for label, sql in _KPI_QUERIES:
+            try:
+                value = con.sql(sql).fetchone()[0]
+            except duckdb.Error:
+                continue
+            print(f"  {label:<44} {value}")
+    finally:
+        con.close()
+
+
+_KPI_QUERIES = [
+    ("people in patient_360", "select count(*) from marts.patient_360"),
+    ("with a medical record", "select count(*) filter (where has_medical_record) from marts.patient_360"),
+    ("marketing consent rate", "select printf('%.1f%%', 100 * avg(marketing_consent::int)) from marts.patient_360"),
+    ("chronic patients", "select count(*) filter (where is_chronic) from marts.patient_360"),
+    (
+        "HbA1c control rate (< 7%)",
+        "select printf('%.1f%%', 100 * avg(hba1c_controlled::int)) from marts.patient_360 where hba1c_controlled is not null",
+    ),
+    (
+        "BP control rate (< 140/90)",
+        "select printf('%.1f%%', 100 * avg(bp_controlled::int)) from marts.patient_360 where bp_controlled is not null",
+    ),
+    (
+        "lifecycle mix",
+        "select string_agg(lifecycle_stage || ' ' || n, ', ' order by n desc) from "
+        "(select lifecycle_stage, count(*) n from marts.patient_360 group by 1)",
+    ),
+    (
+        "consults answered within 30 min",
+        "select printf('%.1f%%', 100 * sum(within_target_count) / sum(answered_count)) from marts.kpi_consult_response",
+    ),
+    ("NPS (latest month)", "select nps from marts.kpi_nps order by month desc limit 1"),
+]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--patients", type=int, default=DEMO_PATIENTS)
+    parser.add_argument("--days", type=int, default=DEMO_DAYS)
+    parser.add_argument("--seed", type=int, default=DEMO_SEED)
+    parser.add_argument("--exports", type=Path, default=paths.PROJECT_ROOT / "exports" / "demo")
+    parser.add_argument("--warehouse", type=Path, default=paths.PROJECT_ROOT / "warehouse" / "patient360.duckdb")
+    parser.add_argument("--airflow-home", type=Path, default=paths.PROJECT_ROOT / ".airflow")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    started = time.perf_counter()
+    _ensure_key()
+    exports, warehouse = args.exports.resolve(), args.warehouse.resolve()
+    warehouse.parent.mkdir(parents=True, exist_ok=True)
+    end_date = _generate(exports, args.patients, args.days, args.seed)
+
+    env = airflow_env(args.airflow_home.resolve(), exports, warehouse)
+    log_file = args.airflow_home.resolve() / "demo-runs.log"
+    print(f"preparing local Airflow metadata in {args.airflow_home} ...")
+    prepare_airflow(env, log_file=log_file)
+    for source in SOURCES:
+        print(f"airflow dags test patient360_land_{source} {end_date} (all pending partitions) ...")
+        dags_test(f"patient360_land_{source}", end_date, env, conf='{"all_pending": true}', log_file=log_file)
+    print(f"airflow dags test patient360_transform {end_date} (dbt build -> gates -> publish) ...")
+    dags_test("patient360_transform", end_date, env, log_file=log_file)
+
+    print_summary(warehouse)
+    print(f"\nAirflow task logs: {log_file}")
+    print(f"demo finished in {time.perf_counter() - started:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,54 @@
+"""Keyed pseudonyms: HMAC-SHA256 of a normalised identifier with a secret key.
+
+The key comes from the environment (`P360_PSEUDONYM_KEY`, or a file named by
+`P360_PSEUDONYM_KEY_FILE`) and is only ever used inside Python: it is never
+interpolated into SQL, so it cannot land in dbt's compiled SQL, `target/`
+artifacts, logs or Airflow rendered fields. A plain hash would be reversible by
+enumerating the ~10^10 mobile numbers; a keyed one is not without the key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+from pathlib import Path
+
+KEY_ENV = "P360_PSEUDONYM_KEY"
+KEY_FILE_ENV = "P360_PSEUDONYM_KEY_FILE"
+MIN_KEY_LENGTH = 32
+
+
+class PseudonymKeyError(RuntimeError):
+    """The pseudonym key is missing or too weak."""
+
+
+def load_key() -> bytes:
+    key = os.environ.get(KEY_ENV)
+    if not key and os.environ.get(KEY_FILE_ENV):
+        key = Path(os.environ[KEY_FILE_ENV]).read_text(encoding="utf-8").strip()
+    if not key:
+        raise PseudonymKeyError(
+            f"{KEY_ENV} is not set: export a secret of at least {MIN_KEY_LENGTH} characters "
+            f"(or point {KEY_FILE_ENV} at a file holding it); `make demo` creates .secrets/pseudonym.key"
+        )
+    if len(key) < MIN_KEY_LENGTH:
+        raise PseudonymKeyError(f"{KEY_ENV} is too short: use at least {MIN_KEY_LENGTH} characters")
+    return key.encode("utf-8")
+
+
+def pseudonymise(value: str | None, key: bytes) -> str | None:
+    """64-hex HMAC-SHA256 of an already normalised identifier (None stays None)."""
+    if value is None:
+        return None
+    return hmac.new(key, value.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def ensure_key_file(path: Path) -> Path:
+    """Create a random local key file (mode 600) if none exists; used by the demo only."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_hex(32) + "\n", encoding="utf-8")
+        path.chmod(0o600)
+    return path
