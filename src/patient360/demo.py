@@ -56,19 +56,19 @@ def print_summary(warehouse: Path) -> None:
     published = paths.published_dir() if os.environ.get("P360_PUBLISHED_DIR") else warehouse.parent / "published"
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
-        tables = con.sql(
+        tables = con.execute(
             "select table_name from information_schema.tables where table_schema = 'marts' order by table_name"
         ).fetchall()
         print(f"\nwarehouse: {warehouse}")
         print(f"published for BI: {published / 'marts.duckdb'} (+ Parquet in {published / 'parquet'})")
         print("\nmart row counts:")
         for (name,) in tables:
-            n = con.sql(f'select count(*) from marts."{name}"').fetchone()[0]
+            n = con.execute(f'select count(*) from marts."{name}"').fetchone()[0]
             print(f"  marts.{name:<38} {n:>10,}")
         print("\nKPI summary:")
         for label, sql in _KPI_QUERIES:
             try:
-                value = con.sql(sql).fetchone()[0]
+                value = con.execute(sql).fetchone()[0]
             except duckdb.Error:
                 continue
             print(f"  {label:<44} {value}")

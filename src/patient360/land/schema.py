@@ -1,0 +1,127 @@
+"""DDL for the raw zone and the landing audit tables, plus the `p360_ric_valid` macro.
+
+Everything is `IF NOT EXISTS` / `OR REPLACE`, so `ensure_schema` runs at the start of
+every landing. A contract that gains a column gets it added to the raw table
+(`ALTER TABLE ... ADD COLUMN`); columns are never dropped by landing.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+from patient360.contracts import Contract, all_contracts
+
+# Load metadata appended to every raw table (see patient360.dbt_sources.LOAD_COLUMNS).
+LOAD_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("_extra", "JSON"),
+    ("_file_path", "VARCHAR NOT NULL"),
+    ("_file_checksum", "VARCHAR NOT NULL"),
+    ("_line_number", "BIGINT NOT NULL"),
+    ("_load_id", "VARCHAR NOT NULL"),
+    ("_loaded_at", "TIMESTAMP NOT NULL"),
+)
+
+# GB/T 2260 province-level codes (first two digits of a resident identity card number).
+PROVINCE_CODES: tuple[str, ...] = (
+    "11", "12", "13", "14", "15", "21", "22", "23", "31", "32", "33", "34", "35", "36", "37",
+    "41", "42", "43", "44", "45", "46", "50", "51", "52", "53", "54", "61", "62", "63", "64", "65",
+    "71", "81", "82",
+)  # fmt: skip
+RIC_WEIGHTS: tuple[int, ...] = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+
+# ISO 7064 mod 11-2: check = '10X98765432'[sum(d_i * w_i) mod 11]. ascii()-48 instead of CAST
+# so a non-digit never raises (DuckDB may evaluate every AND operand).
+RIC_MACRO_SQL = f"""
+CREATE OR REPLACE MACRO p360_ric_valid(s) AS (
+    s IS NOT NULL
+    AND regexp_full_match(s, '[0-9]{{17}}[0-9Xx]')
+    AND substr(s, 1, 2) IN ({", ".join(f"'{p}'" for p in PROVINCE_CODES)})
+    AND coalesce(CAST(try_strptime(substr(s, 7, 8), '%Y%m%d') AS DATE) <= current_date, FALSE)
+    AND substr('10X98765432', CAST(list_sum(list_transform(range(17),
+            lambda i: (ascii(substr(s, CAST(i + 1 AS INTEGER), 1)) - 48)
+                 * {list(RIC_WEIGHTS)}[CAST(i + 1 AS INTEGER)])) % 11 + 1 AS INTEGER), 1)
+        = upper(substr(s, 18, 1))
+)
+"""
+
+AUDIT_DDL = """
+CREATE SCHEMA IF NOT EXISTS audit;
+CREATE TABLE IF NOT EXISTS audit.file_loads (
+    load_id          VARCHAR NOT NULL,
+    source           VARCHAR NOT NULL,
+    table_name       VARCHAR,
+    file_path        VARCHAR NOT NULL,   -- relative to the exports folder
+    partition_date   DATE,
+    file_format      VARCHAR,            -- contract format, or the vendor format
+    file_checksum    VARCHAR,            -- sha256 of the delivered bytes
+    file_version     INTEGER,            -- 1, 2, ... per file_path (re-deliveries)
+    encoding         VARCHAR,
+    rows_read        BIGINT NOT NULL,
+    rows_landed      BIGINT NOT NULL,
+    rows_quarantined BIGINT NOT NULL,
+    status           VARCHAR NOT NULL,
+    error            VARCHAR,
+    warning          VARCHAR,
+    duplicate_of     VARCHAR,            -- for status duplicate_file: the file already landed
+    started_at       TIMESTAMP NOT NULL,
+    finished_at      TIMESTAMP NOT NULL,
+    CHECK (rows_read = rows_landed + rows_quarantined),
+    CHECK (status IN ('landed', 'landed_with_quarantine', 'duplicate_file', 'empty', 'rejected', 'failed'))
+);
+CREATE TABLE IF NOT EXISTS audit.quarantine (
+    load_id        VARCHAR NOT NULL,
+    source         VARCHAR NOT NULL,
+    table_name     VARCHAR,
+    file_path      VARCHAR NOT NULL,
+    file_checksum  VARCHAR,
+    line_number    BIGINT,               -- NULL for file-level findings (rule 'file:<kind>')
+    raw_record     VARCHAR,
+    rule           VARCHAR NOT NULL,
+    detail         VARCHAR,
+    quarantined_at TIMESTAMP NOT NULL
+);
+"""
+
+# Restricted: vendor-export rows that are not readings (device info, alerts, calibrations).
+# Patient names / birth dates in vendor metadata are never stored (see vendors.py).
+VENDOR_META_DDL = """
+CREATE TABLE IF NOT EXISTS raw_wearable.vendor_file_meta (
+    vendor VARCHAR NOT NULL, event_type VARCHAR, event_subtype VARCHAR, device_info VARCHAR,
+    source_device_id VARCHAR, transmitter_id VARCHAR, event_at VARCHAR, payload JSON,
+    _file_path VARCHAR NOT NULL, _file_checksum VARCHAR NOT NULL, _line_number BIGINT NOT NULL,
+    _load_id VARCHAR NOT NULL, _loaded_at TIMESTAMP NOT NULL
+);
+COMMENT ON TABLE raw_wearable.vendor_file_meta IS
+    'RESTRICTED: vendor export metadata rows (no names or birth dates; those are dropped at landing)';
+"""
+
+
+def q(name: str) -> str:
+    """Quote an identifier."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def raw_table_ddl(contract: Contract) -> str:
+    cols = [f"{q(c.name)} {c.type}" for c in contract.columns]
+    cols += [f"{q(n)} {t}" for n, t in LOAD_COLUMNS]
+    return f"CREATE TABLE IF NOT EXISTS raw_{contract.source}.{q(contract.table)} (\n    " + ",\n    ".join(cols) + "\n)"
+
+
+def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """Create (or extend) every raw table, the audit tables and the macro."""
+    con.execute(RIC_MACRO_SQL)
+    con.execute(AUDIT_DDL)
+    for contract in all_contracts():
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS raw_{contract.source}")
+        con.execute(raw_table_ddl(contract))
+        have = {
+            r[0]
+            for r in con.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND table_name = ?",
+                [f"raw_{contract.source}", contract.table],
+            ).fetchall()
+        }
+        for c in contract.columns:
+            if c.name not in have:
+                con.execute(f"ALTER TABLE {contract.raw_table} ADD COLUMN {q(c.name)} {c.type}")
+    con.execute(VENDOR_META_DDL)
