@@ -1,12 +1,14 @@
 """Transformation DAG (Airflow): triggered when all four raw-zone Assets were
-updated; dbt build -> Great Expectations gates -> publish marts for BI.
-Logic lives in patient360.pipeline; a failed gate stops publishing and the
-previously published marts stay in place.
+updated; dbt (rendered by astronomer-cosmos) -> Great Expectations gates -> publish.
+A failed gate stops publishing; the previously published marts stay in place.
+Execution mode, invocation mode and the one-writer pool: see patient360.orchestration.
 """
 
 from __future__ import annotations
 
-from airflow.sdk import Param, dag, get_current_context, task
+import os
+
+from airflow.sdk import Param, dag, task
 from airflow.sdk.exceptions import AirflowFailException
 
 from patient360.contracts import SOURCES
@@ -16,7 +18,8 @@ from patient360.orchestration import (
     PUBLISHED_ASSET,
     START_DATE,
     WAREHOUSE_POOL,
-    logical_day,
+    dbt_layer_tasks,
+    dbt_model_task_group,
     raw_asset,
     warehouse,
 )
@@ -24,7 +27,7 @@ from patient360.orchestration import (
 
 @dag(
     dag_id="patient360_transform",
-    description="dbt build, GX gates and publishing, scheduled by the landing Assets",
+    description="dbt build (Cosmos), GX gates and publishing, scheduled by the landing Assets",
     schedule=[raw_asset(s) for s in SOURCES],
     start_date=START_DATE,
     catchup=False,
@@ -35,26 +38,18 @@ from patient360.orchestration import (
     tags=["patient360", "dbt", "gates", "publish"],
 )
 def patient360_transform():
-    def _as_of():
-        from datetime import date
+    if os.environ.get("P360_COSMOS_RENDER", "layer") == "model":
+        dbt_done = dbt_model_task_group()
+    else:
+        dbt_done = dbt_layer_tasks()[-1]
 
-        context = get_current_context()
-        explicit = context["params"].get("as_of_date")
-        return date.fromisoformat(explicit) if explicit else logical_day(context)
-
-    @task(outlets=[MARTS_ASSET], pool=WAREHOUSE_POOL)
-    def dbt_build() -> None:
-        from patient360.pipeline import stage_transform
-
-        stage_transform(warehouse(), _as_of())
-
-    @task(pool=WAREHOUSE_POOL)
+    @task(outlets=[MARTS_ASSET], pool=WAREHOUSE_POOL, retries=0)
     def gates() -> None:
         from patient360.pipeline import GateFailed, stage_gates
 
         try:
             stage_gates(warehouse())
-        except GateFailed as exc:  # data problem: retrying cannot fix it
+        except GateFailed as exc:  # a data problem: retrying cannot fix it
             raise AirflowFailException(str(exc)) from exc
 
     @task(outlets=[PUBLISHED_ASSET], pool=WAREHOUSE_POOL)
@@ -63,7 +58,7 @@ def patient360_transform():
 
         return stage_publish(warehouse()).tables
 
-    dbt_build() >> gates() >> publish()
+    dbt_done >> gates() >> publish()
 
 
 patient360_transform()

@@ -43,9 +43,26 @@ def test_transform_is_scheduled_by_the_four_landing_assets(dagbag):
     assert {a.uri for a in condition.objects} == landing_outlets
 
 
-def test_transform_runs_dbt_then_gates_then_publish(dagbag):
+def test_transform_runs_dbt_layers_then_gates_then_publish(dagbag):
     transform = dagbag.dags["patient360_transform"]
     order = {t.task_id: set(t.downstream_task_ids) for t in transform.tasks}
-    assert order["dbt_build"] == {"gates"}
+    layers = ["seeds", "staging", "restricted", "intermediate", "marts"]
+    for upstream, downstream in zip(layers, layers[1:], strict=False):
+        assert order[f"dbt_build_{upstream}"] == {f"dbt_build_{downstream}"}
+    assert order["dbt_build_marts"] == {"gates"}
     assert order["gates"] == {"publish"}
     assert order["publish"] == set()
+
+
+def test_dbt_tasks_use_cosmos_subprocess_and_the_single_writer_pool(dagbag):
+    from cosmos.constants import InvocationMode
+    from cosmos.operators.local import DbtBuildLocalOperator
+
+    transform = dagbag.dags["patient360_transform"]
+    dbt_tasks = [t for t in transform.tasks if t.task_id.startswith("dbt_build_")]
+    assert dbt_tasks and all(isinstance(t, DbtBuildLocalOperator) for t in dbt_tasks)
+    assert all(t.invocation_mode == InvocationMode.SUBPROCESS for t in dbt_tasks)
+    assert all(t.pool == "duckdb_writer" for t in transform.tasks)
+    assert transform.max_active_tasks == 1
+    # the pseudonym key is never an operator argument (it would be a rendered field)
+    assert all("P360_PSEUDONYM_KEY" not in (t.env or {}) for t in dbt_tasks)

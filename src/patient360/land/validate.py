@@ -1,0 +1,126 @@
+"""Contract rules compiled to DuckDB SQL over a staged file.
+
+A staged file is a relation with `_line`, `__malformed` (text or NULL) and one VARCHAR
+column `__v_<name>` per contract column (NULL when empty). `typed_select` adds the typed
+value under the contract name, so contract `checks` (written over typed columns) run
+unchanged. Each row gets at most one rule, the first that fires, in this order:
+
+    malformed_line, required:<col>, type:<col>, allowed:<col>, pattern:<col>,
+    range:<col>, future:<col>, check:<name>
+
+(columns in contract order within each rule kind). `not_future` compares with the
+load's timestamp, passed in as a literal so a whole file uses one "now".
+"""
+
+from __future__ import annotations
+
+import re
+
+from patient360.contracts import Column, Contract
+from patient360.land.schema import q
+
+RULE_ORDER = ("malformed_line", "required", "type", "allowed", "pattern", "range", "future", "check")
+_INT_TYPES = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT"}
+
+
+def lit(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def v(col: Column) -> str:
+    """The staged VARCHAR value of a column."""
+    return q(f"__v_{col.name}")
+
+
+def _base_type(col: Column) -> str:
+    return re.sub(r"\(.*\)", "", col.type).strip().upper()
+
+
+def typed_expr(col: Column) -> str:
+    t = _base_type(col)
+    if t == "VARCHAR":
+        return v(col)
+    if t == "BOOLEAN":
+        return f"CASE lower(trim({v(col)})) WHEN 'true' THEN TRUE WHEN 'false' THEN FALSE END"
+    return f"TRY_CAST(trim({v(col)}) AS {col.type})"
+
+
+def _type_fails(col: Column) -> str | None:
+    t = _base_type(col)
+    val = v(col)
+    if t == "VARCHAR":
+        return None
+    if t == "BOOLEAN":
+        return f"lower(trim({val})) NOT IN ('true', 'false')"
+    if t in _INT_TYPES:  # TRY_CAST would round '12.5' to 13
+        return f"(NOT regexp_full_match(trim({val}), '[+-]?[0-9]+') OR {typed_expr(col)} IS NULL)"
+    if t in {"DOUBLE", "FLOAT", "REAL"}:
+        return f"coalesce(NOT isfinite({typed_expr(col)}), TRUE)"
+    return f"{typed_expr(col)} IS NULL"
+
+
+def typed_select(contract: Contract) -> str:
+    """`*` plus every column typed under its contract name."""
+    return ", ".join(["*"] + [f"{typed_expr(c)} AS {q(c.name)}" for c in contract.columns])
+
+
+def rule_case(contract: Contract, load_ts: str) -> str:
+    """CASE expression naming the first rule a row breaks (NULL = valid). Needs typed_select."""
+    ts = f"TIMESTAMP {lit(load_ts)}"
+    whens: list[tuple[str, str]] = [("__malformed IS NOT NULL", "malformed_line")]
+    cols = contract.columns
+    whens += [(f"{v(c)} IS NULL OR trim({v(c)}) = ''", f"required:{c.name}") for c in cols if c.required]
+    for c in cols:
+        fails = _type_fails(c)
+        if fails:
+            whens.append((f"{v(c)} IS NOT NULL AND trim({v(c)}) <> '' AND {fails}", f"type:{c.name}"))
+    for c in cols:
+        if c.allowed:
+            values = ", ".join(lit(a) for a in c.allowed)
+            whens.append((f"{v(c)} IS NOT NULL AND {v(c)} NOT IN ({values})", f"allowed:{c.name}"))
+    for c in cols:
+        if c.pattern:
+            whens.append((f"{v(c)} IS NOT NULL AND NOT regexp_full_match({v(c)}, {lit(c.pattern)})", f"pattern:{c.name}"))
+    for c in cols:
+        bounds = []
+        if c.min is not None:
+            bounds.append(f"{q(c.name)} < {c.min!r}")
+        if c.max is not None:
+            bounds.append(f"{q(c.name)} > {c.max!r}")
+        if bounds:
+            whens.append((" OR ".join(bounds), f"range:{c.name}"))
+    for c in cols:
+        if c.not_future:
+            bound = ts if _base_type(c) == "TIMESTAMP" else f"CAST({ts} AS DATE)"
+            whens.append((f"{q(c.name)} > {bound}", f"future:{c.name}"))
+    whens += [(f"NOT coalesce(({ch.sql}), TRUE)", f"check:{ch.name}") for ch in contract.checks]
+    body = "\n".join(f"    WHEN {cond} THEN {lit(rule)}" for cond, rule in whens)
+    return f"CASE\n{body}\nEND"
+
+
+def detail_case(contract: Contract, load_ts: str) -> str:
+    """Human detail for a quarantined row, keyed on its `_rule`. Needs typed_select."""
+    parts = ["    WHEN 'malformed_line' THEN __malformed"]
+    for c in contract.columns:
+        shown = f"coalesce({lit(c.name + '=')} || {v(c)}, {lit(c.name + ' is null')})"
+        parts.append(f"    WHEN {lit('required:' + c.name)} THEN {lit(f'{c.name} is required but empty')}")
+        parts.append(f"    WHEN {lit('type:' + c.name)} THEN {shown} || {lit(f' is not a valid {c.type}')}")
+        if c.allowed:
+            parts.append(
+                f"    WHEN {lit('allowed:' + c.name)} THEN {shown} || {lit(' not in ' + ', '.join(c.allowed))}"
+            )
+        if c.pattern:
+            parts.append(
+                f"    WHEN {lit('pattern:' + c.name)} THEN {shown} || {lit(' does not match ' + c.pattern)}"
+            )
+        if c.min is not None or c.max is not None:
+            parts.append(
+                f"    WHEN {lit('range:' + c.name)} THEN {shown} || {lit(f' outside [{c.min}, {c.max}]')}"
+            )
+        if c.not_future:
+            parts.append(
+                f"    WHEN {lit('future:' + c.name)} THEN {shown} || {lit(f' is after the load time {load_ts}')}"
+            )
+    for ch in contract.checks:
+        parts.append(f"    WHEN {lit('check:' + ch.name)} THEN {lit('check failed: ' + ch.sql)}")
+    return "CASE _rule\n" + "\n".join(parts) + "\nEND"
