@@ -43,6 +43,12 @@ def patient360_transform():
     else:
         dbt_done = dbt_layer_tasks()[-1]
 
+    @task(pool=WAREHOUSE_POOL)
+    def dbt_docs() -> str:
+        from patient360.pipeline import stage_docs
+
+        return str(stage_docs(warehouse()))
+
     @task(outlets=[MARTS_ASSET], pool=WAREHOUSE_POOL, retries=0)
     def gates() -> None:
         from patient360.pipeline import GateFailed, stage_gates
@@ -58,7 +64,7 @@ def patient360_transform():
 
         return stage_publish(warehouse()).tables
 
-    dbt_done >> gates() >> publish()
+    dbt_done >> dbt_docs() >> gates() >> publish()
 
 
 patient360_transform()

@@ -49,7 +49,8 @@ def test_transform_runs_dbt_layers_then_gates_then_publish(dagbag):
     layers = ["seeds", "staging", "restricted", "intermediate", "marts"]
     for upstream, downstream in zip(layers, layers[1:], strict=False):
         assert order[f"dbt_build_{upstream}"] == {f"dbt_build_{downstream}"}
-    assert order["dbt_build_marts"] == {"gates"}
+    assert order["dbt_build_marts"] == {"dbt_docs"}
+    assert order["dbt_docs"] == {"gates"}
     assert order["gates"] == {"publish"}
     assert order["publish"] == set()
 
@@ -66,3 +67,20 @@ def test_dbt_tasks_use_cosmos_subprocess_and_the_single_writer_pool(dagbag):
     assert transform.max_active_tasks == 1
     # the pseudonym key is never an operator argument (it would be a rendered field)
     assert all("P360_PSEUDONYM_KEY" not in (t.env or {}) for t in dbt_tasks)
+
+
+def test_model_level_rendering_with_cosmos(tmp_path, monkeypatch):
+    """P360_COSMOS_RENDER=model: Cosmos renders one task per dbt model from the manifest."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    from patient360.dbt_runner import run_dbt
+
+    run_dbt(["parse"], tmp_path / "unused.duckdb", target_dir=paths.DBT_PROJECT_DIR / "target")
+    monkeypatch.setenv("P360_COSMOS_RENDER", "model")
+    bag = DagBag(dag_folder=str(paths.DAGS_DIR / "patient360_transform.py"), safe_mode=True)
+    assert bag.import_errors == {}
+    task_ids = set(bag.dags["patient360_transform"].task_ids)
+    # models with tests render as a group <model>.run -> <model>.test, others as <model>_run
+    for model in ("patient_360", "stg_his__patients", "identity_links"):
+        assert {f"dbt.{model}.run", f"dbt.{model}_run"} & task_ids, model
+    assert "dbt.channels.test" in task_ids

@@ -39,6 +39,14 @@ def stage_transform(warehouse: Path, as_of: date | None = None, *, target_dir: P
     return run_dbt(args, Path(warehouse), dbt_vars=dbt_vars, target_dir=target_dir)
 
 
+def stage_docs(warehouse: Path, docs_dir: Path | None = None) -> Path:
+    """Build the dbt docs site (every model and column documented) next to the warehouse."""
+    docs_dir = Path(docs_dir or Path(warehouse).parent / "docs")
+    run_dbt(["docs", "generate"], Path(warehouse), target_dir=docs_dir)
+    log.info("dbt docs site: %s", docs_dir / "index.html")
+    return docs_dir / "index.html"
+
+
 def stage_gates(warehouse: Path):
     from patient360.gates import run_gates
 
@@ -78,6 +86,7 @@ def run_pipeline(exports_dir: Path, warehouse: Path, day: date | None = None) ->
     steps = [
         ("land", lambda: stage_land(exports_dir, warehouse, day)),
         ("transform", lambda: stage_transform(warehouse, day)),
+        ("docs", lambda: stage_docs(warehouse)),
         ("gates", lambda: stage_gates(warehouse)),
         ("publish", lambda: stage_publish(warehouse)),
     ]

@@ -18,6 +18,7 @@ Temp objects (per connection): `_rows` (raw reader output + `_ord`), `_malformed
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -173,7 +174,7 @@ def stage_ndjson(con: duckdb.DuckDBPyConnection, contract: Contract, path: Path,
     """Stage NDJSON: one physical line per record; invalid JSON becomes malformed_line."""
     reset(con)
     staged = Staged()
-    struct = "{" + ", ".join(f"{lit(n)}: 'VARCHAR'" for n in contract.column_names) + "}"
+    struct = json.dumps({n: "VARCHAR" for n in contract.column_names})
     # \x1f cannot occur raw in valid JSON; a line containing it is rejected (kept) by the reader.
     con.execute(
         f"""CREATE TEMP TABLE _rows AS

@@ -1,0 +1,86 @@
+"""Land the four daily exports into DuckDB's raw zone: audited, idempotent, atomic per file.
+
+    report = land_exports(exports_dir, warehouse, day=None, sources=None)
+
+Layout read: `DIR/<source>/<YYYY-MM-DD>/<file>`, file names matched by each contract's
+`file_glob` (plus the wearable vendor formats in vendors.py). `DIR/_truth` is never read.
+`day=None` lands every partition; files already landed (same path and sha256) are
+skipped, so that means "every partition not yet landed".
+
+Tables written:
+- `raw_<source>.<table>`: contract columns, typed, for rows that pass the contract, plus
+  `_extra` (JSON of unexpected columns), `_file_path` (relative to the exports folder),
+  `_file_checksum` (sha256), `_line_number` (1-based physical line; CSV header = 1),
+  `_load_id`, `_loaded_at`.
+- `audit.file_loads`: one row per file attempt (status landed | landed_with_quarantine |
+  duplicate_file | empty | rejected | failed), with counts, encoding, version, error and
+  warning. Invariant, asserted in each file's transaction and by a CHECK constraint:
+  rows_read = rows_landed + rows_quarantined.
+- `audit.quarantine`: every row that broke the contract, with its raw text, the first
+  rule it broke (order in validate.py) and a detail. File-level findings are one row
+  with line_number NULL and rule `file:<kind>` (empty_file, truncated_gzip,
+  corrupt_gzip, bad_encoding, missing_column, duplicate_column, duplicate_file,
+  extra_column, unmatched); they are not counted in rows_quarantined. Quarantined CSV
+  rows that the reader could parse are re-serialised from their fields (quoting may
+  differ from the file); malformed lines and NDJSON records keep their exact text.
+
+Idempotency and versions: a file is identified by its path under the exports folder.
+Same path + same checksum: skipped, nothing written. Same path, new checksum: a new
+version (file_version + 1) whose rows replace the previous version's rows in the raw
+table (audit history is kept). Same bytes as a file already landed under another path:
+status duplicate_file, not read, `duplicate_of` names the original. A 'failed' attempt
+does not count as landed; re-running retries it.
+
+Schema-drift policy (CSV header vs contract; columns matched by name, order free):
+- missing required column: the file is rejected (`file:missing_column`), nothing lands;
+- missing optional column: the file lands, the column is NULL, a warning is recorded;
+- extra column: the file lands, extra values are kept per row in `_extra` (JSON), a
+  warning and a `file:extra_column` finding are recorded; the contract is the place
+  to adopt the column;
+- repeated column name: the file is rejected (`file:duplicate_column`).
+NDJSON records are checked key by key the same way (unknown keys -> `_extra`).
+
+Encodings: detected per file. Valid UTF-8 is UTF-8; otherwise, if the contract allows
+GBK, the file is decoded as GBK (strictly) and transcoded for DuckDB; anything else is
+rejected (`file:bad_encoding`).
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from datetime import date
+from pathlib import Path
+
+import duckdb
+
+from patient360.land.files import discover
+from patient360.land.loader import land_file, new_load_id
+from patient360.land.report import FileResult, LandingReport
+from patient360.land.schema import ensure_schema
+
+__all__ = ["FileResult", "LandingReport", "land_exports"]
+
+log = logging.getLogger("patient360.land")
+
+
+def land_exports(
+    exports_dir: Path, warehouse: Path, day: date | None = None, sources: list[str] | None = None
+) -> LandingReport:
+    """Land every matching export file; returns a per-file report. Closes the connection."""
+    exports_dir, warehouse = Path(exports_dir), Path(warehouse)
+    if not exports_dir.is_dir():
+        raise FileNotFoundError(f"exports folder not found: {exports_dir}")
+    files = discover(exports_dir, day, sources)
+    report = LandingReport(load_id=new_load_id())
+    log.info("landing %d file(s) from %s into %s (load %s)", len(files), exports_dir, warehouse, report.load_id)
+    warehouse.parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(warehouse))
+    try:
+        ensure_schema(con)
+        with tempfile.TemporaryDirectory(prefix="p360-land-") as tmp:
+            for ef in files:
+                report.files.append(land_file(con, ef, report.load_id, Path(tmp)))
+    finally:
+        con.close()
+    return report
