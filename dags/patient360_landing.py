@@ -9,7 +9,15 @@ from __future__ import annotations
 from airflow.sdk import Param, dag, get_current_context, task
 
 from patient360.contracts import SOURCES
-from patient360.orchestration import DEFAULT_ARGS, START_DATE, WAREHOUSE_POOL, exports_dir, logical_day, raw_asset, warehouse
+from patient360.orchestration import (
+    DEFAULT_ARGS,
+    START_DATE,
+    WAREHOUSE_POOL,
+    exports_dir,
+    logical_day,
+    raw_asset,
+    warehouse,
+)
 
 
 def build_landing_dag(source: str):

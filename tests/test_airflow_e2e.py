@@ -11,9 +11,9 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from tests.conftest import TEST_KEY
 
 from patient360.airflow_env import airflow_env, dags_test, prepare_airflow
-from tests.conftest import TEST_KEY
 
 pytestmark = pytest.mark.slow
 SOURCES = ("his", "crm", "consult", "wearable")

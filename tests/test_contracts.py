@@ -10,7 +10,12 @@ def test_every_source_has_contracts_and_columns_are_classified():
         for col in contract.columns:
             assert col.pii in PII_CLASSES
     assert {c.table for c in contracts_for("his")} >= {
-        "patients", "visits", "diagnoses", "prescriptions", "lab_results", "payments",
+        "patients",
+        "visits",
+        "diagnoses",
+        "prescriptions",
+        "lab_results",
+        "payments",
     }
 
 

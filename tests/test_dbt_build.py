@@ -8,7 +8,6 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pytest
-
 from tests.conftest import TEST_KEY
 
 pytestmark = pytest.mark.slow
@@ -31,10 +30,33 @@ def test_patient_360_is_built_one_row_per_person(built_warehouse):
 
 def test_marts_hold_no_direct_identifier_columns(built_warehouse):
     con = _con(built_warehouse)
-    cols = {c for (c,) in con.execute("select column_name from information_schema.columns where table_schema = 'marts'").fetchall()}
-    forbidden = {"mrn", "name", "patient_name", "contact_name", "real_name", "mobile", "id_number", "address",
-                 "birth_date", "wechat_openid", "wechat_unionid", "device_serial", "binding_id", "contact_id",
-                 "platform_user_id", "nps_comment", "chief_complaint", "source_record_id", "best_identifier"}
+    cols = {
+        c
+        for (c,) in con.execute(
+            "select column_name from information_schema.columns where table_schema = 'marts'"
+        ).fetchall()
+    }
+    forbidden = {
+        "mrn",
+        "name",
+        "patient_name",
+        "contact_name",
+        "real_name",
+        "mobile",
+        "id_number",
+        "address",
+        "birth_date",
+        "wechat_openid",
+        "wechat_unionid",
+        "device_serial",
+        "binding_id",
+        "contact_id",
+        "platform_user_id",
+        "nps_comment",
+        "chief_complaint",
+        "source_record_id",
+        "best_identifier",
+    }
     assert not cols & forbidden
 
 

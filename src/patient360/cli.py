@@ -81,14 +81,18 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--days", type=int, default=30, help="number of daily partitions")
     g.add_argument("--seed", type=int, default=42)
     g.add_argument("--end-date", type=_date, default=None, help="last partition date (default: fixed, for determinism)")
-    g.add_argument("--dirt-rate", type=float, default=None, help="rate of planted dirty rows (default: contract default)")
+    g.add_argument(
+        "--dirt-rate", type=float, default=None, help="rate of planted dirty rows (default: contract default)"
+    )
     g.add_argument("--quiet", action="store_true", help="no progress bar")
     g.set_defaults(func=_cmd_generate)
 
     ld = sub.add_parser("land", help="land export partitions into the raw zone (audited, idempotent)")
     ld.add_argument("--exports", type=Path, required=True)
     ld.add_argument("--warehouse", type=Path, default=paths.warehouse_path())
-    ld.add_argument("--date", type=_date, default=None, help="partition to land (default: every partition not yet landed)")
+    ld.add_argument(
+        "--date", type=_date, default=None, help="partition to land (default: every partition not yet landed)"
+    )
     ld.add_argument("--source", action="append", choices=["his", "crm", "consult", "wearable"], help="repeatable")
     ld.set_defaults(func=_cmd_land)
 

@@ -49,7 +49,9 @@ def render_sources_yaml() -> str:
             {
                 "name": f"raw_{source}",
                 "schema": f"raw_{source}",
-                "description": f"Rows landed from the {source} exports (contract-valid rows only; see audit.quarantine).",
+                "description": (
+                    f"Rows landed from the {source} exports (contract-valid rows only; see audit.quarantine)."
+                ),
                 "loaded_at_field": "_loaded_at",
                 "tables": tables,
             }

@@ -83,7 +83,8 @@ _KPI_QUERIES = [
     ("chronic patients", "select count(*) filter (where is_chronic) from marts.patient_360"),
     (
         "HbA1c control rate (< 7%)",
-        "select printf('%.1f%%', 100 * avg(hba1c_controlled::int)) from marts.patient_360 where hba1c_controlled is not null",
+        "select printf('%.1f%%', 100 * avg(hba1c_controlled::int)) from marts.patient_360 "
+        "where hba1c_controlled is not null",
     ),
     (
         "BP control rate (< 140/90)",

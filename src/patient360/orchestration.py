@@ -16,7 +16,6 @@ from patient360 import paths
 from patient360.airflow_env import WAREHOUSE_POOL  # noqa: F401  (re-exported for the DAG files)
 from patient360.contracts import SOURCES
 
-
 DEFAULT_ARGS = {
     "owner": "patient360",
     "retries": 2,
