@@ -41,7 +41,7 @@ def build_landing_dag(source: str):
             context = get_current_context()
             day = None if context["params"]["all_pending"] else logical_day(context)
             report = stage_land(exports_dir(), warehouse(), day=day, sources=[source])
-            return report.summary()
+            return report.totals()
 
         land()
 

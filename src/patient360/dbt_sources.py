@@ -20,6 +20,7 @@ LOAD_COLUMNS = [
     ("_line_number", "1-based physical line of the record in its file (CSV header is line 1)."),
     ("_load_id", "Landing run that wrote the row (audit.file_loads.load_id)."),
     ("_loaded_at", "When the row was landed."),
+    ("_extra", "JSON of columns or keys not in the contract (schema drift), or NULL."),
 ]
 
 

@@ -82,7 +82,9 @@ def _match(source: str, name: str) -> tuple[Contract | None, str | None]:
     return None, None
 
 
-def discover(exports_dir: Path, day: date | None = None, sources: list[str] | None = None) -> list[ExportFile]:
+def discover(
+    exports_dir: Path, day: date | None = None, sources: list[str] | None = None
+) -> list[ExportFile]:
     """Every file under DIR/<source>/<YYYY-MM-DD>/, ordered by date, source, table, name.
 
     `_truth` and other folders that are not a source are never looked at; dot/underscore

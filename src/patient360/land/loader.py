@@ -12,6 +12,7 @@ the next file still lands.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import time
@@ -69,7 +70,16 @@ def _audit(con: duckdb.DuckDBPyConnection, ctx: _Ctx, problem: FileProblem | Non
     if problem is not None:
         con.execute(
             "INSERT INTO audit.quarantine VALUES (?, ?, ?, ?, ?, NULL, NULL, ?, ?, ?)",
-            [ctx.load_id, r.source, r.table, r.file, r.checksum, f"file:{problem.kind}", str(problem), ctx.started],
+            [
+                ctx.load_id,
+                r.source,
+                r.table,
+                r.file,
+                r.checksum,
+                f"file:{problem.kind}",
+                str(problem),
+                ctx.started,
+            ],
         )
 
 
@@ -97,7 +107,9 @@ def _stage(con: duckdb.DuckDBPyConnection, ef: ExportFile, info: Inspection) -> 
     assert ef.contract is not None and info.read_path is not None
     gz = info.gzip and info.encoding == "utf-8"  # transcoded files are plain text
     if ef.vendor_format:
-        return vendors.stage_vendor(con, ef.vendor_format, info.read_path, info.header or [], gz, info.physical_lines)
+        return vendors.stage_vendor(
+            con, ef.vendor_format, info.read_path, info.header or [], gz, info.physical_lines
+        )
     if ef.contract.format == "ndjson":
         return stage.stage_ndjson(con, ef.contract, info.read_path, gz, info.physical_lines)
     return stage.stage_csv(con, ef.contract, info.read_path, info.header or [], gz, info.physical_lines)
@@ -110,10 +122,8 @@ def land_file(con: duckdb.DuckDBPyConnection, ef: ExportFile, load_id: str, tmp_
         _land_file(con, ctx, tmp_dir)
     except Exception as exc:  # noqa: BLE001 - one bad file must not stop the others
         log.exception("%s: landing failed", ef.rel_path)
-        try:
+        with contextlib.suppress(duckdb.Error):  # no transaction open
             con.execute("ROLLBACK")
-        except duckdb.Error:
-            pass
         r.status, r.error = "failed", f"{type(exc).__name__}: {exc}"
         r.rows_read = r.rows_landed = r.rows_quarantined = 0
         r.warning = None
@@ -138,8 +148,9 @@ def _land_file(con: duckdb.DuckDBPyConnection, ctx: _Ctx, tmp_dir: Path) -> None
     ef, r = ctx.ef, ctx.result
     if ef.contract is None:
         r.checksum = _sha256(ef.path)
-        _record_problem(con, ctx, FileProblem("unmatched", "file name matches no contract or vendor format"),
-                        "rejected")
+        _record_problem(
+            con, ctx, FileProblem("unmatched", "file name matches no contract or vendor format"), "rejected"
+        )
         return
     info = inspect(ef, tmp_dir)
     r.checksum, r.encoding = info.checksum, info.encoding
@@ -158,7 +169,9 @@ def _land_file(con: duckdb.DuckDBPyConnection, ctx: _Ctx, tmp_dir: Path) -> None
         ).fetchone()[0]
         r.file_version = (prev or 0) + 1
         if info.problem is not None:
-            _record_problem(con, ctx, info.problem, "empty" if info.problem.kind == "empty_file" else "rejected")
+            _record_problem(
+                con, ctx, info.problem, "empty" if info.problem.kind == "empty_file" else "rejected"
+            )
             return
         original = con.execute(
             "SELECT file_path FROM audit.file_loads WHERE file_checksum = ? AND file_path <> ? "
@@ -168,7 +181,9 @@ def _land_file(con: duckdb.DuckDBPyConnection, ctx: _Ctx, tmp_dir: Path) -> None
         if original:
             r.duplicate_of = original[0]
             _record_problem(
-                con, ctx, FileProblem("duplicate_file", f"same bytes as already landed {original[0]}; not read again"),
+                con,
+                ctx,
+                FileProblem("duplicate_file", f"same bytes as already landed {original[0]}; not read again"),
                 "duplicate_file",
             )
             return
@@ -189,10 +204,16 @@ def _load_rows(con: duckdb.DuckDBPyConnection, ctx: _Ctx, staged: stage.Staged) 
     assert contract is not None
     load_ts = ctx.started.isoformat(sep=" ")
     typed = f"(SELECT {typed_select(contract)} FROM _stage)"
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _bad AS SELECT _line, _rule FROM "
-                f"(SELECT _line, {rule_case(contract, load_ts)} AS _rule FROM {typed}) WHERE _rule IS NOT NULL")
-    meta = f"{lit(ef.rel_path)}, {lit(r.checksum or '')}, _line, {lit(ctx.load_id)}, {ctx.started_sql}"
     cols = ", ".join(q(c) for c in contract.column_names)
+    # One pass computes the typed values, the rule and (for failing rows only) raw text and detail.
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _checked AS
+        SELECT _line, {cols}, _extra, _rule,
+               CASE WHEN _rule IS NOT NULL THEN _raw END AS _raw,
+               CASE WHEN _rule IS NOT NULL THEN {detail_case(contract, load_ts)} END AS _detail
+        FROM (SELECT *, {rule_case(contract, load_ts)} AS _rule FROM {typed})"""
+    )
+    meta = f"{lit(ef.rel_path)}, {lit(r.checksum or '')}, _line, {lit(ctx.load_id)}, {ctx.started_sql}"
     problem = None
     warnings = list(staged.warnings)
     if staged.extra_columns:
@@ -207,8 +228,7 @@ def _load_rows(con: duckdb.DuckDBPyConnection, ctx: _Ctx, staged: stage.Staged) 
             con.execute("DELETE FROM raw_wearable.vendor_file_meta WHERE _file_path = ?", [ef.rel_path])
     landed = con.execute(
         f"INSERT INTO {contract.raw_table} ({cols}, _extra, _file_path, _file_checksum, _line_number, "
-        f"_load_id, _loaded_at) SELECT {cols}, _extra, {meta} FROM {typed} "
-        f"WHERE _line NOT IN (SELECT _line FROM _bad)"
+        f"_load_id, _loaded_at) SELECT {cols}, _extra, {meta} FROM _checked WHERE _rule IS NULL"
     ).fetchone()[0]
     _pause_hook()
     if ef.vendor_format:
@@ -216,11 +236,11 @@ def _load_rows(con: duckdb.DuckDBPyConnection, ctx: _Ctx, staged: stage.Staged) 
     quarantined = con.execute(
         f"""INSERT INTO audit.quarantine
         SELECT {lit(ctx.load_id)}, {lit(ef.source)}, {lit(contract.table)}, {lit(ef.rel_path)},
-               {lit(r.checksum or '')}, s._line, s._raw, b._rule, {detail_case(contract, load_ts)}, {ctx.started_sql}
-        FROM {typed} s JOIN _bad b USING (_line)
+               {lit(r.checksum or "")}, _line, _raw, _rule, _detail, {ctx.started_sql}
+        FROM _checked WHERE _rule IS NOT NULL
         UNION ALL
         SELECT {lit(ctx.load_id)}, {lit(ef.source)}, {lit(contract.table)}, {lit(ef.rel_path)},
-               {lit(r.checksum or '')}, _line, raw, 'malformed_line', detail, {ctx.started_sql}
+               {lit(r.checksum or "")}, _line, raw, 'malformed_line', detail, {ctx.started_sql}
         FROM _malformed"""
     ).fetchone()[0]
     r.rows_read = staged.rows + staged.malformed
@@ -229,7 +249,7 @@ def _load_rows(con: duckdb.DuckDBPyConnection, ctx: _Ctx, staged: stage.Staged) 
     r.warning = "; ".join(warnings) or None
     if r.rows_read != r.rows_landed + r.rows_quarantined:
         raise AssertionError(
-            f"{ef.rel_path}: rows_read {r.rows_read} != landed {r.rows_landed} + quarantined {r.rows_quarantined}"
+            f"{ef.rel_path}: rows_read {r.rows_read} != landed {r.rows_landed} + quarantined {r.rows_quarantined}"  # noqa: E501
         )
     _audit(con, ctx, problem)
     con.execute("COMMIT")

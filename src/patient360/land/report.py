@@ -72,11 +72,27 @@ class LandingReport:
             for f in self.files
         ]
         t = self.totals()
-        rows.append(("", "", "TOTAL", str(t["rows_read"]), str(t["rows_landed"]), str(t["rows_quarantined"]),
-                     "ok" if self.ok else "FAILED", ""))
+        rows.append(
+            (
+                "",
+                "",
+                "TOTAL",
+                str(t["rows_read"]),
+                str(t["rows_landed"]),
+                str(t["rows_quarantined"]),
+                "ok" if self.ok else "FAILED",
+                "",
+            )
+        )
         widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head) - 1)]
         lines = [f"landing {self.load_id}: {t['files']} file(s)"]
         for r in [head, *rows]:
-            lines.append("  ".join(c.ljust(w) if i < 3 or i >= 6 else c.rjust(w)
-                                   for i, (c, w) in enumerate(zip(r[:-1], widths, strict=True))) + "  " + r[-1])
+            lines.append(
+                "  ".join(
+                    c.ljust(w) if i < 3 or i >= 6 else c.rjust(w)
+                    for i, (c, w) in enumerate(zip(r[:-1], widths, strict=True))
+                )
+                + "  "
+                + r[-1]
+            )
         return "\n".join(line.rstrip() for line in lines)

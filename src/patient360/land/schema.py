@@ -104,7 +104,11 @@ def q(name: str) -> str:
 def raw_table_ddl(contract: Contract) -> str:
     cols = [f"{q(c.name)} {c.type}" for c in contract.columns]
     cols += [f"{q(n)} {t}" for n, t in LOAD_COLUMNS]
-    return f"CREATE TABLE IF NOT EXISTS raw_{contract.source}.{q(contract.table)} (\n    " + ",\n    ".join(cols) + "\n)"
+    return (
+        f"CREATE TABLE IF NOT EXISTS raw_{contract.source}.{q(contract.table)} (\n    "
+        + ",\n    ".join(cols)
+        + "\n)"
+    )
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
@@ -117,7 +121,7 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
         have = {
             r[0]
             for r in con.execute(
-                "SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND table_name = ?",
+                "SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND table_name = ?",  # noqa: E501
                 [f"raw_{contract.source}", contract.table],
             ).fetchall()
         }

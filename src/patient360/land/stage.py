@@ -30,7 +30,7 @@ from patient360.land.schema import q
 from patient360.land.validate import lit
 
 TEMP_OBJECTS = ("_rowsl", "_stage")
-TEMP_TABLES = ("_rows", "_malformed", "_rejmap", "_nlcum", "_p360_rej", "_p360_scan")
+TEMP_TABLES = ("_checked", "_rows", "_malformed", "_rejmap", "_nlcum", "_p360_rej", "_p360_scan")
 
 
 @dataclass
@@ -53,7 +53,11 @@ def _path_sql(path: Path) -> str:
 
 
 def _finish_lines(
-    con: duckdb.DuckDBPyConnection, staged: Staged, header_lines: int, physical_lines: int, nl_expr: str | None
+    con: duckdb.DuckDBPyConnection,
+    staged: Staged,
+    header_lines: int,
+    physical_lines: int,
+    nl_expr: str | None,
 ) -> None:
     """Build _malformed and the _rowsl view (physical `_line` for every good row)."""
     h = header_lines
@@ -94,8 +98,12 @@ def _finish_lines(
             SELECT mm._rec, mm.raw, mm.detail, mm._rec + coalesce(e.cum, 0) AS _rec_phys
             FROM _malformed mm ASOF LEFT JOIN _nlcum e ON mm._rec > e.rec"""
         )
-        con.execute(f"ALTER TABLE _malformed ADD COLUMN _line BIGINT; UPDATE _malformed SET _line = _rec_phys + {h}")
-        last = con.execute("SELECT max(_line) FROM (SELECT _line FROM _rowsl UNION ALL SELECT _line FROM _malformed)")
+        con.execute(
+            f"ALTER TABLE _malformed ADD COLUMN _line BIGINT; UPDATE _malformed SET _line = _rec_phys + {h}"
+        )
+        last = con.execute(
+            "SELECT max(_line) FROM (SELECT _line FROM _rowsl UNION ALL SELECT _line FROM _malformed)"
+        )
         top = last.fetchone()[0] or 0
         if top != physical_lines:
             staged.warnings.append(
@@ -104,7 +112,9 @@ def _finish_lines(
             )
     else:
         con.execute(f"CREATE TEMP VIEW _rowsl AS SELECT r.*, {rec} + {h} AS _line FROM _rows r {rec_join}")
-        con.execute(f"ALTER TABLE _malformed ADD COLUMN _line BIGINT; UPDATE _malformed SET _line = _rec + {h}")
+        con.execute(
+            f"ALTER TABLE _malformed ADD COLUMN _line BIGINT; UPDATE _malformed SET _line = _rec + {h}"
+        )
 
 
 def read_csv_rows(
@@ -140,8 +150,14 @@ def csv_record(header: list[str], alias: str = "") -> str:
     return "concat_ws(',', " + ", ".join(fields) + ")"
 
 
-def stage_csv(con: duckdb.DuckDBPyConnection, contract: Contract, path: Path, header: list[str], gz: bool,
-              physical_lines: int) -> Staged:
+def stage_csv(
+    con: duckdb.DuckDBPyConnection,
+    contract: Contract,
+    path: Path,
+    header: list[str],
+    gz: bool,
+    physical_lines: int,
+) -> Staged:
     """Stage a contract CSV: map header columns by name; apply the schema-drift policy."""
     names = contract.column_names
     dupes = sorted({h for h in header if header.count(h) > 1})
@@ -156,7 +172,9 @@ def stage_csv(con: duckdb.DuckDBPyConnection, contract: Contract, path: Path, he
     if missing:
         staged.warnings.append(f"optional column(s) missing, landed as NULL: {', '.join(missing)}")
     staged.extra_columns = [h for h in header if h not in names]
-    values = [f"{q(n)} AS {q('__v_' + n)}" if n in header else f"NULL::VARCHAR AS {q('__v_' + n)}" for n in names]
+    values = [
+        f"{q(n)} AS {q('__v_' + n)}" if n in header else f"NULL::VARCHAR AS {q('__v_' + n)}" for n in names
+    ]
     extra = (
         "json_object(" + ", ".join(f"{lit(x)}, {q(x)}" for x in staged.extra_columns) + ")"
         if staged.extra_columns
@@ -169,8 +187,9 @@ def stage_csv(con: duckdb.DuckDBPyConnection, contract: Contract, path: Path, he
     return staged
 
 
-def stage_ndjson(con: duckdb.DuckDBPyConnection, contract: Contract, path: Path, gz: bool,
-                 physical_lines: int) -> Staged:
+def stage_ndjson(
+    con: duckdb.DuckDBPyConnection, contract: Contract, path: Path, gz: bool, physical_lines: int
+) -> Staged:
     """Stage NDJSON: one physical line per record; invalid JSON becomes malformed_line."""
     reset(con)
     staged = Staged()
@@ -195,7 +214,8 @@ def stage_ndjson(con: duckdb.DuckDBPyConnection, contract: Contract, path: Path,
     staged.extra_columns = [k for (k,) in keys if k not in contract.column_names]
     values = [f"NULLIF(j.{q(n)}, '') AS {q('__v_' + n)}" for n in contract.column_names]
     extra = (
-        "json_object(" + ", ".join(f"{lit(x)}, json_extract(line, {lit('$.' + q(x))})" for x in staged.extra_columns)
+        "json_object("
+        + ", ".join(f"{lit(x)}, json_extract(line, {lit('$.' + q(x))})" for x in staged.extra_columns)
         + ")"
         if staged.extra_columns
         else "NULL"
@@ -204,6 +224,7 @@ def stage_ndjson(con: duckdb.DuckDBPyConnection, contract: Contract, path: Path,
         f"""CREATE TEMP VIEW _stage AS
         SELECT _line, __malformed, {", ".join(values)},
                CASE WHEN __malformed IS NULL THEN CAST({extra} AS JSON) END AS _extra, line AS _raw
-        FROM (SELECT *, CASE WHEN __malformed IS NULL THEN from_json(line, {lit(struct)}) END AS j FROM _rowsl)"""
+        FROM (SELECT *, CASE WHEN __malformed IS NULL THEN from_json(line, {lit(struct)}) END AS j
+              FROM _rowsl)"""
     )
     return staged

@@ -20,7 +20,17 @@ from patient360.contracts import Column, Contract
 from patient360.land.schema import q
 
 RULE_ORDER = ("malformed_line", "required", "type", "allowed", "pattern", "range", "future", "check")
-_INT_TYPES = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT"}
+_INT_TYPES = {
+    "TINYINT",
+    "SMALLINT",
+    "INTEGER",
+    "BIGINT",
+    "HUGEINT",
+    "UTINYINT",
+    "USMALLINT",
+    "UINTEGER",
+    "UBIGINT",
+}
 
 
 def lit(text: str) -> str:
@@ -80,7 +90,12 @@ def rule_case(contract: Contract, load_ts: str) -> str:
             whens.append((f"{v(c)} IS NOT NULL AND {v(c)} NOT IN ({values})", f"allowed:{c.name}"))
     for c in cols:
         if c.pattern:
-            whens.append((f"{v(c)} IS NOT NULL AND NOT regexp_full_match({v(c)}, {lit(c.pattern)})", f"pattern:{c.name}"))
+            whens.append(
+                (
+                    f"{v(c)} IS NOT NULL AND NOT regexp_full_match({v(c)}, {lit(c.pattern)})",
+                    f"pattern:{c.name}",
+                )
+            )
     for c in cols:
         bounds = []
         if c.min is not None:
@@ -107,7 +122,7 @@ def detail_case(contract: Contract, load_ts: str) -> str:
         parts.append(f"    WHEN {lit('type:' + c.name)} THEN {shown} || {lit(f' is not a valid {c.type}')}")
         if c.allowed:
             parts.append(
-                f"    WHEN {lit('allowed:' + c.name)} THEN {shown} || {lit(' not in ' + ', '.join(c.allowed))}"
+                f"    WHEN {lit('allowed:' + c.name)} THEN {shown} || {lit(' not in ' + ', '.join(c.allowed))}"  # noqa: E501
             )
         if c.pattern:
             parts.append(
@@ -119,7 +134,7 @@ def detail_case(contract: Contract, load_ts: str) -> str:
             )
         if c.not_future:
             parts.append(
-                f"    WHEN {lit('future:' + c.name)} THEN {shown} || {lit(f' is after the load time {load_ts}')}"
+                f"    WHEN {lit('future:' + c.name)} THEN {shown} || {lit(f' is after the load time {load_ts}')}"  # noqa: E501
             )
     for ch in contract.checks:
         parts.append(f"    WHEN {lit('check:' + ch.name)} THEN {lit('check failed: ' + ch.sql)}")

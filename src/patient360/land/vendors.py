@@ -56,11 +56,22 @@ class VendorFormat:
 
 FORMATS = {
     "dexcom_clarity": VendorFormat(
-        "dexcom_clarity", "dexcom",
-        ("Event Type", "Event Subtype", "Device Info", DEXCOM_TS, DEXCOM_GLUCOSE, "Transmitter ID", "Source Device ID"),
+        "dexcom_clarity",
+        "dexcom",
+        (
+            "Event Type",
+            "Event Subtype",
+            "Device Info",
+            DEXCOM_TS,
+            DEXCOM_GLUCOSE,
+            "Transmitter ID",
+            "Source Device ID",
+        ),
     ),
     "fitbit_heartrate": VendorFormat("fitbit_heartrate", "fitbit", ("Id", "Time", "Value")),
-    "fitbit_daily_activity": VendorFormat("fitbit_daily_activity", "fitbit", ("Id", "ActivityDate", "TotalSteps")),
+    "fitbit_daily_activity": VendorFormat(
+        "fitbit_daily_activity", "fitbit", ("Id", "ActivityDate", "TotalSteps")
+    ),
 }
 
 
@@ -93,8 +104,14 @@ def stage_vendor(
         used = {"Event Type", DEXCOM_TS, DEXCOM_GLUCOSE, "Transmitter ID", "Patient Info"}
         rest = [h for h in header if h not in used]
         extra = (
-            "json_object('glucose_text', CASE WHEN lower(trim(" + g + ")) IN ('low', 'high') THEN " + g + " END, "
-            "'censored', CASE lower(trim(" + g + ")) WHEN 'low' THEN 'below' WHEN 'high' THEN 'above' END"
+            "json_object('glucose_text', CASE WHEN lower(trim("
+            + g
+            + ")) IN ('low', 'high') THEN "
+            + g
+            + " END, "
+            "'censored', CASE lower(trim("
+            + g
+            + ")) WHEN 'low' THEN 'below' WHEN 'high' THEN 'above' END"
             + "".join(f", {lit(h)}, {_col(h)}" for h in rest)
             + ")"
         )
@@ -117,7 +134,9 @@ def stage_vendor(
         ).fetchone()
         staged.rows = counts[0]
         if counts[1]:
-            staged.warnings.append(f"{counts[1]} patient name/birth-date metadata row(s) dropped (PII, not landed)")
+            staged.warnings.append(
+                f"{counts[1]} patient name/birth-date metadata row(s) dropped (PII, not landed)"
+            )
         if counts[2]:
             staged.warnings.append(f"{counts[2]} non-EGV row(s) kept in raw_wearable.vendor_file_meta")
         return staged
@@ -134,7 +153,8 @@ def stage_vendor(
         select = f"""
             'FB-' || {_col("Id")} AS __v_device_serial, 'fitbit' AS __v_vendor, 'steps' AS __v_metric,
             {_col("TotalSteps")} AS __v_value, 'steps' AS __v_unit,
-            coalesce(strftime(try_strptime(trim({d}), '%m/%d/%Y'), '%Y-%m-%d %H:%M:%S'), {d}) AS __v_measured_at,
+            coalesce(strftime(try_strptime(trim({d}), '%m/%d/%Y'), '%Y-%m-%d %H:%M:%S'), {d})
+                AS __v_measured_at,
             CAST({_extra(header, {"Id", "ActivityDate", "TotalSteps"})} AS JSON) AS _extra"""
     _stage_view(con, select, "TRUE", header)
     return staged
@@ -145,8 +165,15 @@ def insert_vendor_meta(con: duckdb.DuckDBPyConnection, fmt_name: str, meta_value
     if fmt_name != "dexcom_clarity":
         return 0
     et = _col("Event Type")
-    used = {"Event Type", "Event Subtype", "Device Info", "Source Device ID", "Transmitter ID", DEXCOM_TS,
-            "Patient Info"}
+    used = {
+        "Event Type",
+        "Event Subtype",
+        "Device Info",
+        "Source Device ID",
+        "Transmitter ID",
+        DEXCOM_TS,
+        "Patient Info",
+    }
     cols = con.execute("SELECT column_name FROM (DESCRIBE _rows)").fetchall()
     rest = [c for (c,) in cols if c not in used and c != "_ord"]
     payload = "json_object(" + ", ".join(f"{lit(h)}, {_col(h)}" for h in rest) + ")" if rest else "NULL"
