@@ -1,0 +1,161 @@
+"""Realistic direct identifiers, generated vectorised (Faker only builds the pools)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from faker.providers.address.zh_CN import Provider as AddressProvider
+from faker.providers.person.zh_CN import Provider as PersonProvider
+
+from patient360.synth.params import PROVINCE_CODES
+
+MOBILE_PREFIXES = np.array(
+    [
+        "130",
+        "131",
+        "132",
+        "133",
+        "135",
+        "136",
+        "137",
+        "138",
+        "139",
+        "150",
+        "151",
+        "152",
+        "155",
+        "156",
+        "157",
+        "158",
+        "159",
+        "166",
+        "177",
+        "180",
+        "181",
+        "183",
+        "185",
+        "186",
+        "187",
+        "188",
+        "189",
+        "199",
+    ]
+)
+RIC_WEIGHTS = np.array([7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2])
+RIC_CHECK = np.array(list("10X98765432"))
+WECHAT_ALPHABET = np.array(list("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"))
+
+
+def _gbk_ok(text: str) -> bool:
+    try:
+        text.encode("gbk")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+LAST_NAMES = np.array([n for n in PersonProvider.last_names if _gbk_ok(n)])
+FIRST_NAMES = np.array([n for n in PersonProvider.first_names if _gbk_ok(n)])
+NAME_CHARS = np.array(sorted({c for n in FIRST_NAMES for c in n}))
+# Street stems are place names (many Chinese streets are named after cities), districts from Faker.
+STREETS = np.array(sorted({s for s in AddressProvider.cities if _gbk_ok(s)}) + ["中山", "人民", "解放", "建设"])
+DISTRICTS = np.array(sorted({d for d in AddressProvider.districts if _gbk_ok(d)}))
+
+
+def mobiles(rng: np.random.Generator, n: int) -> np.ndarray:
+    """n distinct 11-digit mobiles."""
+    suffix = rng.choice(100_000_000, size=n, replace=False)
+    prefix = MOBILE_PREFIXES[rng.integers(0, len(MOBILE_PREFIXES), n)]
+    return np.char.add(prefix, np.char.zfill(suffix.astype(str), 8))
+
+
+def format_mobiles(rng: np.random.Generator, mobile: np.ndarray, noisy_share: float = 0.45) -> np.ndarray:
+    """As people type them: plain, 138-1234-5678, +86 138 1234 5678, 86-138..."""
+    s = pd.Series(mobile, dtype=object)
+    style = rng.choice(4, size=len(s), p=[1 - noisy_share, noisy_share / 3, noisy_share / 3, noisy_share / 3])
+    a, b, c = s.str[:3], s.str[3:7], s.str[7:]
+    out = s.copy()
+    out[style == 1] = (a + "-" + b + "-" + c)[style == 1]
+    out[style == 2] = ("+86 " + a + " " + b + " " + c)[style == 2]
+    out[style == 3] = ("86-" + s)[style == 3]
+    return out.to_numpy()
+
+
+def resident_ids(
+    rng: np.random.Generator, province: np.ndarray, birth: pd.Series, male: np.ndarray, lower_x_share: float = 0.3
+) -> np.ndarray:
+    """Valid 18-digit resident ID numbers (region, birth date, sex digit, ISO 7064 check)."""
+    n = len(province)
+    region = np.array([PROVINCE_CODES.get(p, "11") for p in province])
+    region = np.char.add(np.char.add(region, "01"), np.char.zfill(rng.integers(1, 9, n).astype(str), 2))
+    seq = rng.integers(0, 500, n) * 2 + male.astype(int)  # odd = male
+    body = np.char.add(
+        np.char.add(region, pd.to_datetime(birth).dt.strftime("%Y%m%d").to_numpy().astype(str)),
+        np.char.zfill(seq.astype(str), 3),
+    )
+    digits = np.frombuffer("".join(body).encode(), dtype=np.uint8).reshape(n, 17) - ord("0")
+    check = RIC_CHECK[(digits @ RIC_WEIGHTS) % 11]
+    lower = (check == "X") & (rng.random(n) < lower_x_share)
+    check = np.where(lower, "x", check)
+    return np.char.add(body, check)
+
+
+def break_checksum(ids: np.ndarray) -> np.ndarray:
+    """Same number with a wrong check digit (planted dirt)."""
+    last = np.array([s[-1].upper() for s in ids])
+    wrong = np.where(last == "0", "1", "0")
+    return np.array([s[:-1] + w for s, w in zip(ids, wrong, strict=True)])
+
+
+def names(rng: np.random.Generator, n: int) -> np.ndarray:
+    return np.char.add(
+        LAST_NAMES[rng.integers(0, len(LAST_NAMES), n)], FIRST_NAMES[rng.integers(0, len(FIRST_NAMES), n)]
+    )
+
+
+def typo(rng: np.random.Generator, name: np.ndarray, share: float) -> np.ndarray:
+    """Replace one character of the given name in `share` of rows."""
+    out = name.astype(object).copy()
+    for i in np.flatnonzero(rng.random(len(out)) < share):
+        s = out[i]
+        pos = 1 + rng.integers(0, max(len(s) - 1, 1)) if len(s) > 1 else 0
+        out[i] = s[:pos] + NAME_CHARS[rng.integers(0, len(NAME_CHARS))] + s[pos + 1 :]
+    return out
+
+
+def addresses(rng: np.random.Generator, city: np.ndarray) -> np.ndarray:
+    n = len(city)
+    parts = [
+        city,
+        np.full(n, "市"),
+        DISTRICTS[rng.integers(0, len(DISTRICTS), n)],
+        np.full(n, "区"),
+        STREETS[rng.integers(0, len(STREETS), n)],
+        np.full(n, "路"),
+        rng.integers(1, 999, n).astype(str),
+        np.full(n, "号"),
+        rng.integers(1, 30, n).astype(str),
+        np.full(n, "栋"),
+        rng.integers(1, 6, n).astype(str),
+        np.full(n, "单元"),
+        rng.integers(101, 2999, n).astype(str),
+        np.full(n, "室"),
+    ]
+    out = parts[0]
+    for p in parts[1:]:
+        out = np.char.add(out, p)
+    return out
+
+
+def random_tokens(rng: np.random.Generator, n: int, length: int, prefix: str = "") -> np.ndarray:
+    idx = rng.integers(0, len(WECHAT_ALPHABET), (n, length))
+    chars = WECHAT_ALPHABET[idx]
+    return np.array([prefix + "".join(row) for row in chars])
+
+
+def device_serials(rng: np.random.Generator, vendor_prefix: np.ndarray) -> np.ndarray:
+    n = len(vendor_prefix)
+    hexpart = np.char.upper(
+        np.char.zfill(np.array([format(x, "x") for x in rng.integers(0, 16**10, n, dtype=np.int64)]), 10)
+    )
+    return np.char.add(vendor_prefix, hexpart)
