@@ -8,12 +8,10 @@ from collections import Counter
 from pathlib import Path
 
 import duckdb
-import pytest
 
+from patient360 import synth as generate
 from patient360.land import land_exports
 from test_land_support import assert_invariant
-
-generate = pytest.importorskip("patient360.generate", reason="generator not available yet")
 
 
 def _key(source: str, table: str, file: str, line: object, rule: str) -> tuple:

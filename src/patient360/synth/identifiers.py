@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 from faker.providers.address.zh_CN import Provider as AddressProvider
@@ -62,6 +64,50 @@ STREETS = np.array(sorted({s for s in AddressProvider.cities if _gbk_ok(s)}) + [
 DISTRICTS = np.array(sorted({d for d in AddressProvider.districts if _gbk_ok(d)}))
 
 
+def _covers_years(names: str, first: int = 1920, last: int = 2030) -> bool:
+    """Whether a code's name history ('[-1993]A,[1994-]B' or plain 'A') covers every year."""
+    spans = []
+    for seg in names.split(","):
+        if not seg.startswith("["):
+            return True
+        start, end = seg[1:].split("]")[0].split("-")
+        spans.append((int(start) if start else first, int(end) if end else last))
+    year = first
+    for start, end in sorted(spans):
+        if start > year:
+            return False
+        year = max(year, end + 1)
+    return year > last
+
+
+def _county_codes(first: int) -> dict[str, np.ndarray]:
+    """County-level region codes per province from python-stdnum's GB/T 2260 table, kept
+    where the code was assigned in every year since `first`, so an ID with a birth year
+    after `first` is valid (most codes date from the 1983 reform)."""
+    import stdnum
+
+    codes: dict[str, list[str]] = {}
+    province = None
+    path = Path(stdnum.__file__).parent / "cn" / "loc.dat"
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        if not line.startswith(" "):
+            province = line.split()[0]
+            continue
+        code, _, rest = line.strip().partition(" ")
+        names = rest.partition('county="')[2].rstrip('"')
+        if province and len(code) == 4 and not code.endswith("00") and _covers_years(names, first):
+            codes.setdefault(province, []).append(province + code)
+    return {k: np.array(v) for k, v in codes.items()}
+
+
+COUNTY_CODES_ALWAYS = _county_codes(1920)
+COUNTY_CODES_1983 = _county_codes(1983)
+_ANY_ALWAYS = np.concatenate(list(COUNTY_CODES_ALWAYS.values()))
+_ANY_1983 = np.concatenate(list(COUNTY_CODES_1983.values()))
+
+
 def mobiles(rng: np.random.Generator, n: int) -> np.ndarray:
     """n distinct 11-digit mobiles."""
     suffix = rng.choice(100_000_000, size=n, replace=False)
@@ -86,8 +132,15 @@ def resident_ids(
 ) -> np.ndarray:
     """Valid 18-digit resident ID numbers (region, birth date, sex digit, ISO 7064 check)."""
     n = len(province)
-    region = np.array([PROVINCE_CODES.get(p, "11") for p in province])
-    region = np.char.add(np.char.add(region, "01"), np.char.zfill(rng.integers(1, 9, n).astype(str), 2))
+    prov = np.array([PROVINCE_CODES.get(p, "11") for p in province])
+    born_1983 = pd.to_datetime(birth).dt.year.to_numpy() >= 1983
+    region = np.empty(n, dtype="<U6")
+    for code in np.unique(prov):
+        for recent in (True, False):
+            mask = (prov == code) & (born_1983 == recent)
+            # older people: a code valid since before their birth (elsewhere if the province has none)
+            pool = COUNTY_CODES_1983.get(code, _ANY_1983) if recent else COUNTY_CODES_ALWAYS.get(code, _ANY_ALWAYS)
+            region[mask] = pool[rng.integers(0, len(pool), mask.sum())]
     seq = rng.integers(0, 500, n) * 2 + male.astype(int)  # odd = male
     body = np.char.add(
         np.char.add(region, pd.to_datetime(birth).dt.strftime("%Y%m%d").to_numpy().astype(str)),
