@@ -25,7 +25,7 @@ def pseudonym_key() -> str:
 @pytest.fixture(scope="session")
 def small_exports(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small generated export set (with planted dirt) shared by the session."""
-    from patient360.synth import generate_exports
+    from patient360.generate import generate_exports
 
     out = tmp_path_factory.mktemp("exports")
     generate_exports(out_dir=out, progress=False, **SMALL)

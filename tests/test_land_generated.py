@@ -9,7 +9,7 @@ from pathlib import Path
 
 import duckdb
 
-from patient360 import synth as generate
+from patient360 import generate
 from patient360.land import land_exports
 from test_land_support import assert_invariant
 

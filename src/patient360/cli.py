@@ -23,7 +23,7 @@ def _date(text: str) -> date:
 
 
 def _cmd_generate(args: argparse.Namespace) -> int:
-    from patient360.synth import generate_exports
+    from patient360.generate import generate_exports
 
     summary = generate_exports(
         out_dir=args.out,

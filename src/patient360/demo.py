@@ -35,7 +35,7 @@ def _ensure_key() -> None:
 
 
 def _generate(exports: Path, patients: int, days: int, seed: int) -> date:
-    from patient360.synth import generate_exports
+    from patient360.generate import generate_exports
 
     manifest = exports / "_truth" / "manifest.json"
     if manifest.exists():

@@ -5,27 +5,12 @@ Everything is drawn with numpy from one Generator, so a seed fixes the output.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pandas as pd
 
-from patient360.synth import identifiers as ids
-from patient360.synth import params as P
-
-DAY = np.timedelta64(1, "D")
-SEC = np.timedelta64(1, "s")
-
-
-@dataclass
-class Timeline:
-    end: np.datetime64  # last partition day
-    window_start: np.datetime64  # first partition day
-    history_start: np.datetime64  # earliest event carried by the first partition
-
-    @property
-    def end_ts(self) -> np.datetime64:
-        return self.end + DAY - SEC
+from patient360.generate import identifiers as ids
+from patient360.generate import params as P
+from patient360.generate.events import DAY, Timeline
 
 
 def _ages(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -92,6 +77,7 @@ def build_persons(rng: np.random.Generator, n: int, tl: Timeline) -> pd.DataFram
             np.where(rng.random(n) < 0.5, "preventive_care", "medical_resource"),
         ),
     )
+    all_mobiles = ids.mobiles(rng, 2 * n)  # distinct across everyone, spares included
     persons = pd.DataFrame(
         {
             "person_id": np.char.add("P", np.char.zfill(np.arange(1, n + 1).astype(str), 8)),
@@ -116,7 +102,8 @@ def build_persons(rng: np.random.Generator, n: int, tl: Timeline) -> pd.DataFram
             "need_type": need,
             "adherent": chronic & (rng.random(n) < P.MEDICATION_ADHERENT_SHARE),
             "name": ids.names(rng, n),
-            "mobile": ids.mobiles(rng, n),
+            "mobile": all_mobiles[:n],
+            "spare_mobile": all_mobiles[n:],  # the number a mobile change moves to
         }
     )
     for c, flag in cond.items():

@@ -1,11 +1,98 @@
-"""Wearable readings, generated one day at a time (bounded memory at any scale)."""
+"""Wearables: device bindings (with re-binding) and readings drawn one day at a time."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-from patient360.synth.population import DAY, SEC
+from patient360.generate import identifiers as ids
+from patient360.generate import params as P
+from patient360.generate.events import DAY, SEC, Timeline, random_time
+
+VENDORS = {  # device type: [(vendor, serial prefix, glucose unit)]
+    "glucose_meter": [("sinocare", "SN", "mmol/L"), ("yuwell", "YW", "mg/dL")],
+    "bp_monitor": [("omron", "OM", None), ("yuwell", "YB", None)],
+    "band": [("huawei", "HW", None), ("xiaomi", "XM", None)],
+}
+
+
+def build_bindings(
+    rng: np.random.Generator, persons: pd.DataFrame, consult: pd.DataFrame, tl: Timeline, active_users: set[str]
+) -> pd.DataFrame:
+    """Device bindings. A device is bound through the consult account of users who use it
+    (active_users: the consult export only knows users with sessions), and by phone."""
+    p = persons[persons["has_wearable"]].reset_index(drop=True)
+    n = len(p)
+    dtype = np.where(
+        p["has_diabetes"] | p["has_gestational_diabetes"],
+        "glucose_meter",
+        np.where(p["has_hypertension"], "bp_monitor", "band"),
+    )
+    pick = rng.integers(0, 2, n)
+    vendor = np.array([VENDORS[t][k][0] for t, k in zip(dtype, pick, strict=True)])
+    prefix = np.array([VENDORS[t][k][1] for t, k in zip(dtype, pick, strict=True)])
+    bound = random_time(rng, p["active_from"].to_numpy() + rng.integers(0, 20, n) * DAY)
+    bound = np.minimum(bound, tl.end_ts - 3600 * SEC)
+    users = consult[consult["platform_user_id"].isin(active_users)].set_index("person_id")["platform_user_id"]
+    bindings = pd.DataFrame(
+        {
+            "person_id": p["person_id"],
+            "device_serial": ids.device_serials(rng, prefix),
+            "vendor": vendor,
+            "device_type": dtype,
+            "platform_user_id": p["person_id"].map(users).to_numpy(),
+            "mobile_raw": p["mobile"].to_numpy(),
+            "bound_at": bound,
+            "unbound_at": pd.NaT,
+        }
+    )
+    # bound through the consult account when there is one; the device app also asks
+    # for a phone number, which most people give
+    gave_phone = rng.random(len(bindings)) < 0.7
+    bindings.loc[bindings["platform_user_id"].notna() & ~gave_phone, "mobile_raw"] = None
+    # Re-binding: the device goes to another person (a new binding), the old one ends.
+    candidates = persons[
+        ~persons["has_wearable"] & (persons["has_his"] | persons["has_consult"]) & (persons["age"] > 14)
+    ]
+    rebind = np.flatnonzero(rng.random(n) < P.DEVICE_REBIND_RATE)
+    rebind = rebind[: len(candidates)]
+    extra = []
+    if len(rebind):
+        takers = candidates.sample(len(rebind), random_state=int(rng.integers(0, 2**31)))
+        for i, (_, taker) in zip(rebind, takers.iterrows(), strict=True):
+            start = np.datetime64(bindings.at[i, "bound_at"], "s")
+            # re-bound on a later day than the first binding: binding ids (serial:YYYYMMDD) stay unique
+            next_day = (start.astype("datetime64[D]") + DAY).astype("datetime64[s]")
+            remaining = int((tl.end_ts - next_day) / SEC) - 120
+            if remaining <= 0:
+                continue
+            when = next_day + int(rng.integers(0, remaining)) * SEC
+            bindings.at[i, "unbound_at"] = when
+            uid = users.get(taker["person_id"])
+            extra.append(
+                {
+                    "person_id": taker["person_id"],
+                    "device_serial": bindings.at[i, "device_serial"],
+                    "vendor": bindings.at[i, "vendor"],
+                    "device_type": bindings.at[i, "device_type"],
+                    "platform_user_id": uid,
+                    "mobile_raw": taker["mobile"],
+                    "bound_at": when + 60 * SEC,
+                    "unbound_at": pd.NaT,
+                }
+            )
+    bindings = pd.concat([bindings, pd.DataFrame(extra)], ignore_index=True) if extra else bindings
+    bindings["binding_id"] = (
+        bindings["device_serial"] + ":" + pd.to_datetime(bindings["bound_at"]).dt.strftime("%Y%m%d")
+    )
+    mob = bindings["mobile_raw"].to_numpy()
+    has_mob = pd.notna(mob)
+    formatted = np.full(len(bindings), None, dtype=object)
+    if has_mob.any():
+        formatted[has_mob] = ids.format_mobiles(rng, mob[has_mob].astype(str))
+    bindings["mobile"] = formatted
+    return bindings
+
 
 GLUCOSE_MGDL_VENDORS = {"yuwell"}
 
@@ -104,6 +191,3 @@ class ReadingsModel:
     @property
     def days_total(self) -> int:
         return len(self.serial)
-
-
-__all__ = ["DAY", "ReadingsModel"]

@@ -1,36 +1,63 @@
-"""What people do: visits, diagnoses, prescriptions, labs, payments, consults, community
-activity, referrals, NPS and messages; all vectorised with numpy."""
+"""HIS: patient master records (with identifier noise) and clinical activity."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-from patient360.synth import params as P
-from patient360.synth.population import DAY, SEC, Timeline
-from patient360.synth.records import _ids, _random_time
+from patient360.generate import identifiers as ids
+from patient360.generate import params as P
+from patient360.generate.events import DAY, SEC, Timeline, new_ids, periodic_events, random_time, repeat_events
 
 
-def _repeat_events(rng, start: np.ndarray, stop: np.ndarray, per_day: np.ndarray):
-    """Poisson number of events per person over [start, stop], uniform days. Returns (person idx, day)."""
-    span = np.maximum(((stop - start) / DAY).astype(int) + 1, 0)
-    counts = rng.poisson(per_day * span)
-    idx = np.repeat(np.arange(len(start)), counts)
-    offsets = (rng.random(len(idx)) * span[idx]).astype(int)
-    return idx, start[idx] + offsets * DAY
-
-
-def _periodic_events(rng, start, stop, interval_lo, interval_hi):
-    """Regular events (refills, follow-ups) every interval days with jitter."""
-    span = np.maximum(((stop - start) / DAY).astype(int), 0)
-    mean_interval = (interval_lo + interval_hi) / 2
-    counts = (span // mean_interval).astype(int) + 1
-    idx = np.repeat(np.arange(len(start)), counts)
-    k = np.arange(len(idx)) - np.repeat(np.cumsum(counts) - counts, counts)
-    step = rng.uniform(interval_lo[idx], interval_hi[idx])
-    days = start[idx] + (k * step + rng.integers(0, 3, len(idx))).astype(int) * DAY
-    keep = days <= stop[idx]
-    return idx[keep], days[keep], k[keep]
+def build_his_patients(rng: np.random.Generator, persons: pd.DataFrame, tl: Timeline) -> pd.DataFrame:
+    p = persons[persons["has_his"]].reset_index(drop=True)
+    n = len(p)
+    mobile = p["mobile"].to_numpy().copy()
+    # Children: often registered with a guardian's phone (an adult HIS patient with an ID number).
+    guardians = p.index[(p["age"] >= 25) & (p["age"] <= 50) & p["id_number"].notna()].to_numpy()
+    kids = np.flatnonzero((p["age"].to_numpy() <= 14) & (rng.random(n) < P.GUARDIAN_MOBILE_RATE))
+    if len(guardians) and len(kids):
+        mobile[kids] = p["mobile"].to_numpy()[rng.choice(guardians, len(kids))]
+    registered_at = random_time(rng, p["registered"].to_numpy())
+    base = pd.DataFrame(
+        {
+            "person_id": p["person_id"],
+            "name": p["name"],
+            "gender": np.where(p["male"], "M", "F"),
+            "birth_date": p["birth_date"],
+            "id_number": p["id_number"],
+            "mobile_raw": mobile,
+            "city": p["city"],
+            "province": p["province"],
+            "registered_at": registered_at,
+            "insurance_type": rng.choice(P.INSURANCE_TYPES, n, p=P.INSURANCE_WEIGHTS),
+            "address": ids.addresses(rng, p["city"].to_numpy()),
+        }
+    )
+    # A few people registered twice (same ID number, a second MRN, later).
+    dup = base[(rng.random(n) < P.DUPLICATE_MRN_RATE) & base["id_number"].notna().to_numpy()].copy()
+    later = (tl.end - dup["registered_at"].to_numpy().astype("datetime64[D]")) / DAY
+    dup["registered_at"] = dup["registered_at"].to_numpy() + (rng.random(len(dup)) * later).astype(int) * DAY
+    records = pd.concat([base, dup], ignore_index=True)
+    records["mrn"] = new_ids("MRN", rng, len(records), 8)
+    records["mobile"] = ids.format_mobiles(rng, records["mobile_raw"].to_numpy())
+    records["updated_at"] = records["registered_at"]
+    records["version_reason"] = "new"
+    # Mobile changes: a later version of the record with a new number.
+    change = records[(rng.random(len(records)) < P.MOBILE_CHANGE_RATE)].copy()
+    if len(change):
+        remaining = np.maximum((tl.end_ts - change["registered_at"].to_numpy()) / SEC, 1).astype(np.int64)
+        change["updated_at"] = (
+            change["registered_at"].to_numpy() + (rng.random(len(change)) * remaining).astype(np.int64) * SEC
+        )
+        change["mobile_raw"] = change["person_id"].map(persons.set_index("person_id")["spare_mobile"]).to_numpy()
+        change["mobile"] = ids.format_mobiles(rng, change["mobile_raw"].to_numpy())
+        change["version_reason"] = "mobile_change"
+        records = pd.concat([records, change], ignore_index=True)
+    idn = records["id_number"].astype(object)
+    records["id_number"] = np.where(idn.notna(), idn, None)
+    return records
 
 
 def his_activity(rng, persons: pd.DataFrame, his: pd.DataFrame, tl: Timeline) -> dict[str, pd.DataFrame]:
@@ -52,7 +79,7 @@ def his_activity(rng, persons: pd.DataFrame, his: pd.DataFrame, tl: Timeline) ->
     if len(chronic):
         lo = np.where(p["adherent"].to_numpy()[chronic], 28.0, 34.0)
         hi = np.where(p["adherent"].to_numpy()[chronic], 32.0, 80.0)
-        i, day, k = _periodic_events(rng, start[chronic], stop[chronic], lo, hi)
+        i, day, k = periodic_events(rng, start[chronic], stop[chronic], lo, hi)
         who = chronic[i]
         cond = primary[who]
         spec = np.array([P.CHRONIC_SPECIALTY[c][0] for c in cond])
@@ -146,7 +173,7 @@ def his_activity(rng, persons: pd.DataFrame, his: pd.DataFrame, tl: Timeline) ->
 
     # Acute and preventive visits: children to paediatrics, women often gynaecology.
     rate = p["rate"].to_numpy() / 75.0
-    i, day = _repeat_events(rng, start, stop, rate)
+    i, day = repeat_events(rng, start, stop, rate)
     age, male = p["age"].to_numpy()[i], p["male"].to_numpy()[i]
     r = rng.random(len(i))
     spec = np.where(
@@ -210,8 +237,8 @@ def his_activity(rng, persons: pd.DataFrame, his: pd.DataFrame, tl: Timeline) ->
     )
 
     v = pd.concat(visits)
-    v["visit_id"] = _ids("V", rng, len(v), 10)
-    started = _random_time(rng, v["day"].to_numpy(), 8, 20)
+    v["visit_id"] = new_ids("V", rng, len(v), 10)
+    started = random_time(rng, v["day"].to_numpy(), 8, 20)
     length = np.where(
         v["visit_type"] == "inpatient", rng.integers(2, 10, len(v)) * 86400, rng.integers(600, 5400, len(v))
     )
@@ -234,12 +261,12 @@ def his_activity(rng, persons: pd.DataFrame, his: pd.DataFrame, tl: Timeline) ->
     d = pd.concat(diagnoses, ignore_index=True)
     diag_tbl = pd.DataFrame(
         {
-            "diagnosis_id": _ids("DX", rng, len(d), 10),
+            "diagnosis_id": new_ids("DX", rng, len(d), 10),
             "visit_id": d["visit_key"].map(vid_of).to_numpy(),
             "mrn": mrn[d["who"]],
             "icd10_code": d["code"].to_numpy(),
             "is_primary": d["primary"].to_numpy(),
-            "diagnosed_at": _random_time(rng, d["day"].to_numpy(), 8, 20),
+            "diagnosed_at": random_time(rng, d["day"].to_numpy(), 8, 20),
         }
     )
     diag_tbl = diag_tbl[diag_tbl["visit_id"].notna() | (d["code"] == "Z80.0").to_numpy()]
@@ -248,7 +275,7 @@ def his_activity(rng, persons: pd.DataFrame, his: pd.DataFrame, tl: Timeline) ->
     x = pd.concat(rx, ignore_index=True)
     rx_tbl = pd.DataFrame(
         {
-            "prescription_id": _ids("RX", rng, len(x), 10),
+            "prescription_id": new_ids("RX", rng, len(x), 10),
             "visit_id": x["visit_key"].map(vid_of).to_numpy(),
             "mrn": mrn[x["who"]],
             "drug_code": x["drug_code"].to_numpy(),
@@ -256,7 +283,7 @@ def his_activity(rng, persons: pd.DataFrame, his: pd.DataFrame, tl: Timeline) ->
             "quantity": x["quantity"].to_numpy(),
             "days_supplied": x["days_supplied"].to_numpy(),
             "amount": x["amount"].to_numpy(),
-            "prescribed_at": _random_time(rng, x["day"].to_numpy(), 8, 20),
+            "prescribed_at": random_time(rng, x["day"].to_numpy(), 8, 20),
         }
     )
     lab = (
@@ -266,13 +293,13 @@ def his_activity(rng, persons: pd.DataFrame, his: pd.DataFrame, tl: Timeline) ->
     )
     lab_tbl = pd.DataFrame(
         {
-            "lab_result_id": _ids("LB", rng, len(lab), 10),
+            "lab_result_id": new_ids("LB", rng, len(lab), 10),
             "mrn": mrn[lab["who"].astype(int)],
             "visit_id": lab["visit_key"].map(vid_of).to_numpy(),
             "test_code": lab["test_code"].to_numpy(),
             "value": lab["value"].to_numpy(),
             "unit": lab["unit"].to_numpy(),
-            "collected_at": _random_time(rng, lab["day"].to_numpy(), 8, 12),
+            "collected_at": random_time(rng, lab["day"].to_numpy(), 8, 12),
         }
     )
     # payments: the visit's charge plus its prescriptions, paid at the visit
@@ -280,7 +307,7 @@ def his_activity(rng, persons: pd.DataFrame, his: pd.DataFrame, tl: Timeline) ->
     pay_amount = (visit_tbl["charge_amount"] + visit_tbl["visit_id"].map(rx_sum).fillna(0)).round(2)
     pay_tbl = pd.DataFrame(
         {
-            "payment_id": _ids("PY", rng, len(visit_tbl), 10),
+            "payment_id": new_ids("PY", rng, len(visit_tbl), 10),
             "mrn": visit_tbl["mrn"].to_numpy(),
             "visit_id": visit_tbl["visit_id"].to_numpy(),
             "amount": pay_amount.to_numpy(),
@@ -296,79 +323,3 @@ def his_activity(rng, persons: pd.DataFrame, his: pd.DataFrame, tl: Timeline) ->
         "lab_results": lab_tbl,
         "payments": pay_tbl,
     }
-
-
-COMPLAINTS = [
-    "发烧两天，咳嗽",
-    "皮肤瘙痒一周",
-    "血糖偏高怎么办",
-    "血压控制不好",
-    "孩子腹泻",
-    "复诊开药",
-    "胸闷气短",
-    "月经不调",
-    "头痛失眠",
-    "体检报告解读",
-]
-
-
-def consult_sessions(rng, persons: pd.DataFrame, consult: pd.DataFrame, tl: Timeline) -> pd.DataFrame:
-    p = persons.set_index("person_id").loc[consult["person_id"]].reset_index()
-    start = np.maximum(p["active_from"].to_numpy(), p["registered"].to_numpy())
-    i, day = _repeat_events(rng, start, p["active_to"].to_numpy(), p["rate"].to_numpy() / 40.0)
-    n = len(i)
-    urgency = rng.choice(["routine", "urgent", "critical"], n, p=[0.85, 0.12, 0.03])
-    requested = _random_time(rng, day, 0, 24)
-    minutes = rng.lognormal(np.log(P.CONSULT_RESPONSE_MEDIAN_MIN), P.CONSULT_RESPONSE_SIGMA, n)
-    minutes = np.where(urgency == "critical", minutes / 4, minutes)
-    r = rng.random(n)
-    status = np.where(
-        r < P.CONSULT_ABANDON_RATE,
-        "abandoned",
-        np.where(r < P.CONSULT_ABANDON_RATE + P.CONSULT_REFUND_RATE, "refunded", "completed"),
-    )
-    answered = (status != "abandoned") | (rng.random(n) < 0.3)
-    first = requested + (minutes * 60).astype(int) * SEC
-    closed = first + rng.integers(300, 5400, n) * SEC
-    ctype = rng.choice(["text", "video", "phone"], n, p=[0.7, 0.18, 0.12])
-    fee = np.select([ctype == "text", ctype == "video"], [29.0, 89.0], default=59.0)
-    specialty = np.where(
-        p["has_diabetes"].to_numpy()[i],
-        "endocrinology",
-        np.where(
-            p["has_hypertension"].to_numpy()[i],
-            "cardiology",
-            rng.choice(["paediatrics", "dermatology", "gynaecology", "general"], n),
-        ),
-    )
-    completed = status == "completed"
-    rating = np.where(
-        completed & (rng.random(n) < 0.7), rng.choice([1, 2, 3, 4, 5], n, p=[0.03, 0.04, 0.13, 0.3, 0.5]), -1
-    )
-    complaint = np.array(COMPLAINTS)[rng.integers(0, len(COMPLAINTS), n)].astype(object)
-    # people type their phone number into free text: the reason free text is never published
-    with_phone = rng.random(n) < 0.02
-    complaint[with_phone] = complaint[with_phone] + "，请回电" + consult["mobile_raw"].to_numpy()[i][with_phone]
-    sessions = pd.DataFrame(
-        {
-            "session_id": _ids("S", rng, n, 10),
-            "platform_user_id": consult["platform_user_id"].to_numpy()[i],
-            "mobile": consult["mobile_raw"].to_numpy()[i],
-            "real_name": consult["real_name"].to_numpy()[i],
-            "doctor_id": np.char.add("D", np.char.zfill(rng.integers(1, 400, n).astype(str), 4)),
-            "specialty": specialty,
-            "consult_type": ctype,
-            "urgency": urgency,
-            "chief_complaint": complaint,
-            "requested_at": requested,
-            "first_response_at": np.where(answered & (first <= tl.end_ts), first, np.datetime64("NaT")),
-            "closed_at": np.where(answered & (closed <= tl.end_ts), closed, np.datetime64("NaT")),
-            "status": status,
-            "fee": fee,
-            "rating": rating,
-            "prescription_issued": completed & (rng.random(n) < 0.3),
-            "offline_referral": np.where(urgency == "critical", rng.random(n) < 0.8, rng.random(n) < 0.08),
-        }
-    )
-    sessions["rating"] = sessions["rating"].astype(object).where(sessions["rating"] > 0, None)
-    return sessions[sessions["requested_at"] <= tl.end_ts].reset_index(drop=True)

@@ -1,15 +1,12 @@
-"""CRM-side activity: community groups, memberships, points, referrals, NPS, messages,
-and the campaigns' daily funnel statistics."""
+"""CRM community side: groups, memberships, points ledger, referrals, NPS and messages."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-from patient360.synth import params as P
-from patient360.synth.activity import _repeat_events
-from patient360.synth.population import DAY, Timeline
-from patient360.synth.records import _ids, _random_time
+from patient360.generate import params as P
+from patient360.generate.events import DAY, Timeline, new_ids, random_time, repeat_events
 
 GROUPS = [  # disease type, stage, share of groups
     ("diabetes", "newly_diagnosed"),
@@ -49,7 +46,7 @@ def community(rng, persons: pd.DataFrame, contacts: pd.DataFrame, tl: Timeline) 
         ),
     )
     m = np.flatnonzero(joins)
-    joined = _random_time(
+    joined = random_time(
         rng,
         np.maximum(first["created_at"].to_numpy()[m].astype("datetime64[D]"), tl.history_start)
         + rng.integers(0, 20, len(m)) * DAY,
@@ -63,7 +60,7 @@ def community(rng, persons: pd.DataFrame, contacts: pd.DataFrame, tl: Timeline) 
     left = np.where(left > joined, left, np.datetime64("NaT"))
     memberships = pd.DataFrame(
         {
-            "membership_id": _ids("M", rng, len(m), 9),
+            "membership_id": new_ids("M", rng, len(m), 9),
             "group_id": groups["group_id"].to_numpy()[group[m]],
             "contact_id": first["contact_id"].to_numpy()[m],
             "joined_at": joined,
@@ -93,14 +90,14 @@ def community(rng, persons: pd.DataFrame, contacts: pd.DataFrame, tl: Timeline) 
         ("task_completed", engagement * 0.15, 20),
         ("purchase", engagement * 0.07, 30),
     ]:
-        i, day = _repeat_events(rng, start, stop, per_day)
+        i, day = repeat_events(rng, start, stop, per_day)
         rows.append(
             pd.DataFrame(
                 {
                     "contact_id": mm["contact_id"].to_numpy()[i],
                     "event_type": event,
                     "points": points,
-                    "occurred_at": _random_time(rng, day, 7, 23),
+                    "occurred_at": random_time(rng, day, 7, 23),
                 }
             )
         )
@@ -123,7 +120,7 @@ def community(rng, persons: pd.DataFrame, contacts: pd.DataFrame, tl: Timeline) 
                 ref_rows.append((pool[rng.integers(0, k)], cid, when))
     referrals = pd.DataFrame(ref_rows, columns=["referrer_contact_id", "referee_contact_id", "referred_at"])
     referrals = referrals[referrals["referrer_contact_id"] != referrals["referee_contact_id"]]
-    referrals.insert(0, "referral_id", _ids("R", rng, len(referrals), 9))
+    referrals.insert(0, "referral_id", new_ids("R", rng, len(referrals), 9))
     if len(referrals):
         ledger = pd.concat(
             [
@@ -155,7 +152,7 @@ def community(rng, persons: pd.DataFrame, contacts: pd.DataFrame, tl: Timeline) 
             ]
         )
     ledger = ledger.sort_values(["occurred_at", "contact_id"], kind="stable").reset_index(drop=True)
-    ledger.insert(0, "entry_id", _ids("E", rng, len(ledger), 10))
+    ledger.insert(0, "entry_id", new_ids("E", rng, len(ledger), 10))
 
     # NPS: a quarter of contacts answer once.
     ans = np.flatnonzero(rng.random(n) < 0.25)
@@ -172,11 +169,11 @@ def community(rng, persons: pd.DataFrame, contacts: pd.DataFrame, tl: Timeline) 
     score = rng.choice(11, len(ans), p=[0.02, 0.02, 0.02, 0.03, 0.03, 0.05, 0.08, 0.12, 0.18, 0.22, 0.23])
     nps = pd.DataFrame(
         {
-            "response_id": _ids("N", rng, len(ans), 9),
+            "response_id": new_ids("N", rng, len(ans), 9),
             "contact_id": first["contact_id"].to_numpy()[ans],
             "score": score,
             "comment": np.array(P.NPS_COMMENTS)[rng.integers(0, len(P.NPS_COMMENTS), len(ans))],
-            "answered_at": _random_time(rng, day, 8, 22),
+            "answered_at": random_time(rng, day, 8, 22),
         }
     )
     nps["comment"] = nps["comment"].where(nps["comment"] != "", None)
@@ -188,7 +185,7 @@ def community(rng, persons: pd.DataFrame, contacts: pd.DataFrame, tl: Timeline) 
     i = np.repeat(np.arange(len(cons)), counts)
     k = np.arange(len(i)) - np.repeat(np.cumsum(counts) - counts, counts)
     day = s0[i] + (k * 14 + 1) * DAY
-    sent_at = _random_time(rng, day, 9, 10)
+    sent_at = random_time(rng, day, 9, 10)
     active = day <= p["active_to"].to_numpy()[cons][i]
     opened = rng.random(len(i)) < np.where(active, 0.45, 0.04)
     msgs = pd.concat(
@@ -213,7 +210,7 @@ def community(rng, persons: pd.DataFrame, contacts: pd.DataFrame, tl: Timeline) 
         ignore_index=True,
     )
     msgs = msgs.sort_values(["occurred_at", "contact_id"], kind="stable").reset_index(drop=True)
-    msgs.insert(0, "event_id", _ids("ME", rng, len(msgs), 10))
+    msgs.insert(0, "event_id", new_ids("ME", rng, len(msgs), 10))
     return {
         "community_groups": groups,
         "group_memberships": mm,
@@ -222,38 +219,3 @@ def community(rng, persons: pd.DataFrame, contacts: pd.DataFrame, tl: Timeline) 
         "nps_responses": nps,
         "message_events": msgs,
     }
-
-
-def campaign_stats(
-    rng, campaigns: pd.DataFrame, contacts: pd.DataFrame, his: pd.DataFrame, tl: Timeline
-) -> pd.DataFrame:
-    """Daily funnel per campaign, consistent with the contacts each campaign really acquired."""
-    first = contacts.drop_duplicates("contact_id")
-    acquired = (
-        first.assign(d=first["created_at"].to_numpy().astype("datetime64[D]")).groupby(["campaign_id", "d"]).size()
-    )
-    rows = []
-    for c in campaigns.itertuples():
-        _share, conv, cpi, ctr = P.CHANNELS[c.channel]
-        days = np.arange(np.datetime64(c.start_date, "D"), np.datetime64(c.end_date, "D") + 1)
-        days = days[days <= tl.end]
-        leads = np.array([acquired.get((c.campaign_id, d), 0) for d in days])
-        appointments = leads + rng.poisson(leads * 0.3 + 0.2)
-        requests = appointments + rng.poisson(appointments * 1.2 + 0.5)
-        clicks = requests + rng.poisson(requests * 3.0 + 2)
-        impressions = clicks + rng.poisson(clicks / ctr)
-        spend = (impressions * cpi * rng.uniform(0.85, 1.15, len(days))).round(2)
-        rows.append(
-            pd.DataFrame(
-                {
-                    "campaign_id": c.campaign_id,
-                    "stat_date": days,
-                    "impressions": impressions,
-                    "clicks": clicks,
-                    "consult_requests": requests,
-                    "appointments": appointments,
-                    "spend": spend,
-                }
-            )
-        )
-    return pd.concat(rows, ignore_index=True)

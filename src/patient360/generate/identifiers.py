@@ -9,7 +9,7 @@ import pandas as pd
 from faker.providers.address.zh_CN import Provider as AddressProvider
 from faker.providers.person.zh_CN import Provider as PersonProvider
 
-from patient360.synth.params import PROVINCE_CODES
+from patient360.generate.params import PROVINCE_CODES
 
 MOBILE_PREFIXES = np.array(
     [
@@ -211,4 +211,10 @@ def device_serials(rng: np.random.Generator, vendor_prefix: np.ndarray) -> np.nd
     hexpart = np.char.upper(
         np.char.zfill(np.array([format(x, "x") for x in rng.integers(0, 16**10, n, dtype=np.int64)]), 10)
     )
-    return np.char.add(vendor_prefix, hexpart)
+    out = np.char.add(vendor_prefix, hexpart)
+    dup = pd.Series(out).duplicated().to_numpy()
+    if dup.any():  # serials are unique: redraw the (rare) collisions
+        out[dup] = device_serials(rng, vendor_prefix[dup])
+        if pd.Series(out).duplicated().any():
+            return device_serials(rng, vendor_prefix)
+    return out

@@ -79,7 +79,7 @@ CONSENT_WITHDRAWAL_RATE = 0.05
 
 # Identity noise.
 DUPLICATE_MRN_RATE = 0.015  # persons registered twice in HIS (same ID number)
-GUARDIAN_MOBILE_RATE = 0.30  # children registered with a guardian's phone
+GUARDIAN_MOBILE_RATE = 0.2  # children registered with a guardian's phone (~3% of HIS patients)
 MISSING_ID_RATE = 0.03  # HIS records without an ID number (foreigners, old records)
 NAME_TYPO_RATE = 0.05
 MOBILE_CHANGE_RATE = 0.02
@@ -170,3 +170,6 @@ DRUGS = {  # condition: (code, name, unit price)
     "acute": ("AMX250", "阿莫西林胶囊", 0.8),
 }
 NPS_COMMENTS = ["医生回复很快", "没什么效果", "太麻烦了", "服务很好，推荐给家人", "挂号方便", "等待时间太长", ""]
+
+# Age bands written to _truth/persons.csv (lower bound inclusive).
+AGE_BANDS = [(0, "0-14"), (15, "15-24"), (25, "25-45"), (46, "46-59"), (60, "60+")]
