@@ -1,0 +1,99 @@
+-- Chronic disease control by month and programme, for the people currently in the programme
+-- (int_patient__clinical), as of each month's end (or the as-of date in the current month):
+--   diabetes:     measured = has an HbA1c result so far; controlled = latest HbA1c < hba1c_target_pct;
+--   hypertension: measured = has a BP reading so far (clinic or home device, the latest day wins,
+--                 device before clinic on the same day); controlled = sbp < sbp_target_mmhg
+--                 and dbp < dbp_target_mmhg (140/90);
+--   control_rate = controlled / measured.
+-- Complication alerts: a run of churn_abnormal_streak_days (3) consecutive abnormal device days
+-- (glucose for diabetes, BP for hypertension) raises one alert on its third day;
+-- alert_count = alerts raised in the month, alerted_patients = people with one.
+with as_of as (
+    select as_of_date from {{ ref('int_run__as_of') }}
+),
+
+members as (
+    select patient_key, 'diabetes' as programme from {{ ref('int_patient__clinical') }} where has_diabetes
+    union all
+    select patient_key, 'hypertension' from {{ ref('int_patient__clinical') }} where has_hypertension
+),
+
+measures as (
+    select m.*, case m.measure when 'hba1c' then 'diabetes' when 'bp' then 'hypertension' end as programme
+    from {{ ref('int_kpi__control_measurements') }} as m
+    cross join as_of
+    where m.measured_date <= as_of.as_of_date
+),
+
+months as (
+    select cast(mo.month as date) as month,
+        least(cast(mo.month + interval 1 month - interval 1 day as date), as_of.as_of_date) as month_end
+    from (select min(measured_date) as first_day from measures) as bounds
+    cross join as_of
+    cross join unnest(generate_series(
+        cast(date_trunc('month', bounds.first_day) as timestamp),
+        cast(date_trunc('month', as_of.as_of_date) as timestamp),
+        interval 1 month
+    )) as mo (month)
+    where bounds.first_day is not null
+),
+
+latest as (
+    select
+        mb.programme,
+        mb.patient_key,
+        months.month,
+        case mb.programme
+            when 'diabetes' then arg_max(ms.hba1c_pct < {{ var('hba1c_target_pct') }}, ms.measured_date)
+            else arg_max(
+                ms.sbp < {{ var('sbp_target_mmhg') }} and ms.dbp < {{ var('dbp_target_mmhg') }},
+                [date_diff('day', date '1970-01-01', ms.measured_date), case ms.measure_source when 'device' then 1 else 0 end]
+            )
+        end as is_controlled
+    from members as mb
+    cross join months
+    inner join measures as ms
+        on ms.patient_key = mb.patient_key and ms.programme = mb.programme and ms.measured_date <= months.month_end
+    group by mb.programme, mb.patient_key, months.month
+),
+
+abnormal_days as (
+    select patient_key, measured_date,
+        case measure when 'glucose' then 'diabetes' else 'hypertension' end as programme,
+        measured_date - cast(row_number() over (
+            partition by patient_key, measure order by measured_date
+        ) as integer) as run_id
+    from measures
+    where measure in ('glucose', 'bp') and measure_source = 'device' and is_abnormal
+),
+
+alerts as (
+    select a.patient_key, a.programme,
+        min(a.measured_date) + ({{ var('churn_abnormal_streak_days') }} - 1) as alert_date
+    from abnormal_days as a
+    inner join members as mb on mb.patient_key = a.patient_key and mb.programme = a.programme
+    group by a.patient_key, a.programme, a.run_id
+    having count(*) >= {{ var('churn_abnormal_streak_days') }}
+),
+
+programme_months as (
+    select p.programme, months.month, months.month_end
+    from (values ('diabetes'), ('hypertension')) as p (programme)
+    cross join months
+)
+
+select
+    pm.month,
+    pm.programme,
+    cast((select count(*) from members where members.programme = pm.programme) as bigint) as programme_patients,
+    cast(count(distinct l.patient_key) as bigint) as measured_patients,
+    cast(count(distinct l.patient_key) filter (where l.is_controlled) as bigint) as controlled_patients,
+    cast(count(distinct l.patient_key) filter (where l.is_controlled) / nullif(count(distinct l.patient_key), 0) as double)
+        as control_rate,
+    cast((select count(*) from alerts where alerts.programme = pm.programme
+        and date_trunc('month', alerts.alert_date) = pm.month) as bigint) as alert_count,
+    cast((select count(distinct alerts.patient_key) from alerts where alerts.programme = pm.programme
+        and date_trunc('month', alerts.alert_date) = pm.month) as bigint) as alerted_patients
+from programme_months as pm
+left join latest as l on l.programme = pm.programme and l.month = pm.month
+group by pm.programme, pm.month

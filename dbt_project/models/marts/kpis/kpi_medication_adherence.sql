@@ -1,0 +1,66 @@
+-- Medication adherence and follow-up of chronic patients as of the run date, per chronic
+-- programme ('all_chronic' = anyone in a chronic programme) and look-back window
+-- (adherence_windows_days: 90, 180):
+--   patients_with_prescription  chronic patients with a PDC in the window (int_kpi__patient_pdc);
+--   mean_pdc, adherent_patients (PDC >= adherence_pdc_threshold, 0.8), adherent_share = adherent / with prescription;
+--   follow-up: the window is cut into consecutive periods of followup_window_days (90) ending on
+--   the as-of date; a patient completed follow-up when every period has a visit, a completed
+--   consult or a lab result; followup_completion_rate = completed / chronic patients.
+with as_of as (
+    select as_of_date from {{ ref('int_run__as_of') }}
+),
+
+chronic_programmes as (
+    select distinct programme from {{ ref('icd10_programmes') }} where is_chronic
+),
+
+patient_programmes as (
+    select c.patient_key, p.programme
+    from {{ ref('int_patient__clinical') }} as c
+    cross join unnest(string_split(c.programmes, ';')) as p (programme)
+    where p.programme in (select programme from chronic_programmes)
+    union all
+    select patient_key, 'all_chronic' from {{ ref('int_patient__clinical') }} where is_chronic
+),
+
+windows as (
+    select cast(w.window_days as integer) as window_days,
+        cast(ceil(w.window_days / {{ var('followup_window_days') }}) as integer) as periods
+    from unnest({{ var('adherence_windows_days') }}) as w (window_days)
+),
+
+contacts as (
+    select e.patient_key,
+        -- 0 = the period ending on the as-of date, 1 = the one before, ...
+        date_diff('day', e.event_date, as_of.as_of_date) // {{ var('followup_window_days') }} as period_index
+    from {{ ref('int_patient__events') }} as e
+    cross join as_of
+    where e.event_date <= as_of.as_of_date
+        and (e.event_type like 'visit_%' or e.event_type in ('consult_completed', 'lab_result'))
+),
+
+followup as (
+    select pp.patient_key, w.window_days,
+        count(distinct c.period_index) = w.periods as completed
+    from (select distinct patient_key from patient_programmes) as pp
+    cross join windows as w
+    left join contacts as c on c.patient_key = pp.patient_key and c.period_index < w.periods
+    group by pp.patient_key, w.window_days, w.periods
+)
+
+select
+    pp.programme,
+    w.window_days,
+    cast(count(*) as bigint) as chronic_patients,
+    cast(count(pdc.pdc) as bigint) as patients_with_prescription,
+    cast(avg(pdc.pdc) as double) as mean_pdc,
+    cast(count(*) filter (where pdc.pdc >= {{ var('adherence_pdc_threshold') }}) as bigint) as adherent_patients,
+    cast(count(*) filter (where pdc.pdc >= {{ var('adherence_pdc_threshold') }}) / nullif(count(pdc.pdc), 0) as double)
+        as adherent_share,
+    cast(count(*) filter (where f.completed) as bigint) as followup_completed_patients,
+    cast(count(*) filter (where f.completed) / count(*) as double) as followup_completion_rate
+from patient_programmes as pp
+cross join windows as w
+left join {{ ref('int_kpi__patient_pdc') }} as pdc on pdc.patient_key = pp.patient_key and pdc.window_days = w.window_days
+left join followup as f on f.patient_key = pp.patient_key and f.window_days = w.window_days
+group by pp.programme, w.window_days

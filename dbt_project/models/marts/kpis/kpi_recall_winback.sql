@@ -1,0 +1,92 @@
+-- Silent-user recall and churned-user win-back by month, from int_patient__events
+-- (lifecycle state at each month start derived here from the last active day before it,
+-- with the lifecycle vars, so every month has a state even without a seg_lifecycle snapshot):
+--   days_inactive = month start - last active day before the month;
+--   silent at month start:  lifecycle_silent_days <= days_inactive <= lifecycle_churned_days (30..90);
+--   churned at month start: days_inactive > lifecycle_churned_days;
+--   recalled / won back: active again in the month (up to the as-of date);
+--   recall_rate = recalled / silent; winback_rate = won back / churned;
+--   winback_retention: of the won back whose return day is at least winback_retention_days (30)
+--   before the as-of date, the share active on or after return day + 30 (the same "unbounded"
+--   retention rule as kpi_retention).
+with as_of as (
+    select as_of_date from {{ ref('int_run__as_of') }}
+),
+
+person_days as (
+    select distinct e.patient_key, e.event_date
+    from {{ ref('int_patient__events') }} as e
+    cross join as_of
+    where e.event_date <= as_of.as_of_date
+),
+
+months as (
+    select cast(m.month as date) as month,
+        least(cast(m.month + interval 1 month - interval 1 day as date), as_of.as_of_date) as month_end
+    from (select min(event_date) as first_day from person_days) as bounds
+    cross join as_of
+    cross join unnest(generate_series(
+        cast(date_trunc('month', bounds.first_day) as timestamp) + interval 1 month,
+        cast(date_trunc('month', as_of.as_of_date) as timestamp),
+        interval 1 month
+    )) as m (month)
+    where bounds.first_day is not null
+),
+
+states as (
+    select
+        months.month,
+        months.month_end,
+        pd.patient_key,
+        date_diff('day', max(pd.event_date), any_value(months.month)) as days_inactive
+    from months
+    inner join person_days as pd on pd.event_date < months.month
+    group by months.month, months.month_end, pd.patient_key
+),
+
+returns as (
+    select
+        s.month,
+        s.patient_key,
+        case
+            when s.days_inactive > {{ var('lifecycle_churned_days') }} then 'churned'
+            when s.days_inactive >= {{ var('lifecycle_silent_days') }} then 'silent'
+        end as state_at_start,
+        min(pd.event_date) as return_date,
+        max(later.last_date) as last_active_date
+    from states as s
+    left join person_days as pd
+        on pd.patient_key = s.patient_key and pd.event_date between s.month and s.month_end
+    left join (select patient_key, max(event_date) as last_date from person_days group by all) as later
+        on later.patient_key = s.patient_key
+    where s.days_inactive >= {{ var('lifecycle_silent_days') }}
+    group by s.month, s.patient_key, s.days_inactive
+),
+
+flags as (
+    select
+        r.*,
+        r.state_at_start = 'churned' and r.return_date is not null
+        and r.return_date + {{ var('winback_retention_days') }} <= as_of.as_of_date as is_retention_eligible,
+        r.last_active_date >= r.return_date + {{ var('winback_retention_days') }} as is_retained
+    from returns as r
+    cross join as_of
+)
+
+select
+    months.month,
+    cast(count(f.patient_key) filter (where f.state_at_start = 'silent') as bigint) as silent_at_start,
+    cast(count(f.patient_key) filter (where f.state_at_start = 'silent' and f.return_date is not null) as bigint) as recalled,
+    cast(count(f.patient_key) filter (where f.state_at_start = 'silent' and f.return_date is not null)
+        / nullif(count(f.patient_key) filter (where f.state_at_start = 'silent'), 0) as double) as recall_rate,
+    cast(count(f.patient_key) filter (where f.state_at_start = 'churned') as bigint) as churned_at_start,
+    cast(count(f.patient_key) filter (where f.state_at_start = 'churned' and f.return_date is not null) as bigint) as won_back,
+    cast(count(f.patient_key) filter (where f.state_at_start = 'churned' and f.return_date is not null)
+        / nullif(count(f.patient_key) filter (where f.state_at_start = 'churned'), 0) as double) as winback_rate,
+    cast(count(f.patient_key) filter (where f.is_retention_eligible) as bigint) as winback_retention_eligible,
+    cast(count(f.patient_key) filter (where f.is_retention_eligible and f.is_retained) as bigint) as winback_retained,
+    cast(count(f.patient_key) filter (where f.is_retention_eligible and f.is_retained)
+        / nullif(count(f.patient_key) filter (where f.is_retention_eligible), 0) as double) as winback_retention_rate
+from months
+left join flags as f on f.month = months.month
+group by months.month
