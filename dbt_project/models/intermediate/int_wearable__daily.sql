@@ -9,22 +9,36 @@
     on_schema_change='fail'
 ) }}
 
+{% if is_incremental() %}
+with touched as (
+    -- every binding-day-metric in the lookback window or touched by newly landed readings
+    select distinct binding_id, measured_date, metric
+    from {{ ref('int_wearable__readings') }}
+    where measured_date >= (
+        select coalesce(max(measured_date), date '1900-01-01') - interval {{ var('incremental_lookback_days') }} day
+        from {{ this }}
+    )
+    or _loaded_at > (select coalesce(max(last_loaded_at), timestamp '1900-01-01') from {{ this }})
+),
+
+readings as (
+    select r.*
+    from {{ ref('int_wearable__readings') }} as r
+    semi join touched using (binding_id, measured_date, metric)
+)
+{% else %}
 with readings as (
     select * from {{ ref('int_wearable__readings') }}
-    {% if is_incremental() %}
-        where measured_date >= (
-            select coalesce(max(measured_date), date '1900-01-01') - interval {{ var('incremental_lookback_days') }} day
-            from {{ this }}
-        )
-    {% endif %}
 )
+{% endif %}
 
 select
     readings.binding_id,
     readings.measured_date,
     readings.metric,
     count(*) as reading_count,
-    avg(readings.reading_value) as avg_value,
+    -- exact decimal sum: summation order (incremental vs full refresh) must not change the result
+    round(cast(sum(cast(readings.reading_value as decimal(18, 3))) as double) / count(*), 3) as avg_value,
     min(readings.reading_value) as min_value,
     max(readings.reading_value) as max_value,
     case readings.metric
@@ -35,6 +49,7 @@ select
         when 'systolic' then bool_or(readings.reading_value >= {{ var('sbp_target_mmhg') }})
         when 'diastolic' then bool_or(readings.reading_value >= {{ var('dbp_target_mmhg') }})
         else false
-    end as is_abnormal
+    end as is_abnormal,
+    max(readings._loaded_at) as last_loaded_at
 from readings
 group by readings.binding_id, readings.measured_date, readings.metric

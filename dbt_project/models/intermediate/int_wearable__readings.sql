@@ -1,8 +1,8 @@
 -- Readings attributed to the device binding active when they were measured (a device
--- re-bound to another user starts a new binding). Incremental: only the last
--- `incremental_lookback_days` days are re-processed, so late-arriving readings are
--- picked up; binding_id (not patient_key) is stored, so later identity merges never
--- leave stale keys here.
+-- re-bound to another user starts a new binding). Incremental: the last
+-- `incremental_lookback_days` days are re-processed, plus any reading landed since the
+-- previous run whatever its date (a vendor re-sending old readings); binding_id (not
+-- patient_key) is stored, so later identity merges never leave stale keys here.
 {{ config(
     materialized='incremental',
     unique_key=['device_serial', 'metric', 'measured_at'],
@@ -17,6 +17,7 @@ with readings as (
             select coalesce(max(measured_date), date '1900-01-01') - interval {{ var('incremental_lookback_days') }} day
             from {{ this }}
         )
+        or _loaded_at > (select coalesce(max(_loaded_at), timestamp '1900-01-01') from {{ this }})
     {% endif %}
 ),
 
@@ -32,7 +33,8 @@ select
     r.reading_value,
     r.reading_unit,
     r.measured_at,
-    r.measured_date
+    r.measured_date,
+    r._loaded_at
 from readings as r
 inner join bindings as b
     on r.device_serial = b.device_serial
