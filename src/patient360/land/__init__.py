@@ -49,12 +49,13 @@ from __future__ import annotations
 
 import logging
 import tempfile
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
 
 import duckdb
 
-from patient360.land.files import discover
+from patient360.land.files import Inspection, discover, inspect
 from patient360.land.loader import land_file, new_load_id
 from patient360.land.report import FileResult, LandingReport
 from patient360.land.schema import ensure_schema
@@ -80,9 +81,18 @@ def land_exports(
     con = duckdb.connect(str(warehouse))
     try:
         ensure_schema(con)
-        with tempfile.TemporaryDirectory(prefix="p360-land-") as tmp:
-            for ef in files:
-                report.files.append(land_file(con, ef, report.load_id, Path(tmp)))
+        with (
+            tempfile.TemporaryDirectory(prefix="p360-land-") as tmp,
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="p360-inspect") as pool,
+        ):
+            # Inspect (hash, gunzip, decode: Python, mostly GIL-free) the next file while
+            # DuckDB lands this one. One file ahead bounds the transcoded GBK copies on disk.
+            pending: dict[int, Future[Inspection]] = {}
+            for i, ef in enumerate(files):
+                for j in (i, i + 1):
+                    if j < len(files) and j not in pending and files[j].contract is not None:
+                        pending[j] = pool.submit(inspect, files[j], Path(tmp))
+                report.files.append(land_file(con, ef, report.load_id, Path(tmp), pending.pop(i, None)))
     finally:
         con.close()
     return report

@@ -65,6 +65,7 @@ class Inspection:
     header: list[str] | None = None
     read_path: Path | None = None  # what DuckDB reads (original or transcoded temp file)
     gzip: bool = False
+    has_quotes: bool = True  # a '"' occurs: a CSV record may span several physical lines
     problem: FileProblem | None = None
     notes: list[str] = field(default_factory=list)
 
@@ -168,14 +169,17 @@ def inspect(ef: ExportFile, tmp_dir: Path) -> Inspection:
     head = bytearray()
     newlines = 0
     last = b""
+    quotes = False
     try:
         for chunk in _inflate(hashed()) if is_gz else hashed():
             info.data_bytes += len(chunk)
             newlines += chunk.count(b"\n")
+            quotes = quotes or b'"' in chunk
             last = chunk[-1:]
             if len(head) < 65536 and b"\n" not in head:
                 head += chunk[:65536]
-            if utf8_ok:
+            # an ASCII chunk is valid UTF-8 unless a multi-byte sequence is still open
+            if utf8_ok and (not chunk.isascii() or dec.getstate()[0]):
                 try:
                     dec.decode(chunk)
                 except UnicodeDecodeError:
@@ -190,6 +194,7 @@ def inspect(ef: ExportFile, tmp_dir: Path) -> Inspection:
         info.checksum = _sha256(ef.path)  # gunzip stopped early: hash every byte anyway
         return info
     info.checksum = hasher.hexdigest()
+    info.has_quotes = quotes
     info.physical_lines = newlines + (1 if last not in (b"", b"\n") else 0)
     if not bytes(head).strip():
         info.problem = FileProblem("empty_file", "file has no content" + (" after gunzip" if is_gz else ""))

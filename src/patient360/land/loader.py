@@ -17,6 +17,7 @@ import logging
 import os
 import time
 import uuid
+from concurrent.futures import Future
 from datetime import datetime
 from pathlib import Path
 
@@ -49,6 +50,13 @@ class _Ctx:
         self.started = datetime.now()
         self.t0 = time.perf_counter()
         self.result = FileResult(source=ef.source, table=ef.table, file=ef.rel_path, status="failed")
+        self._lap = self.t0
+
+    def lap(self, phase: str) -> None:
+        """Record the seconds since the previous lap under `phase` (FileResult.phases)."""
+        now = time.perf_counter()
+        self.result.phases[phase] = self.result.phases.get(phase, 0.0) + now - self._lap
+        self._lap = now
 
     @property
     def started_sql(self) -> str:
@@ -111,15 +119,22 @@ def _stage(con: duckdb.DuckDBPyConnection, ef: ExportFile, info: Inspection) -> 
             con, ef.vendor_format, info.read_path, info.header or [], gz, info.physical_lines
         )
     if ef.contract.format == "ndjson":
-        return stage.stage_ndjson(con, ef.contract, info.read_path, gz, info.physical_lines)
-    return stage.stage_csv(con, ef.contract, info.read_path, info.header or [], gz, info.physical_lines)
+        return stage.stage_ndjson(con, ef.contract, info.read_path, gz)
+    return stage.stage_csv(con, ef.contract, info.read_path, info.header or [], gz, info.has_quotes)
 
 
-def land_file(con: duckdb.DuckDBPyConnection, ef: ExportFile, load_id: str, tmp_dir: Path) -> FileResult:
+def land_file(
+    con: duckdb.DuckDBPyConnection,
+    ef: ExportFile,
+    load_id: str,
+    tmp_dir: Path,
+    inspection: Future[Inspection] | None = None,
+) -> FileResult:
+    """Land one file; `inspection` is files.inspect(ef, tmp_dir) already started elsewhere."""
     ctx = _Ctx(ef, load_id)
     r = ctx.result
     try:
-        _land_file(con, ctx, tmp_dir)
+        _land_file(con, ctx, tmp_dir, inspection)
     except Exception as exc:  # noqa: BLE001 - one bad file must not stop the others
         log.exception("%s: landing failed", ef.rel_path)
         with contextlib.suppress(duckdb.Error):  # no transaction open
@@ -144,7 +159,9 @@ def land_file(con: duckdb.DuckDBPyConnection, ef: ExportFile, load_id: str, tmp_
     return r
 
 
-def _land_file(con: duckdb.DuckDBPyConnection, ctx: _Ctx, tmp_dir: Path) -> None:
+def _land_file(
+    con: duckdb.DuckDBPyConnection, ctx: _Ctx, tmp_dir: Path, inspection: Future[Inspection] | None
+) -> None:
     ef, r = ctx.ef, ctx.result
     if ef.contract is None:
         r.checksum = _sha256(ef.path)
@@ -152,7 +169,8 @@ def _land_file(con: duckdb.DuckDBPyConnection, ctx: _Ctx, tmp_dir: Path) -> None
             con, ctx, FileProblem("unmatched", "file name matches no contract or vendor format"), "rejected"
         )
         return
-    info = inspect(ef, tmp_dir)
+    info = inspection.result() if inspection is not None else inspect(ef, tmp_dir)
+    ctx.lap("inspect")  # with a prefetched inspection: the time spent waiting for it
     r.checksum, r.encoding = info.checksum, info.encoding
     try:
         seen = con.execute(
@@ -192,27 +210,49 @@ def _land_file(con: duckdb.DuckDBPyConnection, ctx: _Ctx, tmp_dir: Path) -> None
         except FileProblem as problem:
             _record_problem(con, ctx, problem, "rejected")
             return
+        _check(con, ctx, staged, info.physical_lines)
         _load_rows(con, ctx, staged)
     finally:
         if info.read_path is not None and info.read_path != ef.path:
             info.read_path.unlink(missing_ok=True)
 
 
+def _check(con: duckdb.DuckDBPyConnection, ctx: _Ctx, staged: stage.Staged, physical_lines: int) -> None:
+    """Read (direct stages) and validate in one statement into `_checked`; number lines.
+
+    One pass computes the typed values, the rule and (for failing rows only) raw text and
+    detail; `_checkedl` is `_checked` plus the physical `_line`.
+    """
+    contract = ctx.ef.contract
+    assert contract is not None
+    load_ts = ctx.started.isoformat(sep=" ")
+    cols = ", ".join(q(c) for c in contract.column_names)
+    carry = "".join(f", {c}" for c in staged.carry)
+    keep = "_rule IS NOT NULL" + (f" OR {staged.keep_raw_when}" if staged.keep_raw_when else "")
+    nl = f", {staged.nl_expr} AS _nl" if staged.nl_expr else ""
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _checked AS
+        SELECT {cols}{carry}, _rule,
+               CASE WHEN {keep} THEN {staged.raw_expr} END AS _raw,
+               CASE WHEN _rule IS NOT NULL THEN {detail_case(contract, load_ts)} END AS _detail{nl}
+        FROM (SELECT *, {rule_case(contract, load_ts)} AS _rule
+              FROM (SELECT {typed_select(contract)} FROM {staged.relation}))"""
+    )
+    ctx.lap("read_check")
+    if staged.direct:
+        stage.number_checked(con, staged, physical_lines)
+    else:
+        con.execute("CREATE OR REPLACE TEMP VIEW _checkedl AS SELECT * FROM _checked")
+    if staged.keep_raw_when:
+        stage.ndjson_extras(con, staged)
+    ctx.lap("lines")
+
+
 def _load_rows(con: duckdb.DuckDBPyConnection, ctx: _Ctx, staged: stage.Staged) -> None:
     ef, r = ctx.ef, ctx.result
     contract = ef.contract
     assert contract is not None
-    load_ts = ctx.started.isoformat(sep=" ")
-    typed = f"(SELECT {typed_select(contract)} FROM _stage)"
     cols = ", ".join(q(c) for c in contract.column_names)
-    # One pass computes the typed values, the rule and (for failing rows only) raw text and detail.
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE _checked AS
-        SELECT _line, {cols}, _extra, _rule,
-               CASE WHEN _rule IS NOT NULL THEN _raw END AS _raw,
-               CASE WHEN _rule IS NOT NULL THEN {detail_case(contract, load_ts)} END AS _detail
-        FROM (SELECT *, {rule_case(contract, load_ts)} AS _rule FROM {typed})"""
-    )
     meta = f"{lit(ef.rel_path)}, {lit(r.checksum or '')}, _line, {lit(ctx.load_id)}, {ctx.started_sql}"
     problem = None
     warnings = list(staged.warnings)
@@ -228,8 +268,9 @@ def _load_rows(con: duckdb.DuckDBPyConnection, ctx: _Ctx, staged: stage.Staged) 
             con.execute("DELETE FROM raw_wearable.vendor_file_meta WHERE _file_path = ?", [ef.rel_path])
     landed = con.execute(
         f"INSERT INTO {contract.raw_table} ({cols}, _extra, _file_path, _file_checksum, _line_number, "
-        f"_load_id, _loaded_at) SELECT {cols}, _extra, {meta} FROM _checked WHERE _rule IS NULL"
+        f"_load_id, _loaded_at) SELECT {cols}, {staged.extra_expr}, {meta} FROM _checkedl WHERE _rule IS NULL"
     ).fetchone()[0]
+    ctx.lap("insert_raw")
     _pause_hook()
     if ef.vendor_format:
         vendors.insert_vendor_meta(con, ef.vendor_format, meta)
@@ -237,7 +278,7 @@ def _load_rows(con: duckdb.DuckDBPyConnection, ctx: _Ctx, staged: stage.Staged) 
         f"""INSERT INTO audit.quarantine
         SELECT {lit(ctx.load_id)}, {lit(ef.source)}, {lit(contract.table)}, {lit(ef.rel_path)},
                {lit(r.checksum or "")}, _line, _raw, _rule, _detail, {ctx.started_sql}
-        FROM _checked WHERE _rule IS NOT NULL
+        FROM _checkedl WHERE _rule IS NOT NULL
         UNION ALL
         SELECT {lit(ctx.load_id)}, {lit(ef.source)}, {lit(contract.table)}, {lit(ef.rel_path)},
                {lit(r.checksum or "")}, _line, raw, 'malformed_line', detail, {ctx.started_sql}
@@ -253,3 +294,4 @@ def _load_rows(con: duckdb.DuckDBPyConnection, ctx: _Ctx, staged: stage.Staged) 
         )
     _audit(con, ctx, problem)
     con.execute("COMMIT")
+    ctx.lap("quarantine_commit")

@@ -23,6 +23,7 @@ class FileResult:
     warning: str | None = None
     duplicate_of: str | None = None
     seconds: float = 0.0
+    phases: dict[str, float] = field(default_factory=dict)  # wall seconds per landing phase
 
     def log_line(self) -> str:
         text = (

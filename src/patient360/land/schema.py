@@ -112,20 +112,24 @@ def raw_table_ddl(contract: Contract) -> str:
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
-    """Create (or extend) every raw table, the audit tables and the macro."""
-    con.execute(RIC_MACRO_SQL)
-    con.execute(AUDIT_DDL)
-    for contract in all_contracts():
-        con.execute(f"CREATE SCHEMA IF NOT EXISTS raw_{contract.source}")
-        con.execute(raw_table_ddl(contract))
-        have = {
-            r[0]
-            for r in con.execute(
-                "SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND table_name = ?",  # noqa: E501
-                [f"raw_{contract.source}", contract.table],
-            ).fetchall()
-        }
+    """Create (or extend) every raw table, the audit tables and the macro.
+
+    DDL goes in as one script and existing columns come from one catalog query: this runs
+    at the start of every landing, so it is kept to a few round trips.
+    """
+    contracts = all_contracts()
+    ddl = [RIC_MACRO_SQL, AUDIT_DDL]
+    ddl += [f"CREATE SCHEMA IF NOT EXISTS {schema}" for schema in sorted({f"raw_{c.source}" for c in contracts})]
+    ddl += [raw_table_ddl(c) for c in contracts]
+    con.execute(";\n".join(d.strip().rstrip(";") for d in ddl))
+    have = set(
+        con.execute(
+            "SELECT schema_name, table_name, column_name FROM duckdb_columns() "
+            "WHERE database_name = current_database() AND schema_name LIKE 'raw\\_%' ESCAPE '\\'"
+        ).fetchall()
+    )
+    for contract in contracts:
         for c in contract.columns:
-            if c.name not in have:
+            if (f"raw_{contract.source}", contract.table, c.name) not in have:
                 con.execute(f"ALTER TABLE {contract.raw_table} ADD COLUMN {q(c.name)} {c.type}")
     con.execute(VENDOR_META_DDL)

@@ -1,19 +1,28 @@
-"""Read one file with DuckDB's native readers into temp tables, keeping physical line numbers.
+"""Describe how to read one file with DuckDB's native readers, and number its physical lines.
 
-CSV: `read_csv` with every column VARCHAR, strict RFC 4180 dialect and `store_rejects`,
-so malformed lines go to a rejects table with their raw text instead of failing the
-file. NDJSON: each physical line is read as text and parsed with `try(from_json(...))`
-in SQL, so a broken line keeps its raw text too.
+A stage is a SQL relation that the checker (validate.py / loader.py) consumes in the
+same statement that reads the file: `__malformed` (text or NULL), one VARCHAR column
+`__v_<name>` per contract column and `_extra` (JSON), plus `raw_expr`, the SQL for a
+row's raw text, evaluated only for rows that break a rule.
 
-DuckDB numbers rejects by *logical* line (a record with a quoted newline counts once)
-and does not expose a line number for good rows. Good rows are numbered by reader
-order (`row_number() OVER ()`; DuckDB preserves insertion order), then mapped to
-physical lines with two ASOF joins: one skips the rejected records, one adds the extra
-lines of multi-line records. The second is only built when the physical line count
-from files.inspect shows that some record spans several lines.
+CSV: `read_csv` with every column VARCHAR (named `__c1..__cN` so they never clash with
+contract names), strict RFC 4180 dialect and `store_rejects`, so malformed lines go to a
+rejects table with their raw text instead of failing the file. NDJSON: each physical
+line is read as text and parsed once with `try(from_json(line, <struct>))`, so a broken
+line keeps its raw text too; unknown keys come from `json_keys`, only on lines that hold
+more keys than the struct matched.
 
-Temp objects (per connection): `_rows` (raw reader output + `_ord`), `_malformed`
-(`_line`, `raw`, `detail`), `_rowsl` (view: `_rows` + physical `_line`).
+Line numbers ("direct" stages, the normal path): the checker writes every record into the
+temp table `_checked` in reader order (DuckDB preserves insertion order), so its rowid is
+the record's ordinal. DuckDB numbers rejects by *logical* line (a record with a quoted
+newline counts once), so ordinals are mapped to physical lines with two ASOF joins: one
+skips the rejected records, one adds the extra lines of multi-line records. Both are
+only built when needed: the first when the reader rejected something, the second when
+the physical line count from files.inspect shows that some record spans several lines
+(the per-record newline count `_nl` is only computed for files that contain a quote).
+
+Vendor exports (vendors.py) filter and reshape rows, so they are staged in two steps
+instead: `_rows` (raw reader output) and the `_rowsl` view (+ physical `_line`).
 """
 
 from __future__ import annotations
@@ -29,38 +38,51 @@ from patient360.land.files import FileProblem
 from patient360.land.schema import q
 from patient360.land.validate import lit
 
-TEMP_OBJECTS = ("_rowsl", "_stage")
+TEMP_VIEWS = ("_checkedl", "_rowsl", "_stage")
 TEMP_TABLES = ("_checked", "_rows", "_malformed", "_rejmap", "_nlcum", "_p360_rej", "_p360_scan")
+REJECTS = "store_rejects = true, rejects_table = '_p360_rej', rejects_scan = '_p360_scan'"
 
 
 @dataclass
 class Staged:
+    relation: str = "_stage"  # SQL relation: __malformed, __v_<col> (+ _extra, _line if not direct)
+    raw_expr: str = "_raw"  # raw text of a row, evaluated over `relation` for failing rows only
+    direct: bool = True  # relation reads the file itself; _line is numbered after the read
+    header_lines: int = 1
+    nl_expr: str | None = None  # direct CSV: newlines inside a record, when the file has quotes
+    keep_raw_when: str | None = None  # also keep `_raw` for valid rows matching this (NDJSON extras)
+    carry: list[str] = field(default_factory=list)  # relation columns copied into _checked
+    extra_expr: str = "_extra"  # the landed `_extra`, over _checked
     rows: int = 0  # records the reader returned
-    malformed: int = 0  # records rejected by the reader (already in _malformed)
+    malformed: int = 0  # records rejected by the reader (in _malformed after number_lines)
     extra_columns: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
 
 def reset(con: duckdb.DuckDBPyConnection) -> None:
-    for view in TEMP_OBJECTS:
+    for view in TEMP_VIEWS:
         con.execute(f"DROP VIEW IF EXISTS temp.{view}")
     for table in TEMP_TABLES:
         con.execute(f"DROP TABLE IF EXISTS temp.{table}")
 
 
-def _path_sql(path: Path) -> str:
-    return lit(str(path))
+def _compression(gz: bool) -> str:
+    return "'gzip'" if gz else "'none'"
 
 
-def _finish_lines(
+def number_lines(
     con: duckdb.DuckDBPyConnection,
     staged: Staged,
-    header_lines: int,
+    src: str,
     physical_lines: int,
+    out_view: str,
     nl_expr: str | None,
 ) -> None:
-    """Build _malformed and the _rowsl view (physical `_line` for every good row)."""
-    h = header_lines
+    """Build `_malformed` (`_line`, raw, detail) and view `out_view` = `src` + physical `_line`.
+
+    `src` has `_ord`, the 1-based ordinal of each good record in reader order.
+    """
+    h = staged.header_lines
     con.execute(
         f"""CREATE TEMP TABLE _malformed AS
         SELECT line - {h} AS _rec, first(csv_line ORDER BY column_idx) AS raw,
@@ -68,29 +90,28 @@ def _finish_lines(
         FROM temp._p360_rej GROUP BY line"""
     )
     staged.malformed = con.execute("SELECT count(*) FROM _malformed").fetchone()[0]
-    # g = good rows before the j-th rejected record
-    con.execute(
-        "CREATE TEMP TABLE _rejmap AS SELECT _rec - j AS g, j FROM "
-        "(SELECT _rec, row_number() OVER (ORDER BY _rec) AS j FROM _malformed)"
-    )
-    rec = "r._ord + coalesce(m.j, 0)"
-    rec_join = "ASOF LEFT JOIN _rejmap m ON r._ord > m.g" if staged.malformed else ""
-    if not staged.malformed:
-        rec = "r._ord"
+    rec, rec_join = "r._ord", ""
+    if staged.malformed:
+        # g = good rows before the j-th rejected record
+        con.execute(
+            "CREATE TEMP TABLE _rejmap AS SELECT _rec - j AS g, j FROM "
+            "(SELECT _rec, row_number() OVER (ORDER BY _rec) AS j FROM _malformed)"
+        )
+        rec, rec_join = "r._ord + coalesce(m.j, 0)", "ASOF LEFT JOIN _rejmap m ON r._ord > m.g"
     multiline = physical_lines - h != staged.rows + staged.malformed
     if multiline and nl_expr is not None:
         con.execute(
             f"""CREATE TEMP TABLE _nlcum AS
             SELECT rec, sum(extra) OVER (ORDER BY rec) AS cum FROM (
-                SELECT {rec} AS rec, {nl_expr} AS extra FROM _rows r {rec_join}
+                SELECT {rec} AS rec, {nl_expr} AS extra FROM {src} r {rec_join}
                 UNION ALL
                 SELECT _rec, length(raw) - length(replace(raw, chr(10), '')) FROM _malformed
             ) WHERE extra > 0"""
         )
         con.execute(
-            f"""CREATE TEMP VIEW _rowsl AS
+            f"""CREATE TEMP VIEW {out_view} AS
             SELECT x.* EXCLUDE (_rec), x._rec + {h} + coalesce(e.cum, 0) AS _line
-            FROM (SELECT r.*, {rec} AS _rec FROM _rows r {rec_join}) x
+            FROM (SELECT r.*, {rec} AS _rec FROM {src} r {rec_join}) x
             ASOF LEFT JOIN _nlcum e ON x._rec > e.rec"""
         )
         con.execute(
@@ -102,7 +123,7 @@ def _finish_lines(
             f"ALTER TABLE _malformed ADD COLUMN _line BIGINT; UPDATE _malformed SET _line = _rec_phys + {h}"
         )
         last = con.execute(
-            "SELECT max(_line) FROM (SELECT _line FROM _rowsl UNION ALL SELECT _line FROM _malformed)"
+            f"SELECT max(_line) FROM (SELECT _line FROM {out_view} UNION ALL SELECT _line FROM _malformed)"
         )
         top = last.fetchone()[0] or 0
         if top != physical_lines:
@@ -111,30 +132,41 @@ def _finish_lines(
                 "(blank lines are skipped by the CSV reader)"
             )
     else:
-        con.execute(f"CREATE TEMP VIEW _rowsl AS SELECT r.*, {rec} + {h} AS _line FROM _rows r {rec_join}")
+        con.execute(f"CREATE TEMP VIEW {out_view} AS SELECT r.*, {rec} + {h} AS _line FROM {src} r {rec_join}")
         con.execute(
             f"ALTER TABLE _malformed ADD COLUMN _line BIGINT; UPDATE _malformed SET _line = _rec + {h}"
         )
 
 
+def number_checked(con: duckdb.DuckDBPyConnection, staged: Staged, physical_lines: int) -> None:
+    """After the checker wrote `_checked` from a direct stage: `_malformed` and view `_checkedl`."""
+    staged.rows = con.execute("SELECT count(*) FROM _checked").fetchone()[0]
+    nl = staged.nl_expr and "_nl"
+    if nl is None and staged.header_lines:  # CSV without quotes: no record spans lines
+        nl = "0"
+    src = "(SELECT *, rowid + 1 AS _ord FROM _checked)"
+    number_lines(con, staged, src, physical_lines, "_checkedl", nl)
+
+
+def _csv_reader(path: Path, columns: list[str], gz: bool) -> str:
+    cols = "{" + ", ".join(f"{lit(c)}: 'VARCHAR'" for c in columns) + "}"
+    return f"""read_csv({lit(str(path))}, header = true, delim = ',', quote = '"', escape = '"',
+                      strict_mode = true, auto_detect = false, columns = {cols},
+                      compression = {_compression(gz)}, {REJECTS})"""
+
+
 def read_csv_rows(
     con: duckdb.DuckDBPyConnection, path: Path, header: list[str], gz: bool, physical_lines: int
 ) -> Staged:
-    """`_rows` with one VARCHAR column per header name (in file order)."""
+    """Materialised staging (vendor exports): `_rows` with one VARCHAR column per header
+    name (in file order) and the `_rowsl` view with physical `_line`."""
     reset(con)
-    staged = Staged()
-    cols = "{" + ", ".join(f"{lit(name)}: 'VARCHAR'" for name in header) + "}"
-    con.execute(
-        f"""CREATE TEMP TABLE _rows AS SELECT row_number() OVER () AS _ord, *
-        FROM read_csv({_path_sql(path)}, header = true, delim = ',', quote = '"', escape = '"',
-                      strict_mode = true, auto_detect = false, columns = {cols},
-                      compression = {"'gzip'" if gz else "'none'"},
-                      store_rejects = true, rejects_table = '_p360_rej', rejects_scan = '_p360_scan')"""
-    )
+    staged = Staged(direct=False, carry=["_line", "_extra"])
+    con.execute(f"CREATE TEMP TABLE _rows AS SELECT * FROM {_csv_reader(path, header, gz)}")
     staged.rows = con.execute("SELECT count(*) FROM _rows").fetchone()[0]
     concat = "concat(" + ", ".join(f"coalesce({q(n)}, '')" for n in header) + ")"
     nl_expr = f"length({concat}) - length(replace({concat}, chr(10), ''))"
-    _finish_lines(con, staged, 1, physical_lines, nl_expr)
+    number_lines(con, staged, "(SELECT *, rowid + 1 AS _ord FROM _rows)", physical_lines, "_rowsl", nl_expr)
     return staged
 
 
@@ -156,9 +188,10 @@ def stage_csv(
     path: Path,
     header: list[str],
     gz: bool,
-    physical_lines: int,
+    has_quotes: bool = True,
 ) -> Staged:
-    """Stage a contract CSV: map header columns by name; apply the schema-drift policy."""
+    """Direct stage of a contract CSV: map header columns by name; apply the schema-drift policy."""
+    reset(con)
     names = contract.column_names
     dupes = sorted({h for h in header if header.count(h) > 1})
     if dupes:
@@ -168,63 +201,72 @@ def stage_csv(
     if missing_required:
         raise FileProblem("missing_column", f"header lacks required column(s): {', '.join(missing_required)}")
     header = [h or f"_unnamed_{i + 1}" for i, h in enumerate(header)]
-    staged = read_csv_rows(con, path, header, gz, physical_lines)
+    pos = [f"__c{i + 1}" for i in range(len(header))]
+    by_name = {h: q(p) for h, p in zip(header, pos, strict=True)}
+    staged = Staged(raw_expr=csv_record(pos), carry=["_extra"])
     if missing:
         staged.warnings.append(f"optional column(s) missing, landed as NULL: {', '.join(missing)}")
     staged.extra_columns = [h for h in header if h not in names]
     values = [
-        f"{q(n)} AS {q('__v_' + n)}" if n in header else f"NULL::VARCHAR AS {q('__v_' + n)}" for n in names
+        f"{by_name[n]} AS {q('__v_' + n)}" if n in by_name else f"NULL::VARCHAR AS {q('__v_' + n)}"
+        for n in names
     ]
     extra = (
-        "json_object(" + ", ".join(f"{lit(x)}, {q(x)}" for x in staged.extra_columns) + ")"
+        "json_object(" + ", ".join(f"{lit(x)}, {by_name[x]}" for x in staged.extra_columns) + ")"
         if staged.extra_columns
         else "NULL"
     )
-    con.execute(
-        f"""CREATE TEMP VIEW _stage AS SELECT _line, NULL::VARCHAR AS __malformed, {", ".join(values)},
-        CAST({extra} AS JSON) AS _extra, {csv_record(header)} AS _raw FROM _rowsl"""
-    )
+    staged.relation = f"""(SELECT *, NULL::VARCHAR AS __malformed, {", ".join(values)},
+        CAST({extra} AS JSON) AS _extra FROM {_csv_reader(path, pos, gz)})"""
+    if has_quotes:
+        concat = "concat(" + ", ".join(f"coalesce({q(p)}, '')" for p in pos) + ")"
+        staged.nl_expr = f"length({concat}) - length(replace({concat}, chr(10), ''))"
     return staged
 
 
-def stage_ndjson(
-    con: duckdb.DuckDBPyConnection, contract: Contract, path: Path, gz: bool, physical_lines: int
-) -> Staged:
-    """Stage NDJSON: one physical line per record; invalid JSON becomes malformed_line."""
+def stage_ndjson(con: duckdb.DuckDBPyConnection, contract: Contract, path: Path, gz: bool) -> Staged:
+    """Direct stage of NDJSON: one physical line per record; invalid JSON is malformed_line.
+
+    Each line is parsed once into the contract struct; `json_keys` (a second parse) lists
+    unknown keys per record, kept in `_xkeys` (NULL when none). `_extra` is built after the
+    read (ndjson_extras), from the kept raw line of only the records that have unknown keys.
+    """
     reset(con)
-    staged = Staged()
-    struct = json.dumps({n: "VARCHAR" for n in contract.column_names})
+    names = contract.column_names
+    struct = lit(json.dumps({n: "VARCHAR" for n in names}))
+    known = "[" + ", ".join(lit(n) for n in names) + "]"
     # \x1f cannot occur raw in valid JSON; a line containing it is rejected (kept) by the reader.
-    con.execute(
-        f"""CREATE TEMP TABLE _rows AS
-        SELECT row_number() OVER () AS _ord, line,
-               CASE WHEN line IS NULL OR trim(line) = '' THEN 'blank line'
-                    WHEN NOT json_valid(line) THEN 'invalid JSON'
+    reader = f"""read_csv({lit(str(path))}, header = false, delim = '\x1f', quote = '', escape = '',
+                 auto_detect = false, columns = {{'line': 'VARCHAR'}}, compression = {_compression(gz)},
+                 {REJECTS})"""
+    values = [f"NULLIF(j.{q(n)}, '') AS {q('__v_' + n)}" for n in names]
+    staged = Staged(raw_expr="line", header_lines=0, keep_raw_when="_xkeys IS NOT NULL", extra_expr="NULL")
+    staged.carry = ["_xkeys"]
+    # CASE evaluates each branch only for the rows that reach it: json_valid / json_type
+    # run on broken lines only (a valid object starts with '{').
+    staged.relation = f"""(SELECT *, {", ".join(values)},
+            CASE WHEN __malformed IS NULL
+                 THEN NULLIF(list_filter(json_keys(line), lambda k: NOT list_contains({known}, k)), []) END
+                AS _xkeys
+        FROM (SELECT line, j,
+               CASE WHEN line IS NULL OR ascii(line) NOT BETWEEN 33 AND 126 AND trim(line) = '' THEN 'blank line'
+                    WHEN j IS NULL AND NOT json_valid(line) THEN 'invalid JSON'
+                    WHEN j IS NULL THEN 'JSON value is not an object'
+                    WHEN starts_with(ltrim(line), '{{') THEN NULL
                     WHEN json_type(line) <> 'OBJECT' THEN 'JSON value is not an object' END AS __malformed
-        FROM read_csv({_path_sql(path)}, header = false, delim = '\x1f', quote = '', escape = '',
-                      auto_detect = false, columns = {{'line': 'VARCHAR'}},
-                      compression = {"'gzip'" if gz else "'none'"},
-                      store_rejects = true, rejects_table = '_p360_rej', rejects_scan = '_p360_scan')"""
-    )
-    staged.rows = con.execute("SELECT count(*) FROM _rows").fetchone()[0]
-    _finish_lines(con, staged, 0, physical_lines, None)
-    keys = con.execute(
-        "SELECT DISTINCT unnest(json_keys(line)) AS k FROM _rows WHERE __malformed IS NULL ORDER BY k"
-    ).fetchall()
-    staged.extra_columns = [k for (k,) in keys if k not in contract.column_names]
-    values = [f"NULLIF(j.{q(n)}, '') AS {q('__v_' + n)}" for n in contract.column_names]
-    extra = (
-        "json_object("
-        + ", ".join(f"{lit(x)}, json_extract(line, {lit('$.' + q(x))})" for x in staged.extra_columns)
-        + ")"
-        if staged.extra_columns
-        else "NULL"
-    )
-    con.execute(
-        f"""CREATE TEMP VIEW _stage AS
-        SELECT _line, __malformed, {", ".join(values)},
-               CASE WHEN __malformed IS NULL THEN CAST({extra} AS JSON) END AS _extra, line AS _raw
-        FROM (SELECT *, CASE WHEN __malformed IS NULL THEN from_json(line, {lit(struct)}) END AS j
-              FROM _rowsl)"""
-    )
+            FROM (SELECT line, try(from_json(line, {struct})) AS j FROM {reader})))"""
     return staged
+
+
+def ndjson_extras(con: duckdb.DuckDBPyConnection, staged: Staged) -> None:
+    """After the check: the file's unknown keys and the `_extra` expression over `_checked`."""
+    keys = con.execute(
+        "SELECT DISTINCT unnest(_xkeys) AS k FROM _checked WHERE _xkeys IS NOT NULL ORDER BY k"
+    ).fetchall()
+    staged.extra_columns = [k for (k,) in keys]
+    if staged.extra_columns:
+        obj = ", ".join(f"{lit(x)}, json_extract(_raw, {lit('$.' + q(x))})" for x in staged.extra_columns)
+        nulls = ", ".join(f"{lit(x)}, NULL" for x in staged.extra_columns)
+        staged.extra_expr = (
+            f"CAST(CASE WHEN _xkeys IS NULL THEN json_object({nulls}) ELSE json_object({obj}) END AS JSON)"
+        )

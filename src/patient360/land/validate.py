@@ -55,18 +55,26 @@ def typed_expr(col: Column) -> str:
     return f"TRY_CAST(trim({v(col)}) AS {col.type})"
 
 
-def _type_fails(col: Column) -> str | None:
-    t = _base_type(col)
+def _present(col: Column) -> str:
+    """The value is neither NULL nor blank: `trim(v) <> ''`, skipping trim (which copies the
+    string) when the first character is visible ASCII, so cannot be trimmed away."""
     val = v(col)
+    return f"({val} IS NOT NULL AND (ascii({val}) BETWEEN 33 AND 126 OR trim({val}) <> ''))"
+
+
+def _type_fails(col: Column) -> str | None:
+    """Over typed_select's output: the typed value is already computed (cast once)."""
+    t = _base_type(col)
+    val, typed = v(col), q(col.name)
     if t == "VARCHAR":
         return None
     if t == "BOOLEAN":
         return f"lower(trim({val})) NOT IN ('true', 'false')"
     if t in _INT_TYPES:  # TRY_CAST would round '12.5' to 13
-        return f"(NOT regexp_full_match(trim({val}), '[+-]?[0-9]+') OR {typed_expr(col)} IS NULL)"
+        return f"({typed} IS NULL OR NOT regexp_full_match(trim({val}), '[+-]?[0-9]+'))"
     if t in {"DOUBLE", "FLOAT", "REAL"}:
-        return f"coalesce(NOT isfinite({typed_expr(col)}), TRUE)"
-    return f"{typed_expr(col)} IS NULL"
+        return f"coalesce(NOT isfinite({typed}), TRUE)"
+    return f"{typed} IS NULL"
 
 
 def typed_select(contract: Contract) -> str:
@@ -79,11 +87,11 @@ def rule_case(contract: Contract, load_ts: str) -> str:
     ts = f"TIMESTAMP {lit(load_ts)}"
     whens: list[tuple[str, str]] = [("__malformed IS NOT NULL", "malformed_line")]
     cols = contract.columns
-    whens += [(f"{v(c)} IS NULL OR trim({v(c)}) = ''", f"required:{c.name}") for c in cols if c.required]
+    whens += [(f"NOT {_present(c)}", f"required:{c.name}") for c in cols if c.required]
     for c in cols:
         fails = _type_fails(c)
-        if fails:
-            whens.append((f"{v(c)} IS NOT NULL AND trim({v(c)}) <> '' AND {fails}", f"type:{c.name}"))
+        if fails:  # the cheap, usually false test first: AND stops there for most rows
+            whens.append((f"{fails} AND {_present(c)}", f"type:{c.name}"))
     for c in cols:
         if c.allowed:
             values = ", ".join(lit(a) for a in c.allowed)
