@@ -53,9 +53,7 @@ def test_lands_valid_rows_and_quarantines_each_planted_defect(exports: Path, tmp
     assert (by_file[S].rows_read, by_file[S].rows_landed, by_file[S].rows_quarantined) == (9, 2, 7)
     assert all(f.status == "landed_with_quarantine" for f in report.files)
 
-    got = set(
-        _q(wh, "SELECT file_path, line_number, rule FROM audit.quarantine WHERE line_number IS NOT NULL")
-    )
+    got = set(_q(wh, "SELECT file_path, line_number, rule FROM audit.quarantine WHERE line_number IS NOT NULL"))
     assert got == EXPECTED_QUARANTINE
     assert _q(wh, "SELECT count(*) FROM audit.quarantine WHERE line_number IS NULL") == [(0,)]
     # physical line numbers of landed rows, including after a record with a quoted newline
@@ -69,9 +67,7 @@ def test_lands_valid_rows_and_quarantines_each_planted_defect(exports: Path, tmp
     row = _q(wh, "SELECT fee, rating, prescription_issued, requested_at FROM raw_consult.sessions LIMIT 1")[0]
     assert str(row[0]) == "29.90" and row[1] == 5 and row[2] is True and row[3].year == 2024
     # quarantine keeps the raw record and a detail naming the value
-    raw, detail = _q(
-        wh, "SELECT raw_record, detail FROM audit.quarantine WHERE rule = 'allowed:consult_type'"
-    )[0]
+    raw, detail = _q(wh, "SELECT raw_record, detail FROM audit.quarantine WHERE rule = 'allowed:consult_type'")[0]
     assert '"consult_type": "email"' in raw and "email" in detail
     raw, detail = _q(
         wh, "SELECT raw_record, detail FROM audit.quarantine WHERE file_path = ? AND line_number = 13", [P]
@@ -92,10 +88,7 @@ def test_rerun_adds_nothing_and_fresh_run_gives_identical_raw_tables(exports: Pa
     again = land_exports(exports, wh, day=date.fromisoformat(DAY))
     assert {f.status for f in again.files} == {"already_landed"}
     assert raw_snapshot(wh) == before
-    assert (
-        _q(wh, "SELECT (SELECT count(*) FROM audit.file_loads), (SELECT count(*) FROM audit.quarantine)")
-        == counts
-    )
+    assert _q(wh, "SELECT (SELECT count(*) FROM audit.file_loads), (SELECT count(*) FROM audit.quarantine)") == counts
     wh2 = tmp_path / "wh2.duckdb"
     land_exports(exports, wh2)
     assert raw_snapshot(wh2) == before
@@ -105,9 +98,7 @@ def test_redelivered_file_is_a_new_version_replacing_old_rows(exports: Path, tmp
     wh = tmp_path / "wh.duckdb"
     land_exports(exports, wh, sources=["his"])
     path = exports / P
-    path.write_bytes(
-        csv_text(PATIENT_HEADER, [patient(21), patient(22), patient(23, gender="?")]).encode("gbk")
-    )
+    path.write_bytes(csv_text(PATIENT_HEADER, [patient(21), patient(22), patient(23, gender="?")]).encode("gbk"))
     report = land_exports(exports, wh, sources=["his"])
     (res,) = report.files
     assert (res.status, res.file_version, res.rows_landed, res.rows_quarantined) == (
@@ -117,9 +108,7 @@ def test_redelivered_file_is_a_new_version_replacing_old_rows(exports: Path, tmp
         1,
     )
     assert _q(wh, "SELECT mrn FROM raw_his.patients ORDER BY 1") == [("MRN00000021",), ("MRN00000022",)]
-    versions = _q(
-        wh, "SELECT file_version, rows_landed FROM audit.file_loads WHERE file_path = ? ORDER BY 1", [P]
-    )
+    versions = _q(wh, "SELECT file_version, rows_landed FROM audit.file_loads WHERE file_path = ? ORDER BY 1", [P])
     assert versions == [(1, 3), (2, 2)]
     assert_invariant(wh)
 
@@ -147,15 +136,11 @@ def test_bad_files_are_recorded_and_never_block_good_ones(
         b"payment_id,mrn,visit_id,amount,method,paid_at\nP1,MRN00000001,V1,10.00,cash,2024-02-29 10:00:00\n"
     )
     (day / "payments.csv.gz").write_bytes(good[: len(good) // 2])  # truncated gzip
-    (day / "diagnoses.csv").write_bytes(
-        b"diagnosis_id,visit_id,icd10_code,is_primary,diagnosed_at\n"
-    )  # no mrn
+    (day / "diagnoses.csv").write_bytes(b"diagnosis_id,visit_id,icd10_code,is_primary,diagnosed_at\n")  # no mrn
     (day / "lab_results.csv").write_bytes(b"lab\xff\xfe,\x81\n")  # neither UTF-8 nor GBK
     (day / "notes.txt").write_text("hello", encoding="utf-8")  # unmatched name
     crm = exports / "crm" / DAY
-    (crm / "campaigns.csv").write_bytes(
-        "campaign_id,campaign_name\n春季,活动\n".encode("gbk")
-    )  # GBK in a UTF-8 source
+    (crm / "campaigns.csv").write_bytes("campaign_id,campaign_name\n春季,活动\n".encode("gbk"))  # GBK in a UTF-8 source
     (crm / "referrals.csv").write_text(
         "referral_id,referrer_contact_id,referee_contact_id,referred_at,channel_note\n"
         "RF1,C000000001,C000000002,2024-02-29 10:00:00,wechat\n",
@@ -178,8 +163,7 @@ def test_bad_files_are_recorded_and_never_block_good_ones(
     file_rules = dict(
         _q(
             wh,
-            "SELECT regexp_extract(file_path, '[^/]+$'), rule FROM audit.quarantine "
-            "WHERE line_number IS NULL",
+            "SELECT regexp_extract(file_path, '[^/]+$'), rule FROM audit.quarantine WHERE line_number IS NULL",
         )
     )
     assert file_rules == {

@@ -49,9 +49,7 @@ def test_sigkill_inside_the_file_transaction_then_rerun(tmp_path: Path) -> None:
     con = duckdb.connect(str(wh), read_only=True)
     try:
         assert con.execute("SELECT count(*) FROM raw_his.patients").fetchone() == (3,)
-        assert con.execute("SELECT count(*) FROM audit.file_loads WHERE file_path = ?", [P]).fetchone() == (
-            1,
-        )
+        assert con.execute("SELECT count(*) FROM audit.file_loads WHERE file_path = ?", [P]).fetchone() == (1,)
         got = set(con.execute("SELECT file_path, line_number, rule FROM audit.quarantine").fetchall())
     finally:
         con.close()

@@ -65,9 +65,7 @@ def test_macro_matches_stdnum_on_generated_and_mutated_numbers() -> None:
     numbers = _numbers()
     con = duckdb.connect()
     ensure_schema(con)
-    got = dict(
-        con.execute("SELECT n, p360_ric_valid(n) FROM unnest(?::VARCHAR[]) t(n)", [numbers]).fetchall()
-    )
+    got = dict(con.execute("SELECT n, p360_ric_valid(n) FROM unnest(?::VARCHAR[]) t(n)", [numbers]).fetchall())
     expected = {n: _stdnum_valid(n) for n in numbers}
     assert sum(expected.values()) >= 300 and sum(not v for v in expected.values()) >= 200
     disagree = {n: (got[n], expected[n]) for n in numbers if got[n] != expected[n]}

@@ -171,9 +171,7 @@ def raw_snapshot(warehouse: Path) -> dict[str, list[tuple]]:
             "ORDER BY ALL"
         ).fetchall()
         return {
-            f"{s}.{t}": con.execute(
-                f"SELECT * EXCLUDE (_load_id, _loaded_at) FROM {s}.{t} ORDER BY ALL"
-            ).fetchall()
+            f"{s}.{t}": con.execute(f"SELECT * EXCLUDE (_load_id, _loaded_at) FROM {s}.{t} ORDER BY ALL").fetchall()
             for s, t in tables
         }
     finally:

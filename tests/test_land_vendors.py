@@ -49,13 +49,9 @@ def test_dexcom_clarity_egv_rows_become_glucose_readings(landed) -> None:
         (10, "8GQK2L", "dexcom", "glucose", 400.0, "mg/dL", datetime(2024, 2, 29, 0, 5, 12), "High", "above"),
         (13, "8GQK2L", "dexcom", "glucose", 121.0, "mg/dL", datetime(2024, 2, 29, 0, 20, 12), None, None),
     ]
-    q = con.execute(
-        "SELECT line_number, rule FROM audit.quarantine WHERE file_path LIKE '%dexcom%'"
-    ).fetchall()
+    q = con.execute("SELECT line_number, rule FROM audit.quarantine WHERE file_path LIKE '%dexcom%'").fetchall()
     assert q == [(11, "type:value")]
-    meta = con.execute(
-        "SELECT _line_number, event_type FROM raw_wearable.vendor_file_meta ORDER BY 1"
-    ).fetchall()
+    meta = con.execute("SELECT _line_number, event_type FROM raw_wearable.vendor_file_meta ORDER BY 1").fetchall()
     assert meta == [(5, "Device"), (6, "Alert"), (7, "Alert"), (12, "Calibration")]
 
 

@@ -74,9 +74,7 @@ def land_exports(
         raise FileNotFoundError(f"exports folder not found: {exports_dir}")
     files = discover(exports_dir, day, sources)
     report = LandingReport(load_id=new_load_id())
-    log.info(
-        "landing %d file(s) from %s into %s (load %s)", len(files), exports_dir, warehouse, report.load_id
-    )
+    log.info("landing %d file(s) from %s into %s (load %s)", len(files), exports_dir, warehouse, report.load_id)
     warehouse.parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(warehouse))
     try:

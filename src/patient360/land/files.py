@@ -83,9 +83,7 @@ def _match(source: str, name: str) -> tuple[Contract | None, str | None]:
     return None, None
 
 
-def discover(
-    exports_dir: Path, day: date | None = None, sources: list[str] | None = None
-) -> list[ExportFile]:
+def discover(exports_dir: Path, day: date | None = None, sources: list[str] | None = None) -> list[ExportFile]:
     """Every file under DIR/<source>/<YYYY-MM-DD>/, ordered by date, source, table, name.
 
     `_truth` and other folders that are not a source are never looked at; dot/underscore
@@ -238,7 +236,5 @@ def _transcode(ef: ExportFile, tmp_dir: Path) -> Path:
             fh.write(dec.decode(b"", final=True))
     except UnicodeDecodeError as exc:
         out.unlink(missing_ok=True)
-        raise FileProblem(
-            "bad_encoding", f"neither UTF-8 nor GBK (byte {exc.start} of a chunk: {exc.reason})"
-        ) from exc
+        raise FileProblem("bad_encoding", f"neither UTF-8 nor GBK (byte {exc.start} of a chunk: {exc.reason})") from exc
     return out

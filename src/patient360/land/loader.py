@@ -115,9 +115,7 @@ def _stage(con: duckdb.DuckDBPyConnection, ef: ExportFile, info: Inspection) -> 
     assert ef.contract is not None and info.read_path is not None
     gz = info.gzip and info.encoding == "utf-8"  # transcoded files are plain text
     if ef.vendor_format:
-        return vendors.stage_vendor(
-            con, ef.vendor_format, info.read_path, info.header or [], gz, info.physical_lines
-        )
+        return vendors.stage_vendor(con, ef.vendor_format, info.read_path, info.header or [], gz, info.physical_lines)
     if ef.contract.format == "ndjson":
         return stage.stage_ndjson(con, ef.contract, info.read_path, gz)
     return stage.stage_csv(con, ef.contract, info.read_path, info.header or [], gz, info.has_quotes)
@@ -159,9 +157,7 @@ def land_file(
     return r
 
 
-def _land_file(
-    con: duckdb.DuckDBPyConnection, ctx: _Ctx, tmp_dir: Path, inspection: Future[Inspection] | None
-) -> None:
+def _land_file(con: duckdb.DuckDBPyConnection, ctx: _Ctx, tmp_dir: Path, inspection: Future[Inspection] | None) -> None:
     ef, r = ctx.ef, ctx.result
     if ef.contract is None:
         r.checksum = _sha256(ef.path)
@@ -187,9 +183,7 @@ def _land_file(
         ).fetchone()[0]
         r.file_version = (prev or 0) + 1
         if info.problem is not None:
-            _record_problem(
-                con, ctx, info.problem, "empty" if info.problem.kind == "empty_file" else "rejected"
-            )
+            _record_problem(con, ctx, info.problem, "empty" if info.problem.kind == "empty_file" else "rejected")
             return
         original = con.execute(
             "SELECT file_path FROM audit.file_loads WHERE file_checksum = ? AND file_path <> ? "

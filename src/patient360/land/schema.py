@@ -105,9 +105,7 @@ def raw_table_ddl(contract: Contract) -> str:
     cols = [f"{q(c.name)} {c.type}" for c in contract.columns]
     cols += [f"{q(n)} {t}" for n, t in LOAD_COLUMNS]
     return (
-        f"CREATE TABLE IF NOT EXISTS raw_{contract.source}.{q(contract.table)} (\n    "
-        + ",\n    ".join(cols)
-        + "\n)"
+        f"CREATE TABLE IF NOT EXISTS raw_{contract.source}.{q(contract.table)} (\n    " + ",\n    ".join(cols) + "\n)"
     )
 
 

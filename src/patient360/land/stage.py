@@ -119,9 +119,7 @@ def number_lines(
             SELECT mm._rec, mm.raw, mm.detail, mm._rec + coalesce(e.cum, 0) AS _rec_phys
             FROM _malformed mm ASOF LEFT JOIN _nlcum e ON mm._rec > e.rec"""
         )
-        con.execute(
-            f"ALTER TABLE _malformed ADD COLUMN _line BIGINT; UPDATE _malformed SET _line = _rec_phys + {h}"
-        )
+        con.execute(f"ALTER TABLE _malformed ADD COLUMN _line BIGINT; UPDATE _malformed SET _line = _rec_phys + {h}")
         last = con.execute(
             f"SELECT max(_line) FROM (SELECT _line FROM {out_view} UNION ALL SELECT _line FROM _malformed)"
         )
@@ -133,9 +131,7 @@ def number_lines(
             )
     else:
         con.execute(f"CREATE TEMP VIEW {out_view} AS SELECT r.*, {rec} + {h} AS _line FROM {src} r {rec_join}")
-        con.execute(
-            f"ALTER TABLE _malformed ADD COLUMN _line BIGINT; UPDATE _malformed SET _line = _rec + {h}"
-        )
+        con.execute(f"ALTER TABLE _malformed ADD COLUMN _line BIGINT; UPDATE _malformed SET _line = _rec + {h}")
 
 
 def number_checked(con: duckdb.DuckDBPyConnection, staged: Staged, physical_lines: int) -> None:
@@ -208,8 +204,7 @@ def stage_csv(
         staged.warnings.append(f"optional column(s) missing, landed as NULL: {', '.join(missing)}")
     staged.extra_columns = [h for h in header if h not in names]
     values = [
-        f"{by_name[n]} AS {q('__v_' + n)}" if n in by_name else f"NULL::VARCHAR AS {q('__v_' + n)}"
-        for n in names
+        f"{by_name[n]} AS {q('__v_' + n)}" if n in by_name else f"NULL::VARCHAR AS {q('__v_' + n)}" for n in names
     ]
     extra = (
         "json_object(" + ", ".join(f"{lit(x)}, {by_name[x]}" for x in staged.extra_columns) + ")"

@@ -133,13 +133,9 @@ def detail_case(contract: Contract, load_ts: str) -> str:
                 f"    WHEN {lit('allowed:' + c.name)} THEN {shown} || {lit(' not in ' + ', '.join(c.allowed))}"  # noqa: E501
             )
         if c.pattern:
-            parts.append(
-                f"    WHEN {lit('pattern:' + c.name)} THEN {shown} || {lit(' does not match ' + c.pattern)}"
-            )
+            parts.append(f"    WHEN {lit('pattern:' + c.name)} THEN {shown} || {lit(' does not match ' + c.pattern)}")
         if c.min is not None or c.max is not None:
-            parts.append(
-                f"    WHEN {lit('range:' + c.name)} THEN {shown} || {lit(f' outside [{c.min}, {c.max}]')}"
-            )
+            parts.append(f"    WHEN {lit('range:' + c.name)} THEN {shown} || {lit(f' outside [{c.min}, {c.max}]')}")
         if c.not_future:
             parts.append(
                 f"    WHEN {lit('future:' + c.name)} THEN {shown} || {lit(f' is after the load time {load_ts}')}"  # noqa: E501

@@ -69,9 +69,7 @@ FORMATS = {
         ),
     ),
     "fitbit_heartrate": VendorFormat("fitbit_heartrate", "fitbit", ("Id", "Time", "Value")),
-    "fitbit_daily_activity": VendorFormat(
-        "fitbit_daily_activity", "fitbit", ("Id", "ActivityDate", "TotalSteps")
-    ),
+    "fitbit_daily_activity": VendorFormat("fitbit_daily_activity", "fitbit", ("Id", "ActivityDate", "TotalSteps")),
 }
 
 
@@ -104,11 +102,7 @@ def stage_vendor(
         used = {"Event Type", DEXCOM_TS, DEXCOM_GLUCOSE, "Transmitter ID", "Patient Info"}
         rest = [h for h in header if h not in used]
         extra = (
-            "json_object('glucose_text', CASE WHEN lower(trim("
-            + g
-            + ")) IN ('low', 'high') THEN "
-            + g
-            + " END, "
+            "json_object('glucose_text', CASE WHEN lower(trim(" + g + ")) IN ('low', 'high') THEN " + g + " END, "
             "'censored', CASE lower(trim("
             + g
             + ")) WHEN 'low' THEN 'below' WHEN 'high' THEN 'above' END"
@@ -134,9 +128,7 @@ def stage_vendor(
         ).fetchone()
         staged.rows = counts[0]
         if counts[1]:
-            staged.warnings.append(
-                f"{counts[1]} patient name/birth-date metadata row(s) dropped (PII, not landed)"
-            )
+            staged.warnings.append(f"{counts[1]} patient name/birth-date metadata row(s) dropped (PII, not landed)")
         if counts[2]:
             staged.warnings.append(f"{counts[2]} non-EGV row(s) kept in raw_wearable.vendor_file_meta")
         return staged
