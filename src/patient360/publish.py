@@ -62,7 +62,7 @@ def publish_marts(warehouse: Path, out_dir: Path | None = None) -> PublishResult
     out_dir.mkdir(parents=True, exist_ok=True)
     final_db = out_dir / "marts.duckdb"
     tmp_db = out_dir / f".marts.duckdb.{os.getpid()}.tmp"
-    stamp = time.strftime("%Y%m%dT%H%M%S") + f"-{os.getpid()}"
+    stamp = time.strftime("%Y%m%dT%H%M%S") + f"-{time.time_ns() % 10**9:09d}-{os.getpid()}"
     version_dir = out_dir / f"parquet-{stamp}"
     tmp_db.unlink(missing_ok=True)
 
