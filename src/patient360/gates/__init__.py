@@ -1,0 +1,136 @@
+"""Great Expectations gates: data quality and PII masking, run after dbt, before publishing.
+
+    outcome = run_gates(warehouse, k=5)
+    outcome.passed        # False if any `block` expectation failed
+    outcome.render()      # one line per failure: severity, suite, table, column, check, rows
+
+DuckDB computes per-(table, column, check) counts over the read-only warehouse (every
+column of every `marts` table is scanned); Great Expectations validates those counts with
+the suites in expectations/suites/ and builds Data Docs. Nothing returned, stored or
+logged holds a data value: only names and counts.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+from datetime import date
+from pathlib import Path
+
+import duckdb
+
+from patient360.gates import gx_runner
+from patient360.gates.k_anonymity import k_anonymity_metrics
+from patient360.gates.metrics import Metric, table_exists
+from patient360.gates.outcome import Failure, GateOutcome
+from patient360.gates.pii_patterns import scan_text
+from patient360.gates.pii_scan import scan_marts
+from patient360.gates.quality import marts_metrics, raw_metrics, staging_metrics
+from patient360.gates.schema_allowlist import ALLOWLIST_PATH, load_allowlist, published_columns, schema_findings
+
+__all__ = ["Failure", "GateOutcome", "collect_metrics", "evaluate", "run_gates", "scan_text"]
+
+log = logging.getLogger(__name__)
+
+
+def _as_of(con: duckdb.DuckDBPyConnection) -> date:
+    """The run's as-of date: patient_360.as_of_date when built, else today."""
+    if table_exists(con, "marts", "patient_360"):
+        try:
+            found = con.execute("SELECT max(as_of_date) FROM marts.patient_360").fetchone()[0]
+            if found:
+                return found
+        except duckdb.Error:
+            pass
+    return date.today()
+
+
+def _guarded(suite: str, section: str, fn: Callable[[], list[Metric]]) -> list[Metric]:
+    # A check that cannot run is a blocking failure, not a crash; only the error class is kept
+    # because DuckDB messages can quote data values.
+    try:
+        return fn()
+    except (duckdb.Error, ValueError, KeyError, TypeError) as exc:
+        log.error("gate section %s could not run: %s", section, type(exc).__name__)
+        return [Metric(suite, section, "", "check_error", 1, type(exc).__name__)]
+
+
+def collect_metrics(warehouse: Path, *, k: int, allowlist: Path, gx_dir: Path, as_of: date | None) -> list[Metric]:
+    """Every metric of every suite, computed in DuckDB on a read-only connection."""
+    if not warehouse.exists():
+        return [Metric("schema_allowlist", str(warehouse), "", "warehouse_missing", 1, "file not found")]
+    allow = load_allowlist(allowlist)
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        actual = published_columns(con)
+        day = as_of or _as_of(con)
+        today = max(day, date.today())
+        metrics = [Metric("schema_allowlist", t, c, chk, n) for t, c, chk, n in schema_findings(actual, allow)]
+        metrics += _guarded("pii_masking", "pii_scan", lambda: scan_marts(con, actual, allow, today))
+        metrics += _guarded("k_anonymity", "k_anonymity", lambda: k_anonymity_metrics(con, actual, allow, k))
+        counts = gx_dir / "last_row_counts.json"
+        metrics += _guarded("quality_marts", "marts", lambda: marts_metrics(con, actual, allow, counts))
+        metrics += _guarded("quality_raw", "raw", lambda: raw_metrics(con, day))
+        metrics += _guarded("quality_raw", "staging", lambda: staging_metrics(con))
+    finally:
+        con.close()
+    return metrics
+
+
+def evaluate(metrics: list[Metric], suites: dict, gx_success: dict | None = None) -> list[Failure]:
+    """Failures from metric rows and the suites' bounds (plus any failure GX reported that
+    the bounds did not explain): the same reading GX makes, used to name what failed."""
+    gx_success = gx_success or {}
+    out: list[Failure] = []
+    covered = {(s, spec.check) for s, specs in suites.items() for spec in specs}
+    for suite, specs in suites.items():
+        for spec in specs:
+            rows = [m for m in metrics if m.suite == suite and m.check == spec.check and spec.violated(m.observed)]
+            out += [Failure(spec.severity, suite, m.table, m.column, m.check, m.observed, m.detail) for m in rows]
+            ok = gx_success.get((suite, spec.check))
+            if not rows and ok is False:  # GX saw a failure our own reading missed: never pass it
+                out.append(Failure(spec.severity, suite, "*", "", spec.check, 0, "Great Expectations reports failure"))
+    for m in metrics:
+        if (m.suite, m.check) not in covered:
+            out.append(Failure("block", m.suite, m.table, m.column, m.check, m.observed, "no expectation covers it"))
+    return out
+
+
+def run_gates(
+    warehouse: Path,
+    *,
+    k: int = 5,
+    data_docs_dir: Path | None = None,
+    allowlist: Path = ALLOWLIST_PATH,
+    suites_dir: Path = gx_runner.SUITES_DIR,
+    as_of: date | None = None,
+) -> GateOutcome:
+    """Run every suite on the warehouse (opened read-only, closed before returning).
+
+    data_docs_dir: the GX project folder (default `<warehouse dir>/gx`); Data Docs are
+    rebuilt there on every run and `outcome.data_docs_index` points at index.html.
+    """
+    started = time.perf_counter()
+    warehouse = Path(warehouse)
+    gx_dir = Path(data_docs_dir) if data_docs_dir else warehouse.parent / "gx"
+    metrics = collect_metrics(warehouse, k=k, allowlist=Path(allowlist), gx_dir=gx_dir, as_of=as_of)
+    suites = gx_runner.load_suites(Path(suites_dir))
+    by_suite, index = gx_runner.run_checkpoint(gx_runner.metrics_frame(metrics), suites, gx_dir)
+    gx_success = {(s, spec.check): ok for s, pairs in by_suite.items() for spec, ok in pairs}
+    outcome = GateOutcome(
+        failures=evaluate(metrics, suites, gx_success),
+        data_docs_index=index,
+        results_path=gx_dir / "last_run.json",
+        checks_run=len(metrics),
+        seconds=time.perf_counter() - started,
+        gx_success=gx_success,
+    )
+    summary = {"passed": outcome.passed, "checks_run": outcome.checks_run}
+    summary["failures"] = [asdict(f) for f in outcome.failures]
+    outcome.results_path.write_text(json.dumps(summary, indent=1), encoding="utf-8")
+    log.info("gates %s: %d checks, %d failures", "passed" if outcome.passed else "FAILED", len(metrics),
+             len(outcome.failures))  # fmt: skip
+    return outcome

@@ -1,0 +1,354 @@
+"""PII-masking and quality gates on small fixture warehouses built with DuckDB.
+
+A clean warehouse passes; every kind of leak planted into a copy (in a text column, in
+an innocently named column, inside a longer string) fails naming table, column and PII
+type; and no planted value appears in the validation results, Data Docs or logs.
+Most mutations are checked with the DuckDB metric pass (fast); two runs go through
+Great Expectations end to end.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pytest
+from faker import Faker
+
+from patient360.gates import collect_metrics, evaluate, run_gates
+from patient360.gates.gx_runner import load_suites
+from patient360.gates.schema_allowlist import load_allowlist
+from patient360.land.schema import ensure_schema
+from patient360.pseudonym import pseudonymise
+
+AS_OF = date(2026, 10, 31)
+CITIES = [("北京", "北京"), ("上海", "上海"), ("广州", "广东"), ("成都", "四川")]
+BANDS = ["25-29", "30-34", "60-64", "90+"]
+ALLOWLIST = """
+event_date_min: "2000-01-01"
+k_anonymity: {table: patient_360, quasi_identifiers: [age_band, gender, city]}
+tables:
+  patient_360:
+    key: [patient_key]
+    columns:
+      patient_key: {privacy: pseudonym}
+      age_band: {privacy: quasi}
+      gender: {privacy: quasi}
+      city: {privacy: quasi}
+      province: {privacy: quasi}
+      visit_count: {privacy: none}
+      total_spend: {privacy: none}
+      registered_date: {privacy: none, kind: event_date}
+      as_of_date: {privacy: none, kind: event_date}
+      note: {privacy: none}
+  fct_visits:
+    key: [visit_id]
+    columns:
+      visit_id: {privacy: none}
+      patient_key: {privacy: pseudonym}
+      visit_date: {privacy: none, kind: event_date}
+      visit_type: {privacy: none, accepted_values: [outpatient, inpatient, emergency, online]}
+      department: {privacy: none}
+      charge: {privacy: none}
+  seg_lifecycle:
+    columns:
+      patient_key: {privacy: pseudonym}
+      as_of_date: {privacy: none, kind: event_date}
+      segment: {privacy: none, accepted_values: [new, active, silent, churned]}
+  kpi_retention:
+    columns:
+      cohort_month: {privacy: none, kind: event_date}
+      window_days: {privacy: none}
+      cohort_users: {privacy: none}
+      retention_rate: {privacy: none}
+"""
+
+
+def _people(key: bytes, n: int = 160) -> list[dict]:
+    fake = Faker("zh_CN")
+    fake.seed_instance(7)
+    people = []
+    for i in range(n):
+        born = fake.date_of_birth(minimum_age=20, maximum_age=90)
+        ric = fake.ssn(min_age=20, max_age=90)
+        people.append(
+            {
+                "key": pseudonymise(f"id_number:{ric}", key),
+                "name": fake.name(),
+                "mobile": fake.phone_number(),
+                "id_number": ric,
+                "birth_date": born.isoformat(),
+                "address": fake.address(),
+                "device_serial": f"SN{i:04d}{fake.hexify('^^^^^^', upper=True)}",
+                "wechat_openid": "o" + fake.pystr(min_chars=27, max_chars=27)[:27],
+                "mrn": f"MRN{i:08d}",
+                "email": fake.email(),
+            }
+        )
+    return people
+
+
+def build_clean(path: Path, people: list[dict]) -> None:
+    con = duckdb.connect(str(path))
+    ensure_schema(con)  # raw_* tables and audit.file_loads, as landing creates them
+    con.execute("CREATE SCHEMA restricted; CREATE SCHEMA marts")
+    con.execute("CREATE TABLE restricted.person_identifiers (patient_key VARCHAR, identifier_type VARCHAR, "
+                "identifier_value VARCHAR)")  # fmt: skip
+    rows = [
+        [p["key"], t if t != "name" else "person_name", p[t]]
+        for p in people
+        for t in ("name", "mobile", "id_number", "birth_date", "address", "device_serial", "wechat_openid", "mrn",
+                  "email")
+    ]  # fmt: skip
+    con.executemany("INSERT INTO restricted.person_identifiers VALUES (?, ?, ?)", rows)
+    con.execute("CREATE TABLE restricted.identity_links AS SELECT 'his' AS source, identifier_value AS "
+                "source_record_id, patient_key FROM restricted.person_identifiers WHERE identifier_type = 'mrn'")
+    con.execute("CREATE TABLE marts.patient_360 (patient_key VARCHAR, age_band VARCHAR, gender VARCHAR, city VARCHAR,"
+                " province VARCHAR, visit_count BIGINT, total_spend DOUBLE, registered_date DATE, as_of_date DATE,"
+                " note VARCHAR)")  # fmt: skip
+    # 16 quasi-identifier groups of 10 people each: k-anonymous for k <= 10
+    p360 = []
+    for i, p in enumerate(people):
+        g = i % 16
+        city, prov = CITIES[g % 4]
+        p360.append([p["key"], BANDS[g // 4], "MF"[g % 2], city, prov, i % 7, 100.0 * (i % 5),
+                     date(2025, 1 + i % 12, 1 + i % 28), AS_OF, "常规随访" if i % 3 == 0 else None])  # fmt: skip
+    con.executemany("INSERT INTO marts.patient_360 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", p360)
+    con.execute("""
+        CREATE TABLE marts.fct_visits AS
+        SELECT 'V' || lpad(CAST(row_number() OVER () AS VARCHAR), 6, '0') AS visit_id, patient_key,
+               DATE '2026-10-01' + CAST(hash(patient_key) % 30 AS INTEGER) AS visit_date,
+               ['outpatient', 'online'][1 + CAST(hash(patient_key) % 2 AS INTEGER)] AS visit_type,
+               ['内分泌科', '心内科', '儿科'][1 + CAST(hash(patient_key) % 3 AS INTEGER)] AS department,
+               120.5 AS charge
+        FROM marts.patient_360, range(2)""")
+    con.execute("""
+        CREATE TABLE marts.seg_lifecycle AS
+        SELECT patient_key, as_of_date,
+               ['new', 'active', 'silent', 'churned'][1 + CAST(hash(patient_key) % 4 AS INTEGER)] AS segment
+        FROM marts.patient_360""")
+    con.execute("""
+        CREATE TABLE marts.kpi_retention AS
+        SELECT DATE '2026-09-01' AS cohort_month, w AS window_days, 160 AS cohort_users, 0.4 AS retention_rate
+        FROM (VALUES (7), (30), (90)) AS t(w)""")
+    con.close()
+
+
+@pytest.fixture(scope="module")
+def fixture_dir(tmp_path_factory: pytest.TempPathFactory, pseudonym_key: str) -> Path:
+    root = tmp_path_factory.mktemp("gates")
+    people = _people(pseudonym_key.encode())
+    build_clean(root / "clean.duckdb", people)
+    (root / "allowlist.yml").write_text(ALLOWLIST, encoding="utf-8")
+    (root / "people.json").write_text(json.dumps(people, ensure_ascii=False), encoding="utf-8")
+    return root
+
+
+@pytest.fixture(scope="module")
+def people(fixture_dir: Path) -> list[dict]:
+    return json.loads((fixture_dir / "people.json").read_text(encoding="utf-8"))
+
+
+def mutate(fixture_dir: Path, tmp_path: Path, *sql: str, params: list | None = None) -> Path:
+    """A copy of the clean warehouse with `sql` applied (`params` bind to every `?`)."""
+    wh = tmp_path / "w.duckdb"
+    shutil.copy(fixture_dir / "clean.duckdb", wh)
+    con = duckdb.connect(str(wh))
+    for s in sql:
+        con.execute(s, params if "?" in s else None)
+    con.close()
+    return wh
+
+
+def failures_of(wh: Path, fixture_dir: Path, tmp_path: Path, k: int = 5) -> list:
+    metrics = collect_metrics(wh, k=k, allowlist=fixture_dir / "allowlist.yml", gx_dir=tmp_path / "gx", as_of=AS_OF)
+    return evaluate(metrics, load_suites())
+
+
+def hits(failures: list, severity: str = "block") -> set[tuple[str, str, str]]:
+    return {(f.table, f.column, f.check) for f in failures if f.severity == severity}
+
+
+# --- clean fixture -----------------------------------------------------------------------
+def test_clean_fixture_has_no_blocking_failure(fixture_dir: Path, tmp_path: Path) -> None:
+    wh = mutate(fixture_dir, tmp_path)
+    assert hits(failures_of(wh, fixture_dir, tmp_path)) == set()
+
+
+# --- PII planted in three places ---------------------------------------------------------
+def _pii_values(p: dict) -> dict[str, tuple[str, str]]:
+    m = p["mobile"]
+    return {  # case -> (value to plant, PII type expected)
+        "mobile_plain": (m, "mobile"),
+        "mobile_dashes": (f"{m[:3]}-{m[3:7]}-{m[7:]}", "mobile"),
+        "mobile_plus86": (f"+86 {m[:3]} {m[3:7]} {m[7:]}", "mobile"),
+        "mobile_86dash": (f"86-{m}", "mobile"),
+        "resident_id": (p["id_number"], "resident_id"),
+        "resident_id_lower_x": ("11010519491231002x", "resident_id"),
+        "resident_id_15": ("110105491231002", "resident_id_15"),
+        "email": (p["email"], "email"),
+        "wechat_openid": ("oUpF8uMuAJO_M2pxb1Q9zNjWeS6o", "wechat_id"),
+        "wechat_dictionary": (p["wechat_openid"], "wechat_id"),
+        "device_serial": (p["device_serial"], "device_serial"),
+        "address_pattern": ("北京市朝阳区建国路88号3栋2单元1203室", "address"),
+        "address_dictionary": (p["address"], "address"),
+        "birth_date": (p["birth_date"], "birth_date"),
+        "name": (p["name"], "name"),
+        "mrn": (p["mrn"], "record_id"),
+    }
+
+
+_FIELDS = ("mobile", "id_number", "email", "wechat_openid", "device_serial", "address", "birth_date", "name", "mrn")
+CASES = list(_pii_values(dict.fromkeys(_FIELDS, "13812345678")))
+PLACES = {
+    "text_column": ("patient_360", "note", "UPDATE marts.patient_360 SET note = ? WHERE rowid = 5"),
+    "innocent_name": ("seg_lifecycle", "segment", "UPDATE marts.seg_lifecycle SET segment = ? WHERE rowid = 3"),
+    "inside_string": ("fct_visits", "department",
+                      "UPDATE marts.fct_visits SET department = '复诊 备注:' || ? || ' 已通知' WHERE rowid = 7"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_planted_pii_fails_naming_table_column_type(
+    fixture_dir: Path, tmp_path: Path, people: list[dict], case: str
+) -> None:
+    """The same value planted in three places of one copy (distinct tables and columns, so each
+    place is asserted on its own): a text column, an innocently named column, inside text."""
+    value, pii = _pii_values(people[11])[case]
+    wh = mutate(fixture_dir, tmp_path, *(sql for _, _, sql in PLACES.values()), params=[value])
+    failures = failures_of(wh, fixture_dir, tmp_path)
+    for place, (table, column, _) in PLACES.items():
+        assert (table, column, pii) in hits(failures), f"{case} {place} not caught"
+    assert value not in "\n".join(f.line() for f in failures)
+
+
+def test_pseudonym_column_with_plain_sha256_of_mobile_fails(fixture_dir: Path, tmp_path: Path, people) -> None:
+    wh = mutate(fixture_dir, tmp_path, "UPDATE marts.fct_visits SET patient_key = sha256(?) WHERE rowid < 3",
+                params=[people[0]["mobile"]])  # fmt: skip
+    found = hits(failures_of(wh, fixture_dir, tmp_path))
+    assert ("fct_visits", "patient_key", "plain_hash") in found
+    assert ("fct_visits", "patient_key", "orphan_patient_key") in found
+
+
+@pytest.mark.parametrize(
+    ("sql", "expected"),
+    [
+        ("UPDATE marts.patient_360 SET patient_key = md5(patient_key) WHERE rowid = 1",
+         ("patient_360", "patient_key", "pseudonym_format")),
+        ("UPDATE marts.patient_360 SET patient_key = upper(patient_key) WHERE rowid = 1",
+         ("patient_360", "patient_key", "pseudonym_format")),
+        ("UPDATE marts.patient_360 SET registered_date = DATE '1975-01-09' WHERE rowid = 1",
+         ("patient_360", "registered_date", "birth_date")),
+        ("UPDATE marts.patient_360 SET registered_date = (SELECT CAST(identifier_value AS DATE) FROM "
+         "restricted.person_identifiers AS r WHERE r.identifier_type = 'birth_date' AND r.patient_key = "
+         "patient_360.patient_key) + INTERVAL 30 YEAR",
+         ("patient_360", "registered_date", "birth_date")),
+        ("UPDATE marts.patient_360 SET visit_count = 13812345678 WHERE rowid = 1",
+         ("patient_360", "visit_count", "mobile")),
+        ("ALTER TABLE marts.patient_360 ADD COLUMN extra_col VARCHAR", ("patient_360", "extra_col", "unlisted_column")),
+        ("CREATE TABLE marts.seg_new AS SELECT 1 AS x", ("seg_new", "", "unlisted_table")),
+        ("INSERT INTO marts.patient_360 SELECT patient_key || 'x', age_band, gender, '拉萨', '西藏', 0, 0,"
+         " registered_date, as_of_date, NULL FROM marts.patient_360 LIMIT 4",
+         ("patient_360", "age_band+gender+city", "k_anonymity")),
+        ("INSERT INTO marts.fct_visits SELECT * FROM marts.fct_visits LIMIT 1",
+         ("fct_visits", "visit_id", "key_duplicate")),
+        ("UPDATE marts.seg_lifecycle SET segment = 'vip' WHERE rowid = 1",
+         ("seg_lifecycle", "segment", "accepted_values")),
+        ("UPDATE marts.kpi_retention SET retention_rate = 1.5", ("kpi_retention", "retention_rate", "kpi_rate_range")),
+        ("UPDATE marts.fct_visits SET patient_key = repeat('a', 64) WHERE rowid = 1",
+         ("fct_visits", "patient_key", "orphan_patient_key")),
+        ("INSERT INTO audit.file_loads VALUES ('l1', 'his', 'visits', 'his/2026-10-31/visits.csv', DATE '2026-10-31',"
+         " 'csv', 'abc', 1, 'utf-8', 5, 5, 0, 'landed', NULL, NULL, NULL, now(), now())",
+         ("raw_his.visits", "", "reconciliation")),
+        ("DROP TABLE marts.kpi_retention", ("kpi_retention", "", "missing_table")),
+    ],
+    ids=["md5_key", "upper_key", "old_event_date", "event_col_of_birthdays", "numeric_mobile", "new_column",
+         "new_table", "k_group_of_4", "duplicate_key", "accepted_values", "kpi_rate", "orphan", "reconciliation",
+         "missing_table"],
+)  # fmt: skip
+def test_mutation_fails(fixture_dir: Path, tmp_path: Path, sql: str, expected: tuple[str, str, str]) -> None:
+    wh = mutate(fixture_dir, tmp_path, sql)
+    assert expected in hits(failures_of(wh, fixture_dir, tmp_path))
+
+
+def test_k_is_configurable(fixture_dir: Path, tmp_path: Path) -> None:
+    wh = mutate(fixture_dir, tmp_path)
+    group = ("patient_360", "age_band+gender+city", "k_anonymity")
+    assert group not in hits(failures_of(wh, fixture_dir, tmp_path, 10))
+    found = failures_of(wh, fixture_dir, tmp_path, 11)
+    [kf] = [f for f in found if f.check == "k_anonymity"]
+    assert kf.observed == 16  # all 16 groups of 10 people are too small for k=11
+
+
+def test_row_count_drift_warns(fixture_dir: Path, tmp_path: Path) -> None:
+    wh = mutate(fixture_dir, tmp_path)
+    assert failures_of(wh, fixture_dir, tmp_path) is not None  # first run stores the counts
+    con = duckdb.connect(str(wh))
+    con.execute("DELETE FROM marts.fct_visits WHERE rowid % 4 <> 0")
+    con.close()
+    assert ("fct_visits", "", "row_count_drift") in hits(failures_of(wh, fixture_dir, tmp_path), "warn")
+
+
+def test_missing_warehouse_is_a_clear_failure(fixture_dir: Path, tmp_path: Path) -> None:
+    found = failures_of(tmp_path / "nope.duckdb", fixture_dir, tmp_path)
+    assert [f.check for f in found] == ["warehouse_missing"]
+
+
+def test_suites_and_allowlist_are_well_formed() -> None:
+    suites = load_suites()
+    assert {"pii_masking", "schema_allowlist", "k_anonymity", "quality_marts", "quality_raw"} <= set(suites)
+    assert all(s.severity == "block" for s in suites["pii_masking"])
+    allow = load_allowlist()
+    assert "patient_360" in allow.tables
+    assert allow.rule("patient_360", "patient_key").privacy == "pseudonym"
+
+
+# --- end to end through Great Expectations --------------------------------------------------
+def test_gx_clean_passes_and_builds_data_docs(fixture_dir: Path, tmp_path: Path) -> None:
+    wh = mutate(fixture_dir, tmp_path)
+    outcome = run_gates(wh, data_docs_dir=tmp_path / "gx", allowlist=fixture_dir / "allowlist.yml", as_of=AS_OF)
+    assert outcome.passed, outcome.render()
+    assert outcome.gx_success and all(outcome.gx_success[("pii_masking", c)] for c in ("mobile", "name", "plain_hash"))
+    assert outcome.data_docs_index.is_file()
+    duckdb.connect(str(wh)).close()  # the gate closed its read-only connection: a writer can open
+
+
+def test_gx_missing_marts_fail_clearly(fixture_dir: Path, tmp_path: Path) -> None:
+    wh = mutate(fixture_dir, tmp_path, *[f"DROP TABLE marts.{t}" for t in
+                                         ("patient_360", "fct_visits", "seg_lifecycle", "kpi_retention")])  # fmt: skip
+    outcome = run_gates(wh, data_docs_dir=tmp_path / "gx", allowlist=fixture_dir / "allowlist.yml", as_of=AS_OF)
+    assert not outcome.passed
+    assert "missing_table" in outcome.render() and "patient_360" in outcome.render()
+
+
+def test_gx_leak_fails_and_no_planted_value_escapes(
+    fixture_dir: Path, tmp_path: Path, people: list[dict], caplog: pytest.LogCaptureFixture, capfd
+) -> None:
+    p = people[23]
+    planted = [p["mobile"], p["id_number"], p["name"], p["email"], p["device_serial"], p["address"], p["wechat_openid"]]
+    wh = mutate(fixture_dir, tmp_path, *[
+        f"UPDATE marts.patient_360 SET note = '{v}' WHERE rowid = {i}" for i, v in enumerate(planted)
+    ], "UPDATE marts.fct_visits SET department = '{}' || department WHERE rowid = 2".format(p["name"]))  # fmt: skip
+    caplog.set_level(logging.DEBUG)
+    outcome = run_gates(wh, data_docs_dir=tmp_path / "gx", allowlist=fixture_dir / "allowlist.yml", as_of=AS_OF)
+    assert not outcome.passed
+    found = hits(outcome.failures)
+    for pii in ("mobile", "resident_id", "name", "email", "device_serial", "address", "wechat_id"):
+        assert ("patient_360", "note", pii) in found
+    assert ("fct_visits", "department", "name") in found
+    assert outcome.gx_success[("pii_masking", "mobile")] is False  # GX itself saw the failure
+    assert outcome.gx_success[("pii_masking", "name")] is False
+    out, err = capfd.readouterr()
+    texts = {"render": outcome.render(), "logs": caplog.text, "stdout": out, "stderr": err}
+    for f in (tmp_path / "gx").rglob("*"):
+        if f.is_file():
+            texts[str(f)] = f.read_bytes().decode("utf-8", errors="replace")
+    assert any("validations" in k for k in texts) and any(k.endswith("index.html") for k in texts)
+    for value in planted:
+        escaped = json.dumps(value)[1:-1]  # JSON files store CJK as \\uXXXX
+        for where, text in texts.items():
+            assert value not in text and escaped not in text, f"a planted value leaked into {where}"
