@@ -41,18 +41,54 @@ def _airflow() -> str:
     return str(candidate) if candidate.exists() else "airflow"
 
 
-def run_airflow(args: list[str], env: dict[str, str], *, log_file: Path | None = None) -> None:
-    """Run an `airflow` CLI command; on failure raise with the tail of its output."""
+# Lines of `airflow dags test` output worth showing live (the rest goes to the log file).
+_PROGRESS = (
+    "[DAG TEST] starting task_id",
+    "Done. PASS=",
+    "gates PASSED",
+    "gates FAILED",
+    "BLOCK ",
+    "published ",
+    "DagRun Finished",
+)
+
+
+def run_airflow(
+    args: list[str], env: dict[str, str], *, log_file: Path | None = None, show_progress: bool = False
+) -> None:
+    """Run an `airflow` CLI command, streaming its output to `log_file` (and progress lines
+    to stdout); on failure raise with the tail of its output."""
     cmd = [_airflow(), *args]
     log.info("airflow %s", " ".join(args))
-    proc = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    tail: list[str] = []
+    sink = None
     if log_file is not None:
         log_file.parent.mkdir(parents=True, exist_ok=True)
-        with log_file.open("a", encoding="utf-8") as fh:
-            fh.write(f"$ airflow {' '.join(args)}\n{proc.stdout}\n")
-    if proc.returncode != 0:
-        tail = "\n".join(proc.stdout.splitlines()[-40:])
-        raise RuntimeError(f"`airflow {' '.join(args)}` failed (exit {proc.returncode}):\n{tail}")
+        sink = log_file.open("a", encoding="utf-8")
+        sink.write(f"$ airflow {' '.join(args)}\n")
+    try:
+        with subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as proc:
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                if sink:
+                    sink.write(line)
+                tail = (tail + [line.rstrip()])[-40:]
+                if show_progress and any(marker in line for marker in _PROGRESS):
+                    print("    " + _short(line), flush=True)
+            returncode = proc.wait()
+    finally:
+        if sink:
+            sink.close()
+    if returncode != 0:
+        raise RuntimeError(f"`airflow {' '.join(args)}` failed (exit {returncode}):\n" + "\n".join(tail))
+
+
+def _short(line: str) -> str:
+    """A log line without Airflow's timestamp/level prefix and location suffix."""
+    text = line.strip()
+    if "] " in text and text.startswith("20"):
+        text = text.split("] ", 1)[1] if text.count("]") >= 1 else text
+    return text.split(" [", 1)[0][:160]
 
 
 def prepare_airflow(env: dict[str, str], log_file: Path | None = None) -> None:
@@ -62,8 +98,15 @@ def prepare_airflow(env: dict[str, str], log_file: Path | None = None) -> None:
     run_airflow(["pools", "set", WAREHOUSE_POOL, "1", "DuckDB admits one writer process"], env, log_file=log_file)
 
 
-def dags_test(dag_id: str, day: date, env: dict[str, str], conf: str | None = None, log_file: Path | None = None):
+def dags_test(
+    dag_id: str,
+    day: date,
+    env: dict[str, str],
+    conf: str | None = None,
+    log_file: Path | None = None,
+    show_progress: bool = False,
+):
     args = ["dags", "test", dag_id, day.isoformat()]
     if conf:
         args += ["-c", conf]
-    run_airflow(args, env, log_file=log_file)
+    run_airflow(args, env, log_file=log_file, show_progress=show_progress)

@@ -99,7 +99,7 @@ _KPI_QUERIES = [
         "consults answered within 30 min",
         "select printf('%.1f%%', 100 * sum(within_target_count) / sum(answered_count)) from marts.kpi_consult_response",
     ),
-    ("NPS (latest month)", "select nps from marts.kpi_nps order by month desc limit 1"),
+    ("NPS (latest month)", "select round(nps, 1) from marts.kpi_nps order by month desc limit 1"),
 ]
 
 
@@ -126,9 +126,16 @@ def main(argv: list[str] | None = None) -> int:
     prepare_airflow(env, log_file=log_file)
     for source in SOURCES:
         print(f"airflow dags test patient360_land_{source} {end_date} (all pending partitions) ...")
-        dags_test(f"patient360_land_{source}", end_date, env, conf='{"all_pending": true}', log_file=log_file)
+        dags_test(
+            f"patient360_land_{source}",
+            end_date,
+            env,
+            conf='{"all_pending": true}',
+            log_file=log_file,
+            show_progress=True,
+        )
     print(f"airflow dags test patient360_transform {end_date} (dbt build -> gates -> publish) ...")
-    dags_test("patient360_transform", end_date, env, log_file=log_file)
+    dags_test("patient360_transform", end_date, env, log_file=log_file, show_progress=True)
 
     print_summary(warehouse)
     print(f"\nAirflow task logs: {log_file}")
