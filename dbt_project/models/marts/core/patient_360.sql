@@ -47,6 +47,17 @@ select
     people.age_years >= {{ var('elderly_min_age') }} as is_elderly,
     people.age_years <= {{ var('child_max_age') }} as is_child,
     people.has_medical_record,
+    lc.lifecycle_stage,
+    lc.community_lifecycle_stage,
+    rfm.value_tier,
+    rfm.rfm_score,
+    need.need_type,
+    com.community_activity_tier,
+    dm.programme_stage as diabetes_stage,
+    onc.programme_stage as oncology_stage,
+    churn.churn_risk_level,
+    churn.churn_risk_reasons,
+    pts.points_level,
     as_of.as_of_date
 from people
 cross join as_of
@@ -54,3 +65,16 @@ inner join {{ ref('int_patient__kanon_quasi') }} as q on q.patient_key = people.
 left join {{ ref('int_patient__service_summary') }} as svc on svc.patient_key = people.patient_key
 left join {{ ref('int_patient__clinical') }} as clin on clin.patient_key = people.patient_key
 left join {{ ref('int_patient__crm') }} as crm on crm.patient_key = people.patient_key
+-- current snapshot of every segment
+left join {{ ref('seg_lifecycle') }} as lc on lc.patient_key = people.patient_key and lc.as_of_date = as_of.as_of_date
+left join {{ ref('seg_rfm_value') }} as rfm on rfm.patient_key = people.patient_key and rfm.as_of_date = as_of.as_of_date
+left join {{ ref('seg_need_type') }} as need on need.patient_key = people.patient_key and need.as_of_date = as_of.as_of_date
+left join {{ ref('seg_community_activity') }} as com
+    on com.patient_key = people.patient_key and com.as_of_date = as_of.as_of_date
+left join {{ ref('seg_disease_programme') }} as dm
+    on dm.patient_key = people.patient_key and dm.as_of_date = as_of.as_of_date and dm.programme = 'diabetes'
+left join {{ ref('seg_disease_programme') }} as onc
+    on onc.patient_key = people.patient_key and onc.as_of_date = as_of.as_of_date and onc.programme = 'oncology'
+left join {{ ref('seg_churn_risk') }} as churn
+    on churn.patient_key = people.patient_key and churn.as_of_date = as_of.as_of_date
+left join {{ ref('seg_points_level') }} as pts on pts.patient_key = people.patient_key and pts.as_of_date = as_of.as_of_date

@@ -1,0 +1,65 @@
+-- Lifecycle stage per person as of the run date (domain.md "Lifecycle"), one snapshot
+-- per as_of_date (incremental, delete+insert: re-running a date replaces its snapshot).
+-- Precedence: new (registered <= lifecycle_new_days) > churned (inactive >
+-- lifecycle_churned_days) > silent (inactive >= lifecycle_silent_days) > active (>=
+-- lifecycle_active_min_days active days and >= lifecycle_active_min_services services in
+-- the last lifecycle_active_window_days) > occasional (inactive < 30 days but below the
+-- active bar). Community lifecycle: none (no CRM contact), potential (contact, never
+-- joined a group), loyal (member >= 180 days or referred someone), community_churned
+-- (member without community interaction for community_churn_days), member.
+{{ config(materialized='incremental', unique_key=['patient_key', 'as_of_date'], incremental_strategy='delete+insert', on_schema_change='append_new_columns') }}
+
+with as_of as (
+    select as_of_date from {{ ref('int_run__as_of') }}
+),
+
+people as (
+    select d.patient_key, d.registered_date, s.last_active_date,
+        coalesce(s.active_days_30d, 0) as active_days_30d, coalesce(s.services_30d, 0) as services_30d,
+        c.patient_key is not null as has_crm_contact,
+        coalesce(c.community_groups_joined, 0) as community_groups_joined,
+        coalesce(c.community_member, false) as community_member,
+        coalesce(c.referrals_made, 0) as referrals_made
+    from {{ ref('int_patient__demographics') }} as d
+    left join {{ ref('int_patient__service_summary') }} as s on s.patient_key = d.patient_key
+    left join {{ ref('int_patient__crm') }} as c on c.patient_key = d.patient_key
+),
+
+community as (
+    select e.patient_key, max(e.event_date) as last_community_date, min(e.event_date) as first_community_date
+    from {{ ref('int_patient__events') }} as e
+    where e.event_type like 'community_%'
+    group by e.patient_key
+)
+
+select
+    people.patient_key,
+    as_of.as_of_date,
+    people.registered_date,
+    people.last_active_date,
+    date_diff('day', coalesce(people.last_active_date, people.registered_date), as_of.as_of_date) as days_inactive,
+    people.active_days_30d,
+    people.services_30d,
+    case
+        when date_diff('day', people.registered_date, as_of.as_of_date) <= {{ var('lifecycle_new_days') }} then 'new'
+        when date_diff('day', coalesce(people.last_active_date, people.registered_date), as_of.as_of_date)
+            > {{ var('lifecycle_churned_days') }} then 'churned'
+        when date_diff('day', coalesce(people.last_active_date, people.registered_date), as_of.as_of_date)
+            >= {{ var('lifecycle_silent_days') }} then 'silent'
+        when people.active_days_30d >= {{ var('lifecycle_active_min_days') }}
+            and people.services_30d >= {{ var('lifecycle_active_min_services') }} then 'active'
+        else 'occasional'
+    end as lifecycle_stage,
+    case
+        when not people.has_crm_contact then 'none'
+        when people.community_groups_joined = 0 then 'potential'
+        when people.community_member and (
+            date_diff('day', community.first_community_date, as_of.as_of_date) >= 180 or people.referrals_made > 0
+        ) then 'loyal'
+        when date_diff('day', coalesce(community.last_community_date, date '1900-01-01'), as_of.as_of_date)
+            > {{ var('community_churn_days') }} then 'community_churned'
+        else 'member'
+    end as community_lifecycle_stage
+from people
+cross join as_of
+left join community on community.patient_key = people.patient_key

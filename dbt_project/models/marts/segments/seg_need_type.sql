@@ -1,0 +1,41 @@
+-- Need type from the service mix (domain.md "Value and need"), first rule that holds:
+--   health_management: chronic programme, or follow-up services (labs, refills,
+--                      device syncs) are >= 40% of clinical events;
+--   acute_consult:     consults plus emergency visits are >= 50% of services;
+--   medical_resource:  inpatient visits or offline referrals, or prescriptions >= 50% of services;
+--   preventive_care:   any other service (check-ups, paediatrics, gynaecology prevention);
+--   unknown:           no service yet.
+{{ config(materialized='incremental', unique_key=['patient_key', 'as_of_date'], incremental_strategy='delete+insert', on_schema_change='append_new_columns') }}
+
+with mix as (
+    select patient_key,
+        count(*) filter (where is_service) as services,
+        count(*) filter (where event_type in ('lab_result', 'prescription', 'wearable_sync')) as follow_up_events,
+        count(*) filter (where event_type in ('lab_result', 'prescription', 'wearable_sync')
+            or event_type like 'visit_%' or event_type like 'consult_%') as clinical_events,
+        count(*) filter (where event_type in ('consult_completed', 'visit_emergency')) as acute_services,
+        count(*) filter (where event_type = 'visit_inpatient') as inpatient_visits,
+        count(*) filter (where event_type = 'prescription') as prescriptions
+    from {{ ref('int_patient__events') }}
+    group by patient_key
+)
+
+select
+    d.patient_key,
+    a.as_of_date,
+    coalesce(m.services, 0) as services,
+    coalesce(m.follow_up_events, 0) as follow_up_events,
+    coalesce(m.acute_services, 0) as acute_services,
+    coalesce(m.inpatient_visits, 0) as inpatient_visits,
+    coalesce(m.prescriptions, 0) as prescriptions,
+    case
+        when coalesce(m.services, 0) = 0 then 'unknown'
+        when coalesce(c.is_chronic, false) or m.follow_up_events >= 0.4 * m.clinical_events then 'health_management'
+        when m.acute_services >= 0.5 * m.services then 'acute_consult'
+        when m.inpatient_visits > 0 or m.prescriptions >= 0.5 * m.services then 'medical_resource'
+        else 'preventive_care'
+    end as need_type
+from {{ ref('int_patient__demographics') }} as d
+cross join {{ ref('int_run__as_of') }} as a
+left join mix as m on m.patient_key = d.patient_key
+left join {{ ref('int_patient__clinical') }} as c on c.patient_key = d.patient_key

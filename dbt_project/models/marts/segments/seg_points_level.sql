@@ -1,0 +1,17 @@
+-- Points level (domain.md "Community activity tiers"): on points earned (redemptions do
+-- not demote anyone): novice 0..points_novice_max, expert ..points_expert_max, ambassador above.
+{{ config(materialized='incremental', unique_key=['patient_key', 'as_of_date'], incremental_strategy='delete+insert', on_schema_change='append_new_columns') }}
+
+select
+    d.patient_key,
+    a.as_of_date,
+    coalesce(c.points_earned, 0) as points_earned,
+    coalesce(c.points_balance, 0) as points_balance,
+    case
+        when coalesce(c.points_earned, 0) <= {{ var('points_novice_max') }} then 'novice'
+        when coalesce(c.points_earned, 0) <= {{ var('points_expert_max') }} then 'expert'
+        else 'ambassador'
+    end as points_level
+from {{ ref('int_patient__demographics') }} as d
+cross join {{ ref('int_run__as_of') }} as a
+left join {{ ref('int_patient__crm') }} as c on c.patient_key = d.patient_key

@@ -1,0 +1,62 @@
+-- RFM value tier (domain.md "Value and need"). Among people with at least one service:
+-- recency, frequency (service days) and monetary (total spend) quintile scores, 5 = best
+-- (ntile over the population, ties broken by key for determinism); score = R + F + M
+-- plus a health-contribution bonus (health talks attended + referrals made, capped at
+-- rfm_contribution_bonus_cap). Tier: high (>= rfm_high_min_score), mid (>=
+-- rfm_mid_min_score), low; people without services are 'no_service'.
+{{ config(materialized='incremental', unique_key=['patient_key', 'as_of_date'], incremental_strategy='delete+insert', on_schema_change='append_new_columns') }}
+
+with as_of as (
+    select as_of_date from {{ ref('int_run__as_of') }}
+),
+
+served as (
+    select s.patient_key, s.last_service_date, s.service_days, s.total_revenue
+    from {{ ref('int_patient__service_summary') }} as s
+    where s.service_days > 0
+),
+
+contribution as (
+    select e.patient_key,
+        count(*) filter (where e.event_type = 'community_health_talk') as health_talks,
+        count(*) filter (where e.event_type = 'community_referral') as referral_events
+    from {{ ref('int_patient__events') }} as e
+    group by e.patient_key
+),
+
+scored as (
+    select served.*,
+        ntile(5) over (order by served.last_service_date, served.patient_key) as r_score,
+        ntile(5) over (order by served.service_days, served.patient_key) as f_score,
+        ntile(5) over (order by served.total_revenue, served.patient_key) as m_score
+    from served
+)
+
+select
+    d.patient_key,
+    as_of.as_of_date,
+    scored.last_service_date,
+    coalesce(scored.service_days, 0) as service_days,
+    coalesce(scored.total_revenue, 0) as total_spend,
+    scored.r_score,
+    scored.f_score,
+    scored.m_score,
+    least(coalesce(c.health_talks, 0) + coalesce(c.referral_events, 0), {{ var('rfm_contribution_bonus_cap') }})
+        as contribution_bonus,
+    scored.r_score + scored.f_score + scored.m_score
+        + least(coalesce(c.health_talks, 0) + coalesce(c.referral_events, 0), {{ var('rfm_contribution_bonus_cap') }})
+        as rfm_score,
+    case
+        when scored.patient_key is null then 'no_service'
+        when scored.r_score + scored.f_score + scored.m_score + least(coalesce(c.health_talks, 0)
+            + coalesce(c.referral_events, 0), {{ var('rfm_contribution_bonus_cap') }}) >= {{ var('rfm_high_min_score') }}
+            then 'high'
+        when scored.r_score + scored.f_score + scored.m_score + least(coalesce(c.health_talks, 0)
+            + coalesce(c.referral_events, 0), {{ var('rfm_contribution_bonus_cap') }}) >= {{ var('rfm_mid_min_score') }}
+            then 'mid'
+        else 'low'
+    end as value_tier
+from {{ ref('int_patient__demographics') }} as d
+cross join as_of
+left join scored on scored.patient_key = d.patient_key
+left join contribution as c on c.patient_key = d.patient_key
