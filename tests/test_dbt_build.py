@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import itertools
 from pathlib import Path
 
 import duckdb
-import pandas as pd
 import pytest
 from tests.conftest import TEST_KEY
+
+from patient360.identity_eval import score_identity
 
 pytestmark = pytest.mark.slow
 
@@ -72,34 +72,12 @@ def test_pseudonym_key_never_lands_in_dbt_artifacts_or_logs(built_warehouse):
     assert scanned > 0
 
 
-def _pairs(groups: pd.Series) -> set[tuple[str, str]]:
-    out: set[tuple[str, str]] = set()
-    for members in groups:
-        out.update(itertools.combinations(sorted(members), 2))
-    return out
-
-
-def identity_precision_recall(warehouse: Path, exports: Path) -> tuple[float, float, int]:
-    """Pairwise precision/recall of restricted.identity_links against the generator's truth."""
-    truth = pd.read_csv(exports / "_truth" / "identity.csv", dtype=str)
-    links = _con(warehouse).execute("select source, source_record_id, patient_key from restricted.identity_links").df()
-    truth["rec"] = truth.source + "|" + truth.source_record_id
-    links["rec"] = links.source + "|" + links.source_record_id
-    common = set(truth.rec) & set(links.rec)
-    truth_pairs = _pairs(truth[truth.rec.isin(common)].groupby("person_id")["rec"].apply(list))
-    found_pairs = _pairs(links[links.rec.isin(common)].groupby("patient_key")["rec"].apply(list))
-    tp = len(truth_pairs & found_pairs)
-    precision = tp / len(found_pairs) if found_pairs else 1.0
-    recall = tp / len(truth_pairs) if truth_pairs else 1.0
-    return precision, recall, len(common)
-
-
 def test_identity_resolution_precision_and_recall(built_warehouse, small_exports):
-    precision, recall, n = identity_precision_recall(built_warehouse, small_exports)
-    print(f"identity resolution on {n} records: precision={precision:.4f} recall={recall:.4f}")
-    assert n > 0
-    assert precision >= 0.995
-    assert recall >= 0.99
+    score = score_identity(built_warehouse, small_exports)
+    print(score)
+    assert score.records > 0 and score.true_pairs > 0
+    assert score.precision >= 0.995
+    assert score.recall >= 0.99
 
 
 def test_every_landed_record_is_linked(built_warehouse):
