@@ -61,3 +61,26 @@ def test_incremental_run_equals_full_refresh(tmp_path, small_exports):
     for t in tables:
         assert _snapshot(con, *t) == incremental[t], f"{t} differs between incremental and full refresh"
     con.close()
+
+
+def test_backfill_rebuilds_only_its_own_snapshot(tmp_path, built_warehouse):
+    """Segment history is kept per as-of date: rebuilding a past date (a backfill) replaces
+    that date's snapshot and leaves the other dates untouched."""
+    import shutil
+
+    warehouse = tmp_path / "patient360.duckdb"
+    shutil.copy(built_warehouse, warehouse)
+    con = duckdb.connect(str(warehouse), read_only=True)
+    current = con.execute("select max(as_of_date) from marts.seg_lifecycle").fetchone()[0]
+    before = con.execute("select * from marts.seg_lifecycle where as_of_date = ? order by all", [current]).fetchall()
+    con.close()
+    past = current - timedelta(days=1)
+    stage_transform(warehouse, as_of=past, target_dir=tmp_path / "target")
+    con = duckdb.connect(str(warehouse), read_only=True)
+    dates = {d for (d,) in con.execute("select distinct as_of_date from marts.seg_lifecycle").fetchall()}
+    after = con.execute("select * from marts.seg_lifecycle where as_of_date = ? order by all", [current]).fetchall()
+    backfilled = con.execute("select count(*) from marts.seg_lifecycle where as_of_date = ?", [past]).fetchone()[0]
+    con.close()
+    assert dates == {past, current}
+    assert after == before  # the other date's snapshot is untouched
+    assert backfilled > 0
