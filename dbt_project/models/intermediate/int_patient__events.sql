@@ -1,13 +1,14 @@
 -- Every interaction of every person on one spine: the input of lifecycle, RFM,
 -- churn-risk and activity KPIs. is_service marks paid/clinical services
--- (visits, consults, prescriptions); revenue is what the person paid.
+-- (visits, consults, prescriptions); revenue is what the person paid, as DECIMAL(18,2):
+-- money is never summed as double (float sums depend on the order DuckDB's threads add them).
 with links as (
     select * from {{ ref('identity_links') }}
 ),
 
 his as (
     select l.patient_key, v.visit_date as event_date, 'visit_' || v.visit_type as event_type, v.specialty,
-        0.0 as revenue, true as is_service
+        cast(0 as decimal(18, 2)) as revenue, true as is_service
     from {{ ref('stg_his__visits') }} as v
     inner join links as l on l.source = 'his' and l.source_record_id = v.mrn
     union all
@@ -15,7 +16,7 @@ his as (
     from {{ ref('stg_his__prescriptions') }} as p
     inner join links as l on l.source = 'his' and l.source_record_id = p.mrn
     union all
-    select l.patient_key, pay.paid_date, 'payment', null, cast(pay.amount as double), false
+    select l.patient_key, pay.paid_date, 'payment', null, cast(pay.amount as decimal(18, 2)), false
     from {{ ref('stg_his__payments') }} as pay
     inner join links as l on l.source = 'his' and l.source_record_id = pay.mrn
     union all
@@ -26,7 +27,7 @@ his as (
 
 consult as (
     select l.patient_key, s.requested_date, 'consult_' || s.session_status, s.specialty,
-        case when s.session_status = 'completed' then cast(s.fee as double) else 0.0 end,
+        case when s.session_status = 'completed' then cast(s.fee as decimal(18, 2)) else 0 end,
         s.session_status = 'completed'
     from {{ ref('stg_consult__sessions') }} as s
     inner join links as l on l.source = 'consult' and l.source_record_id = s.platform_user_id

@@ -28,7 +28,7 @@ select
     count(*) filter (where events.event_type = 'prescription') as prescription_count,
     count(*) filter (where events.is_service) as service_count,
     count(distinct events.event_date) filter (where events.is_service) as service_days,
-    coalesce(sum(events.revenue), 0) as total_revenue,
+    cast(coalesce(sum(events.revenue), 0) as decimal(18, 2)) as total_revenue,
     count(distinct events.event_date) filter (
         where events.event_date > as_of.as_of_date - interval {{ var('lifecycle_active_window_days') }} day
     ) as active_days_30d,

@@ -38,6 +38,7 @@ select
     readings.metric,
     count(*) as reading_count,
     -- exact decimal sum: summation order (incremental vs full refresh) must not change the result
+    sum(cast(readings.reading_value as decimal(18, 3))) as value_sum,
     round(cast(sum(cast(readings.reading_value as decimal(18, 3))) as double) / count(*), 3) as avg_value,
     min(readings.reading_value) as min_value,
     max(readings.reading_value) as max_value,

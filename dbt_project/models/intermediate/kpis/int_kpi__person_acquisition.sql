@@ -32,7 +32,7 @@ select
     cast(people.service_days as bigint) as service_days,
     cast(people.referrals_made as bigint) as referrals_made,
     people.last_active_date,
-    cast(people.total_revenue as double) as total_revenue
+    cast(people.total_revenue as decimal(18, 2)) as total_revenue
 from people
 cross join as_of
 where people.acquisition_date <= as_of.as_of_date

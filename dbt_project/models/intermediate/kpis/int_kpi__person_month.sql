@@ -48,7 +48,7 @@ select
     cast(coalesce(a.active_days, 0) as bigint) as active_days,
     cast(coalesce(a.service_days, 0) as bigint) as service_days,
     cast(coalesce(a.services, 0) as bigint) as services,
-    cast(coalesce(a.revenue, 0) as double) as revenue,
+    cast(coalesce(a.revenue, 0) as decimal(18, 2)) as revenue,
     a.first_active_date,
     a.last_active_date,
     coalesce(a.active_days, 0) > 0 as is_active

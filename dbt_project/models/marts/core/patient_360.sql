@@ -23,7 +23,7 @@ select
     coalesce(svc.visit_count, 0) as visit_count,
     coalesce(svc.consult_count, 0) as consult_count,
     coalesce(svc.prescription_count, 0) as prescription_count,
-    coalesce(svc.total_revenue, 0) as total_spend,
+    cast(coalesce(svc.total_revenue, 0) as decimal(18, 2)) as total_spend,
     svc.primary_specialty,
     coalesce(clin.is_chronic, false) as is_chronic,
     coalesce(clin.has_diabetes, false) as has_diabetes,

@@ -8,6 +8,6 @@ select
     c.specialty,
     c.start_date,
     c.end_date,
-    cast(c.budget as double) as budget
+    cast(c.budget as decimal(18, 2)) as budget
 from {{ ref('stg_crm__campaigns') }} as c
 left join {{ ref('channels') }} as ch on ch.channel = c.channel

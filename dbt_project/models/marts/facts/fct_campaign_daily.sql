@@ -9,6 +9,6 @@ select
     cast(s.clicks as bigint) as clicks,
     cast(s.consult_requests as bigint) as consult_requests,
     cast(s.appointments as bigint) as appointments,
-    cast(s.spend as double) as spend
+    cast(s.spend as decimal(18, 2)) as spend
 from {{ ref('stg_crm__campaign_stats') }} as s
 left join {{ ref('stg_crm__campaigns') }} as c on c.campaign_id = s.campaign_id

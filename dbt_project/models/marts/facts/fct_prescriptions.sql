@@ -7,6 +7,6 @@ select
     p.drug_name,
     cast(p.quantity as integer) as quantity,
     cast(p.days_supplied as integer) as days_supplied,
-    cast(p.amount as double) as amount
+    cast(p.amount as decimal(18, 2)) as amount
 from {{ ref('stg_his__prescriptions') }} as p
 inner join {{ ref('identity_links') }} as l on l.source = 'his' and l.source_record_id = p.mrn

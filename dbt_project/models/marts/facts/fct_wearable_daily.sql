@@ -63,7 +63,8 @@ select
     measured_date,
     metric,
     cast(sum(reading_count) as bigint) as reading_count,
-    cast(sum(avg_value * reading_count) / sum(reading_count) as double) as avg_value,
+    -- from the exact decimal sums: the same value whichever order devices are added in
+    round(cast(sum(value_sum) as double) / sum(reading_count), 3) as avg_value,
     cast(min(min_value) as double) as min_value,
     cast(max(max_value) as double) as max_value,
     bool_or(is_abnormal) as is_abnormal
