@@ -84,3 +84,36 @@ def test_backfill_rebuilds_only_its_own_snapshot(tmp_path, built_warehouse):
     assert dates == {past, current}
     assert after == before  # the other date's snapshot is untouched
     assert backfilled > 0
+
+
+def test_rekeyed_people_leave_no_stale_rows_in_the_current_snapshot(tmp_path, built_warehouse, monkeypatch):
+    """Every patient_key changes (a key rotation: the extreme of identity merges re-keying
+    people). Re-running the same as-of date must replace its snapshots wholesale: no row
+    keeps a retired key, dbt's tests and the quality gate pass, and the incremental facts
+    follow the new keys."""
+    import shutil
+
+    from patient360.gates import run_gates
+    from patient360.pseudonym import KEY_ENV
+
+    warehouse = tmp_path / "patient360.duckdb"
+    shutil.copy(built_warehouse, warehouse)
+    monkeypatch.setenv(KEY_ENV, "rotated-test-only-pseudonym-key-fedcba9876543210")
+    stage_transform(warehouse, target_dir=tmp_path / "target")  # dbt build: raises if a dbt test fails
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        people = con.execute("select count(*) from marts.patient_360").fetchone()[0]
+        for (table,) in con.execute(
+            "select table_name from information_schema.columns where table_schema = 'marts' "
+            "and column_name = 'patient_key' and table_name <> 'patient_360' group by table_name"
+        ).fetchall():
+            stale = con.execute(
+                f'select count(*) from marts."{table}" t where not exists '
+                "(select 1 from marts.patient_360 p where p.patient_key = t.patient_key)"
+            ).fetchone()[0]
+            assert stale == 0, f"{table} keeps {stale} rows under retired keys"
+        assert con.execute("select count(*) from marts.seg_lifecycle").fetchone()[0] == people
+    finally:
+        con.close()
+    outcome = run_gates(warehouse, data_docs_dir=tmp_path / "gx")
+    assert outcome.passed, outcome.render()

@@ -57,13 +57,31 @@ def marts_metrics(
         row = con.execute(f"SELECT {', '.join(e for _, _, e, _ in exprs)} FROM {fq}").fetchone()
         out += [Metric(MARTS, table, c, check, v or 0, d) for (c, check, _, d), v in zip(exprs, row, strict=True)]
         if "patient_key" in cols and table.startswith(POINTER_TABLES) and "patient_360" in actual:
-            orphans = con.execute(
-                f"SELECT count(*) FROM {fq} AS t WHERE t.patient_key IS NOT NULL AND NOT EXISTS "
-                f"(SELECT 1 FROM {PUBLISHED_SCHEMA}.patient_360 AS p WHERE p.patient_key = t.patient_key)"
-            ).fetchone()[0]
-            out.append(Metric(MARTS, table, "patient_key", "orphan_patient_key", orphans, "not in patient_360"))
+            out += _orphans(con, table, fq, snapshot="as_of_date" in cols)
     out += _drift(out, counts_file)
     return out
+
+
+def _orphans(con: duckdb.DuckDBPyConnection, table: str, fq: str, snapshot: bool) -> list[Metric]:
+    """Rows whose patient_key is not in patient_360. A snapshot table (as_of_date) is held to
+    that only for the current snapshot (patient_360's as-of date): older snapshots keep the keys
+    in force on their date, and a key retired since by an identity merge is counted apart (warn)."""
+    missing = (
+        f"t.patient_key IS NOT NULL AND NOT EXISTS "
+        f"(SELECT 1 FROM {PUBLISHED_SCHEMA}.patient_360 AS p WHERE p.patient_key = t.patient_key)"
+    )
+    if not snapshot:
+        n = con.execute(f"SELECT count(*) FROM {fq} AS t WHERE {missing}").fetchone()[0]
+        return [Metric(MARTS, table, "patient_key", "orphan_patient_key", n, "not in patient_360")]
+    current = f"(SELECT max(as_of_date) FROM {PUBLISHED_SCHEMA}.patient_360)"
+    orphans, retired = con.execute(
+        f"SELECT count(*) FILTER (WHERE t.as_of_date = {current}), count(*) FILTER (WHERE t.as_of_date <> {current}) "
+        f"FROM {fq} AS t WHERE {missing}"
+    ).fetchone()
+    return [
+        Metric(MARTS, table, "patient_key", "orphan_patient_key", orphans, "current snapshot: not in patient_360"),
+        Metric(MARTS, table, "patient_key", "retired_patient_key", retired, "older snapshots: key retired since"),
+    ]
 
 
 def _drift(metrics: list[Metric], counts_file: Path) -> list[Metric]:

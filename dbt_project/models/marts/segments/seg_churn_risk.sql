@@ -9,7 +9,7 @@
 -- Level: high if leave_intent or abnormal_streak (stated intent, health signal); medium if
 -- no_interaction_medium or two behaviour signals; low if no_interaction_low or one behaviour
 -- signal; else none. Churned people (> lifecycle_churned_days inactive) are out of scope: 'none'.
-{{ config(materialized='incremental', unique_key=['patient_key', 'as_of_date'], incremental_strategy='delete+insert', on_schema_change='append_new_columns') }}
+{{ config(materialized='incremental', unique_key='as_of_date', incremental_strategy='delete+insert', on_schema_change='append_new_columns') }}
 
 with as_of as (
     select as_of_date from {{ ref('int_run__as_of') }}

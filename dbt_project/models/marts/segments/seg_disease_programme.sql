@@ -3,7 +3,7 @@
 -- programme_new_days), long_term_managed. Oncology: newly_diagnosed, long_term_rehabilitation
 -- (>= oncology_rehab_years since first diagnosis), in_treatment otherwise; high_risk_screening
 -- (family history Z80 without an oncology diagnosis). Hypertension and COPD: managed.
-{{ config(materialized='incremental', unique_key=['patient_key', 'programme', 'as_of_date'], incremental_strategy='delete+insert', on_schema_change='append_new_columns') }}
+{{ config(materialized='incremental', unique_key='as_of_date', incremental_strategy='delete+insert', on_schema_change='append_new_columns') }}
 
 with as_of as (
     select as_of_date from {{ ref('int_run__as_of') }}

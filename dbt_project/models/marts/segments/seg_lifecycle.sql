@@ -1,5 +1,7 @@
 -- Lifecycle stage per person as of the run date (domain.md "Lifecycle"), one snapshot
--- per as_of_date (incremental, delete+insert: re-running a date replaces its snapshot).
+-- per as_of_date (incremental, delete+insert keyed on as_of_date: re-running a date replaces
+-- its whole snapshot, so a person re-keyed by an identity merge leaves no stale row in it;
+-- older snapshots keep the keys in force on their date).
 -- Precedence: new (registered <= lifecycle_new_days) > churned (inactive >
 -- lifecycle_churned_days) > silent (inactive >= lifecycle_silent_days) > active (>=
 -- lifecycle_active_min_days active days and >= lifecycle_active_min_services services in
@@ -7,7 +9,7 @@
 -- active bar). Community lifecycle: none (no CRM contact), potential (contact, never
 -- joined a group), loyal (member >= 180 days or referred someone), community_churned
 -- (member without community interaction for community_churn_days), member.
-{{ config(materialized='incremental', unique_key=['patient_key', 'as_of_date'], incremental_strategy='delete+insert', on_schema_change='append_new_columns') }}
+{{ config(materialized='incremental', unique_key='as_of_date', incremental_strategy='delete+insert', on_schema_change='append_new_columns') }}
 
 with as_of as (
     select as_of_date from {{ ref('int_run__as_of') }}

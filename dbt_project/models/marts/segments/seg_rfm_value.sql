@@ -4,7 +4,7 @@
 -- plus a health-contribution bonus (health talks attended + referrals made, capped at
 -- rfm_contribution_bonus_cap). Tier: high (>= rfm_high_min_score), mid (>=
 -- rfm_mid_min_score), low; people without services are 'no_service'.
-{{ config(materialized='incremental', unique_key=['patient_key', 'as_of_date'], incremental_strategy='delete+insert', on_schema_change='append_new_columns') }}
+{{ config(materialized='incremental', unique_key='as_of_date', incremental_strategy='delete+insert', on_schema_change='append_new_columns') }}
 
 with as_of as (
     select as_of_date from {{ ref('int_run__as_of') }}
@@ -37,7 +37,7 @@ select
     as_of.as_of_date,
     scored.last_service_date,
     coalesce(scored.service_days, 0) as service_days,
-    coalesce(scored.total_revenue, 0) as total_spend,
+    cast(coalesce(scored.total_revenue, 0) as decimal(18, 2)) as total_spend,
     scored.r_score,
     scored.f_score,
     scored.m_score,
