@@ -1,6 +1,6 @@
 """Great Expectations gates: data quality and PII masking, run after dbt, before publishing.
 
-    outcome = run_gates(warehouse, k=5)
+    outcome = run_gates(warehouse)          # k: dbt var k_anonymity (dbt_project.yml)
     outcome.passed        # False if any `block` expectation failed
     outcome.render()      # one line per failure: severity, suite, table, column, check, rows
 
@@ -22,6 +22,7 @@ from pathlib import Path
 
 import duckdb
 
+from patient360.dbt_vars import dbt_var
 from patient360.gates import gx_runner
 from patient360.gates.k_anonymity import k_anonymity_metrics
 from patient360.gates.metrics import Metric, table_exists
@@ -102,7 +103,7 @@ def evaluate(metrics: list[Metric], suites: dict, gx_success: dict | None = None
 def run_gates(
     warehouse: Path,
     *,
-    k: int = 5,
+    k: int | None = None,
     data_docs_dir: Path | None = None,
     allowlist: Path = ALLOWLIST_PATH,
     suites_dir: Path = gx_runner.SUITES_DIR,
@@ -115,6 +116,8 @@ def run_gates(
     """
     started = time.perf_counter()
     warehouse = Path(warehouse)
+    if k is None:  # the same k the dbt models generalise to
+        k = int(dbt_var("k_anonymity"))
     gx_dir = Path(data_docs_dir) if data_docs_dir else warehouse.parent / "gx"
     metrics = collect_metrics(warehouse, k=k, allowlist=Path(allowlist), gx_dir=gx_dir, as_of=as_of)
     suites = gx_runner.load_suites(Path(suites_dir))
