@@ -343,3 +343,34 @@ def test_population_mix_matches_domain_targets(tmp_path: Path) -> None:
     chronic = persons[persons["chronic_conditions"].notna()]
     assert chronic["medication_adherent"].mean() == pytest.approx(0.35, abs=0.05)
     assert persons["churned_on"].notna().any() and persons["churned_on"].isna().any()
+
+
+def _heart_rate_readings(root: Path) -> int:
+    con = duckdb.connect()
+    try:
+        files = [str(p) for p in root.glob("wearable/*/readings*.csv.gz") if "late" not in p.name]
+        return con.execute(
+            "select count(*) from read_csv(?, union_by_name = true) where metric = 'heart_rate'", [files]
+        ).fetchone()[0]
+    finally:
+        con.close()
+
+
+def test_history_days_and_heart_rate_density_are_parameters(tmp_path):
+    """The benchmark's volume knobs: history carried by the first partition, heart-rate
+    samples per band-day (readings scale with it, everything else stays the same)."""
+    base = {"patients": 300, "days": 2, "seed": 3, "end_date": END, "dirt_rate": 0, "progress": False}
+    generate_exports(tmp_path / "a", history_days=10, hr_per_day=2, **base)
+    generate_exports(tmp_path / "b", history_days=10, hr_per_day=6, **base)
+    params = json.loads((tmp_path / "a" / "_truth" / "manifest.json").read_text())["parameters"]
+    assert params["history_start"] == str(END - timedelta(days=1 + 10))
+    assert (params["history_days"], params["hr_per_day"]) == (10, 2)
+    hr_a, hr_b = _heart_rate_readings(tmp_path / "a"), _heart_rate_readings(tmp_path / "b")
+    assert hr_a > 0 and 2.5 < hr_b / hr_a < 3.5  # 6 vs 2 samples a day, the same devices and days
+    same = ("his/{d}/patients.csv", "crm/{d}/contacts.csv")
+    first = str(END - timedelta(days=1))
+    for rel in same:
+        path = rel.format(d=first)
+        assert (tmp_path / "a" / path).read_bytes() == (tmp_path / "b" / path).read_bytes()
+    with pytest.raises(ValueError, match="history_days"):
+        generate_exports(tmp_path / "c", history_days=0, **base)

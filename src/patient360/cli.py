@@ -13,6 +13,7 @@ from datetime import date
 from pathlib import Path
 
 from patient360 import paths
+from patient360.generate.params import DEFAULT_HR_PER_DAY, HISTORY_DAYS
 
 
 def _date(text: str) -> date:
@@ -33,6 +34,8 @@ def _cmd_generate(args: argparse.Namespace) -> int:
         end_date=args.end_date,
         dirt_rate=args.dirt_rate,
         progress=not args.quiet,
+        history_days=args.history_days,
+        hr_per_day=args.hr_per_day,
     )
     print(summary)
     return 0
@@ -57,7 +60,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 def _cmd_check(args: argparse.Namespace) -> int:
     from patient360.gates import run_gates
 
-    outcome = run_gates(warehouse=args.warehouse)
+    outcome = run_gates(warehouse=args.warehouse, k=args.k)
     print(outcome.render())
     return 0 if outcome.passed else 1
 
@@ -68,6 +71,12 @@ def _cmd_publish(args: argparse.Namespace) -> int:
     result = publish_marts(warehouse=args.warehouse, out_dir=args.out)
     print(result.render())
     return 0
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from patient360.benchmark.harness import main as bench_main
+
+    return bench_main(args.bench_args, prog="patient360 bench")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -83,6 +92,12 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--end-date", type=_date, default=None, help="last partition date (default: fixed, for determinism)")
     g.add_argument(
         "--dirt-rate", type=float, default=None, help="rate of planted dirty rows (default: contract default)"
+    )
+    g.add_argument(
+        "--history-days", type=int, default=HISTORY_DAYS, help="days of history in the first (full) partition"
+    )
+    g.add_argument(
+        "--hr-per-day", type=int, default=DEFAULT_HR_PER_DAY, help="heart-rate samples per band per day (volume)"
     )
     g.add_argument("--quiet", action="store_true", help="no progress bar")
     g.set_defaults(func=_cmd_generate)
@@ -104,17 +119,34 @@ def build_parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("check", help="run the Great Expectations gates (quality + PII masking)")
     c.add_argument("--warehouse", type=Path, default=paths.warehouse_path())
+    c.add_argument(
+        "--k",
+        type=int,
+        default=None,
+        help="k-anonymity to verify (default: dbt var k_anonymity; 11 for public release)",
+    )
     c.set_defaults(func=_cmd_check)
 
     p = sub.add_parser("publish", help="publish validated marts to a read-only DuckDB file and Parquet for BI")
     p.add_argument("--warehouse", type=Path, default=paths.warehouse_path())
     p.add_argument("--out", type=Path, default=None, help="published folder (default: warehouse/published)")
     p.set_defaults(func=_cmd_publish)
+    b = sub.add_parser(
+        "bench",
+        help="benchmark the pipeline at 10k/100k/1M patients (scripts/bench.py); `patient360 bench -h` for options",
+        add_help=False,
+    )
+    b.set_defaults(func=_cmd_bench)  # its options are the harness's own (parsed there)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, rest = parser.parse_known_args(argv)
+    if args.func is _cmd_bench:
+        args.bench_args = rest
+    elif rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

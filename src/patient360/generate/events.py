@@ -29,6 +29,8 @@ def random_time(rng: np.random.Generator, days: np.ndarray, lo_hour: int = 7, hi
 
 def new_ids(prefix: str, rng: np.random.Generator, n: int, width: int) -> np.ndarray:
     nums = rng.choice(10**width, size=n, replace=False)
+    if n == 0:  # np.char.zfill fails on an empty array (short histories can have no events)
+        return np.array([], dtype=str)
     return np.char.add(prefix, np.char.zfill(nums.astype(str), width))
 
 

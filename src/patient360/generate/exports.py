@@ -21,7 +21,7 @@ from patient360.generate import community, consult, crm, his, truth, wearable, w
 from patient360.generate import dirt as dirt_mod
 from patient360.generate import identifiers as ids
 from patient360.generate.events import DAY, Timeline
-from patient360.generate.params import DEFAULT_DIRT_RATE, DEFAULT_END_DATE, HISTORY_DAYS
+from patient360.generate.params import DEFAULT_DIRT_RATE, DEFAULT_END_DATE, DEFAULT_HR_PER_DAY, HISTORY_DAYS
 from patient360.generate.population import build_persons
 
 GBK_SOURCES = {"his"}  # the HIS exporter writes GBK (first encoding of its contracts)
@@ -140,17 +140,25 @@ def generate_exports(
     end_date: date | None = None,
     dirt_rate: float | None = None,
     progress: bool = True,
+    history_days: int = HISTORY_DAYS,
+    hr_per_day: int = DEFAULT_HR_PER_DAY,
 ) -> GenerateSummary:
-    """Write `days` dated partitions ending at `end_date` plus `_truth/`; see the package docstring."""
+    """Write `days` dated partitions ending at `end_date` plus `_truth/`; see the package docstring.
+
+    history_days: days of history the first (full) partition carries before the window.
+    hr_per_day: heart-rate samples a band syncs per device-day (wearable volume knob).
+    """
     if patients < 1 or days < 1:
         raise ValueError("patients and days must be at least 1")
+    if history_days < 1 or hr_per_day < 1:
+        raise ValueError("history_days and hr_per_day must be at least 1")
     rate = DEFAULT_DIRT_RATE if dirt_rate is None else float(dirt_rate)
     if not 0 <= rate < 0.1:
         raise ValueError(f"dirt_rate must be in [0, 0.1), got {rate}")
     started = time.perf_counter()
     out_dir = Path(out_dir)
     end = np.datetime64(end_date or DEFAULT_END_DATE, "D")
-    tl = Timeline(end=end, window_start=end - (days - 1) * DAY, history_start=end - (days - 1 + HISTORY_DAYS) * DAY)
+    tl = Timeline(end=end, window_start=end - (days - 1) * DAY, history_start=end - (days - 1 + history_days) * DAY)
     rng = np.random.default_rng(seed)
     summary = GenerateSummary(out_dir=out_dir)
     steps = tqdm(total=2 + days, desc="generate", unit="step", disable=not progress)
@@ -166,7 +174,7 @@ def generate_exports(
     file_dirt_day = 1 if days >= 3 else days - 1
     row_dirt_days = {0, days - 1} - ({file_dirt_day} if days > 1 else set())
     log = dirt_mod.DirtLog()
-    readings = wearable.ReadingsModel(seed, ctx["bindings"], ctx["persons"])
+    readings = wearable.ReadingsModel(seed, ctx["bindings"], ctx["persons"], hr_per_day=hr_per_day)
     con = duckdb.connect()
     for k in range(days):
         part = tl.window_start + k * DAY
@@ -243,7 +251,8 @@ def generate_exports(
             "end_date": str(end),
             "window_start": str(tl.window_start),
             "history_start": str(tl.history_start),
-            "history_days": HISTORY_DAYS,
+            "history_days": history_days,
+            "hr_per_day": hr_per_day,
             "dirt_rate": rate,
         },
         "rows": dict(sorted(summary.rows.items())),
@@ -260,19 +269,20 @@ def _write_readings(con, readings, tl, k, out_dir, summary, log, rng, rate, row_
     """The day's readings; the first partition also carries the history, in bounded chunks."""
     part = tl.window_start + k * DAY
     day_dir = str(part)
+    history_days = int((tl.window_start - tl.history_start) / DAY)
     if k == 0:
         chunk, chunk_rows, chunk_no = [], 0, 0
-        for h in range(HISTORY_DAYS):
+        for h in range(history_days):
             frame = readings.day(tl.history_start + h * DAY, h)
             chunk.append(frame)
             chunk_rows += len(frame)
-            if chunk_rows >= HISTORY_CHUNK_ROWS or h == HISTORY_DAYS - 1:
+            if chunk_rows >= HISTORY_CHUNK_ROWS or h == history_days - 1:
                 chunk_no += 1
                 rel = f"wearable/{day_dir}/readings_history_{chunk_no:03d}.csv.gz"
                 writers.copy_readings(con, pd.concat(chunk, ignore_index=True), out_dir / rel)
                 summary.add(rel, "wearable", "readings", chunk_rows)
                 chunk, chunk_rows = [], 0
-    frame = readings.day(part, HISTORY_DAYS + k)
+    frame = readings.day(part, history_days + k)
     rel = f"wearable/{day_dir}/readings.csv.gz"
     if row_dirt:
         contract = get_contract("wearable", "readings")
@@ -289,7 +299,8 @@ def _plant_file_dirt(readings, tl, k, out_dir, summary, log) -> None:
     day_dir = str(tl.window_start + k * DAY)
     contract = get_contract("wearable", "readings")
     late = f"wearable/{day_dir}/{TRUNCATED_GZIP[2]}"
-    s = writers.to_strings(readings.day(tl.window_start + k * DAY, HISTORY_DAYS + k).head(200), contract)
+    history_days = int((tl.window_start - tl.history_start) / DAY)
+    s = writers.to_strings(readings.day(tl.window_start + k * DAY, history_days + k).head(200), contract)
     whole = gzip.compress(writers.render_csv(s, set()).encode(), mtime=0)
     writers.write_bytes(out_dir / late, whole[: len(whole) // 2])
     log.add("truncated_gzip", *TRUNCATED_GZIP[:2], late, None, None, "file:truncated_gzip", "gzip stream cut in half")

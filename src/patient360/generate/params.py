@@ -9,6 +9,9 @@ from datetime import date
 
 DEFAULT_END_DATE = date(2026, 10, 31)  # fixed so that a seed always gives the same files
 HISTORY_DAYS = 180  # the first partition is a full export carrying this much history
+# Heart-rate samples a band syncs per device-day. 3 keeps tests small; the benchmark raises it
+# (scripts/bench.py) so that 1M patients carry about 100M readings a year.
+DEFAULT_HR_PER_DAY = 3
 DEFAULT_DIRT_RATE = 0.002
 
 # Age mix of new platform users: ~62% 25-45, 18% over 60, 14% aged 0-14, rest other adults.

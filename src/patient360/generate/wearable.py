@@ -100,9 +100,10 @@ GLUCOSE_MGDL_VENDORS = {"yuwell"}
 class ReadingsModel:
     """Per-device baselines fixed once; `day(d)` draws that day's readings."""
 
-    def __init__(self, seed: int, bindings: pd.DataFrame, persons: pd.DataFrame) -> None:
+    def __init__(self, seed: int, bindings: pd.DataFrame, persons: pd.DataFrame, hr_per_day: int = 3) -> None:
         rng = np.random.default_rng([seed, 7])
         self.seed = seed
+        self.hr_per_day = hr_per_day
         b = bindings.reset_index(drop=True)
         active_to = b["person_id"].map(persons.set_index("person_id")["active_to"]).to_numpy().astype("datetime64[D]")
         self.serial = b["device_serial"].to_numpy()
@@ -126,7 +127,7 @@ class ReadingsModel:
         plans = [  # device type, metric, readings per device-day, unit
             ("glucose_meter", "glucose", 2, None),
             ("bp_monitor", "systolic", 1, "mmHg"),
-            ("band", "heart_rate", 3, "bpm"),
+            ("band", "heart_rate", self.hr_per_day, "bpm"),
             ("band", "steps", 1, "steps"),
             ("band", "sleep_minutes", 1, "min"),
         ]
