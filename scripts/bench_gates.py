@@ -141,10 +141,13 @@ def main() -> int:
         cmd = [sys.executable, __file__, "--measure", str(path)]
         out = subprocess.run(cmd, check=True, capture_output=True, text=True)
         results[n] = json.loads(out.stdout.strip().splitlines()[-1])
-        print(f"patient_360 {n:>9,} rows + readings {10 * n:>11,} rows: build {built:6.1f} s | run_gates median "
-              f"{results[n]['median_s']:6.1f} s (runs {results[n]['runs_s']}) | peak RSS "
-              f"{results[n]['peak_rss_mb']:7.0f} MB | {results[n]['checks']} checks, "
-              f"blocking: {results[n]['blocking_failures']}", flush=True)
+        print(
+            f"patient_360 {n:>9,} rows + readings {10 * n:>11,} rows: build {built:6.1f} s | run_gates median "
+            f"{results[n]['median_s']:6.1f} s (runs {results[n]['runs_s']}) | peak RSS "
+            f"{results[n]['peak_rss_mb']:7.0f} MB | {results[n]['checks']} checks, "
+            f"blocking: {results[n]['blocking_failures']}",
+            flush=True,
+        )
     if len(results) > 1:
         small, large = min(results), max(results)
         print(f"time ratio {large // small}x rows: {results[large]['median_s'] / results[small]['median_s']:.1f}x")

@@ -105,8 +105,10 @@ def build_clean(path: Path, people: list[dict]) -> None:
                   "email")
     ]  # fmt: skip
     con.executemany("INSERT INTO restricted.person_identifiers VALUES (?, ?, ?)", rows)
-    con.execute("CREATE TABLE restricted.identity_links AS SELECT 'his' AS source, identifier_value AS "
-                "source_record_id, patient_key FROM restricted.person_identifiers WHERE identifier_type = 'mrn'")
+    con.execute(
+        "CREATE TABLE restricted.identity_links AS SELECT 'his' AS source, identifier_value AS "
+        "source_record_id, patient_key FROM restricted.person_identifiers WHERE identifier_type = 'mrn'"
+    )
     con.execute("CREATE TABLE marts.patient_360 (patient_key VARCHAR, age_band VARCHAR, gender VARCHAR, city VARCHAR,"
                 " province VARCHAR, visit_count BIGINT, total_spend DOUBLE, registered_date DATE, as_of_date DATE,"
                 " note VARCHAR)")  # fmt: skip
