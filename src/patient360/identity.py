@@ -53,18 +53,20 @@ def _one_edit_apart(a: str, b: str) -> bool:
 def resolve_identities(observations: pd.DataFrame) -> pd.DataFrame:
     obs = observations.astype({"source": "string", "source_record_id": "string"})
     records = obs[["source", "source_record_id"]].drop_duplicates().sort_values(["source", "source_record_id"])
-    record_keys = list(zip(records["source"], records["source_record_id"], strict=True))
+    record_keys = list(zip(records["source"].tolist(), records["source_record_id"].tolist(), strict=True))
     index = {key: i for i, key in enumerate(record_keys)}
     uf = _UnionFind(len(record_keys))
 
-    rec_idx = [index[(s, r)] for s, r in zip(obs["source"], obs["source_record_id"], strict=True)]
-    by_value: dict[tuple[str, str], list[int]] = defaultdict(list)
+    # Plain Python lists: iterating pandas extension arrays element by element is slow.
+    types, values = obs["identifier_type"].tolist(), obs["identifier_value"].tolist()
+    rec_idx = [index[key] for key in zip(obs["source"].tolist(), obs["source_record_id"].tolist(), strict=True)]
+    by_value: dict[str, dict[str, list[int]]] = {t: defaultdict(list) for t in (*STRONG_KEYS, *WEAK_KEYS)}
     ids: dict[int, set[str]] = defaultdict(set)
     names: dict[int, set[str]] = defaultdict(set)
     birth: dict[int, str] = {}
-    for i, t, v in zip(rec_idx, obs["identifier_type"], obs["identifier_value"], strict=True):
-        if t in STRONG_KEYS or t in WEAK_KEYS:
-            by_value[(t, v)].append(i)
+    for i, t, v in zip(rec_idx, types, values, strict=True):
+        if t in by_value:
+            by_value[t][v].append(i)
         if t == "id_number":
             ids[i].add(v)
         elif t == "person_name":
@@ -85,16 +87,15 @@ def resolve_identities(observations: pd.DataFrame) -> pd.DataFrame:
 
     # Strong identifiers: merge unconditionally, in a fixed order for determinism.
     for key_type in STRONG_KEYS:
-        for (t, _v), members in sorted(by_value.items()):
-            if t == key_type:
-                for m in members[1:]:
-                    merge(members[0], m)
+        for _v, members in sorted(by_value[key_type].items()):
+            for m in members[1:]:
+                merge(members[0], m)
 
     # Mobiles: merge unless two different verified ID numbers would end up together.
-    for (t, _v), members in sorted(by_value.items()):
-        if t not in WEAK_KEYS:
-            continue
+    for _v, members in sorted(by_value["mobile"].items()):
         roots = sorted({uf.find(m) for m in members})
+        if len(roots) == 1:
+            continue
         holders = [r for r in roots if ids.get(r)]
         distinct_ids = set().union(*(ids[r] for r in holders)) if holders else set()
         if len(distinct_ids) <= 1:
@@ -107,20 +108,21 @@ def resolve_identities(observations: pd.DataFrame) -> pd.DataFrame:
             target = _pick_holder(uf.find(r), [uf.find(h) for h in holders], names, birth)
             merge(target, r)
 
-    # Best identifier per cluster.
-    cluster_values: dict[int, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
-    for i, t, v in zip(rec_idx, obs["identifier_type"], obs["identifier_value"], strict=True):
+    # Best identifier per cluster: per basis type, the smallest value among the cluster's records.
+    best_value: dict[tuple[int, str], str] = {}
+    for i, t, v in zip(rec_idx, types, values, strict=True):
         if t in BASIS_ORDER:
-            cluster_values[uf.find(i)][t].add(v)
+            key = (uf.find(i), t)
+            if key not in best_value or v < best_value[key]:
+                best_value[key] = v
     rows = []
     for i, (source, record_id) in enumerate(record_keys):
         root = uf.find(i)
-        values = cluster_values.get(root, {})
-        basis = next((t for t in BASIS_ORDER if values.get(t)), None)
+        basis = next((t for t in BASIS_ORDER if (root, t) in best_value), None)
         if basis is None:
             best, basis = f"{record_keys[root][0]}:{record_keys[root][1]}", "source_record"
         else:
-            best = f"{basis}:{min(values[basis])}"
+            best = f"{basis}:{best_value[(root, basis)]}"
         rows.append((source, record_id, best, basis))
     return pd.DataFrame(rows, columns=["source", "source_record_id", "best_identifier", "identifier_basis"])
 

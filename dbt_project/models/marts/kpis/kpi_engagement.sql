@@ -26,15 +26,47 @@ days as (
     where bounds.first_day is not null
 ),
 
+-- MAU without a 30-day self-join (30x the person-days): a person counts towards the MAU of
+-- every day within 29 days after one of their active days. Consecutive active days at
+-- most 29 days apart chain into one coverage run [first day, last day + 29]; MAU of a
+-- day is the number of runs covering it, a running sum of +1 at run starts and -1 after
+-- run ends. Linear in person-days.
+coverage_runs as (
+    select patient_key, event_date,
+        sum(case when event_date - prev_date <= 29 then 0 else 1 end)
+            over (partition by patient_key order by event_date rows unbounded preceding) as run_no
+    from (
+        select patient_key, event_date,
+            lag(event_date) over (partition by patient_key order by event_date) as prev_date
+        from person_days
+    ) as ordered
+),
+
+run_edges as (
+    select min(event_date) as day, 1 as delta from coverage_runs group by patient_key, run_no
+    union all
+    select cast(max(event_date) + 30 as date), -1 from coverage_runs group by patient_key, run_no
+),
+
+mau_steps as (
+    select day, sum(delta) as delta from run_edges group by day
+),
+
+dau_by_day as (
+    select event_date as day, count(*) as dau from person_days group by event_date
+),
+
 daily as (
     select
         days.day,
-        count(distinct pd.patient_key) filter (where pd.event_date = days.day) as dau,
-        count(distinct pd.patient_key) as mau,
-        count(pd.patient_key) as active_person_days
+        coalesce(dau_by_day.dau, 0) as dau,
+        -- the spine starts at the first active day, so no run starts before it
+        sum(coalesce(mau_steps.delta, 0)) over (order by days.day rows unbounded preceding) as mau,
+        sum(coalesce(dau_by_day.dau, 0)) over (order by days.day rows between 29 preceding and current row)
+            as active_person_days
     from days
-    left join person_days as pd on pd.event_date between days.day - 29 and days.day
-    group by days.day
+    left join dau_by_day on dau_by_day.day = days.day
+    left join mau_steps on mau_steps.day = days.day
 ),
 
 monthly as (
