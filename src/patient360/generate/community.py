@@ -110,15 +110,21 @@ def community(rng, persons: pd.DataFrame, contacts: pd.DataFrame, tl: Timeline) 
     # Referrals: people acquired through patient referral were referred by an earlier contact.
     referees = first[first["source_channel"] == "patient_referral"]
     earlier = first.sort_values("created_at")
-    ref_rows = []
+    referrals = pd.DataFrame(columns=["referrer_contact_id", "referee_contact_id", "referred_at"])
     if len(referees) and len(earlier) > 1:
         pool = earlier["contact_id"].to_numpy()
-        created = earlier["created_at"].to_numpy()
-        for cid, when in zip(referees["contact_id"], referees["created_at"], strict=True):
-            k = np.searchsorted(created, when)
-            if k > 0:
-                ref_rows.append((pool[rng.integers(0, k)], cid, when))
-    referrals = pd.DataFrame(ref_rows, columns=["referrer_contact_id", "referee_contact_id", "referred_at"])
+        # vectorised: searchsorted one referee at a time with a Timestamp converted the whole
+        # array on every call (quadratic, hours at 1M patients)
+        when = referees["created_at"].to_numpy()
+        k = np.searchsorted(earlier["created_at"].to_numpy(), when)
+        has = k > 0
+        referrals = pd.DataFrame(
+            {
+                "referrer_contact_id": pool[rng.integers(0, k[has])] if has.any() else pool[:0],
+                "referee_contact_id": referees["contact_id"].to_numpy()[has],
+                "referred_at": when[has],
+            }
+        )
     referrals = referrals[referrals["referrer_contact_id"] != referrals["referee_contact_id"]]
     referrals.insert(0, "referral_id", new_ids("R", rng, len(referrals), 9))
     if len(referrals):
