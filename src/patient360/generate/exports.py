@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import shutil
 import time
 from dataclasses import dataclass, field
 from datetime import date
@@ -26,6 +27,7 @@ from patient360.generate.population import build_persons
 
 GBK_SOURCES = {"his"}  # the HIS exporter writes GBK (first encoding of its contracts)
 HISTORY_CHUNK_ROWS = 5_000_000  # readings history is written in files of at most this many rows
+EXPORT_CHUNK_ROWS = 500_000  # other tables are rendered and written this many rows at a time
 PARTITION_COLUMN = {  # the time that puts a record version into a daily partition
     "patients": "updated_at",
     "visits": "started_at",
@@ -191,11 +193,6 @@ def generate_exports(
                 continue  # exporters write no file for a table without changes that day
             rel = f"{contract.source}/{day_dir}/{_file_name(contract)}"
             extra = file_dirt and key == EXTRA_COLUMN_TABLE
-            s = writers.to_strings(rows, contract)
-            malformed: set[int] = set()
-            if row_dirt and not extra:
-                header = 0 if contract.format == "ndjson" else 1
-                s, malformed = dirt_mod.plant_row_dirt(rng, s, contract.source, contract.table, rel, rate, log, header)
             if extra:
                 log.add(
                     "extra_column",
@@ -206,16 +203,11 @@ def generate_exports(
                     "file:extra_column",
                     "extra trailing column remark",
                 )
-            if contract.format == "ndjson":
-                text = writers.render_ndjson(s, contract, malformed)
-            else:
-                text = writers.render_csv(s, malformed, extra)
-            data = text.encode("gbk" if contract.source in GBK_SOURCES else "utf-8")
-            writers.write_bytes(out_dir / rel, data)
-            summary.add(rel, contract.source, contract.table, len(s))
+            written = _write_table(out_dir / rel, rows, contract, rng, log, rate if row_dirt and not extra else 0, extra)
+            summary.add(rel, contract.source, contract.table, written)
             if file_dirt and key == DUPLICATE_FILE[:2]:
                 dup = f"his/{day_dir}/{DUPLICATE_FILE[2]}"
-                writers.write_bytes(out_dir / dup, data)
+                shutil.copyfile(out_dir / rel, out_dir / dup)
                 log.add(
                     "duplicate_file",
                     *DUPLICATE_FILE[:2],
@@ -225,7 +217,7 @@ def generate_exports(
                     "file:duplicate_file",
                     f"same bytes as {rel}",
                 )
-                summary.add(dup, *DUPLICATE_FILE[:2], len(s))
+                summary.add(dup, *DUPLICATE_FILE[:2], written)
         _write_readings(con, readings, tl, k, out_dir, summary, log, rng, rate, row_dirt)
         if file_dirt:
             _plant_file_dirt(readings, tl, k, out_dir, summary, log)
@@ -263,6 +255,30 @@ def generate_exports(
     steps.update()
     steps.close()
     return summary
+
+
+def _write_table(path: Path, rows: pd.DataFrame, contract: Contract, rng, log, rate: float, extra: bool) -> int:
+    """Render and write one export file in chunks of EXPORT_CHUNK_ROWS rows, planting row dirt
+    at `rate` per chunk (line numbers logged file-wide), so that the text of a 10M-row first
+    partition is never all in memory at once. Returns the data rows written."""
+    encoding = "gbk" if contract.source in GBK_SOURCES else "utf-8"
+    rel = path.relative_to(path.parents[2]).as_posix()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    written = 0
+    with path.open("wb") as fh:
+        for start in range(0, len(rows), EXPORT_CHUNK_ROWS):
+            s = writers.to_strings(rows.iloc[start : start + EXPORT_CHUNK_ROWS], contract)
+            malformed: set[int] = set()
+            if rate > 0:
+                before = written + (0 if contract.format == "ndjson" else 1)  # lines above this chunk
+                s, malformed = dirt_mod.plant_row_dirt(rng, s, contract.source, contract.table, rel, rate, log, before)
+            if contract.format == "ndjson":
+                text = writers.render_ndjson(s, contract, malformed)
+            else:
+                text = writers.render_csv(s, malformed, extra, header=start == 0)
+            fh.write(text.encode(encoding))
+            written += len(s)
+    return written
 
 
 def _write_readings(con, readings, tl, k, out_dir, summary, log, rng, rate, row_dirt) -> None:

@@ -60,17 +60,19 @@ def to_strings(df: pd.DataFrame, contract: Contract) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def render_csv(s: pd.DataFrame, malformed: set[int], extra_column: bool = False) -> str:
+def render_csv(s: pd.DataFrame, malformed: set[int], extra_column: bool = False, header: bool = True) -> str:
+    """CSV text of `s` (header line unless `header=False`: a later chunk of the same file)."""
     if extra_column:
         s = s.assign(remark="补录")
     buf = io.StringIO()
-    s.to_csv(buf, index=False, lineterminator="\n")
+    s.to_csv(buf, index=False, header=header, lineterminator="\n")
     if not malformed:
         return buf.getvalue()
     lines = buf.getvalue().split("\n")
+    first = 1 if header else 0
     for pos in malformed:
         # one field short: the classic truncated export line
-        lines[pos + 1] = lines[pos + 1].rsplit(",", 1)[0]
+        lines[pos + first] = lines[pos + first].rsplit(",", 1)[0]
     return "\n".join(lines)
 
 
