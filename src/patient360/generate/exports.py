@@ -203,7 +203,8 @@ def generate_exports(
                     "file:extra_column",
                     "extra trailing column remark",
                 )
-            written = _write_table(out_dir / rel, rows, contract, rng, log, rate if row_dirt and not extra else 0, extra)
+            dirt_rate = rate if row_dirt and not extra else 0
+            written = _write_table(out_dir / rel, rows, contract, rng, log, dirt_rate, extra)
             summary.add(rel, contract.source, contract.table, written)
             if file_dirt and key == DUPLICATE_FILE[:2]:
                 dup = f"his/{day_dir}/{DUPLICATE_FILE[2]}"
