@@ -15,7 +15,7 @@ pytestmark = pytest.mark.slow
 
 def _incremental_models(con) -> list[tuple[str, str]]:
     # every model dbt materialised incrementally, from the manifest-independent catalog
-    names = ["int_wearable__readings", "int_wearable__daily"]
+    names = ["int_wearable__daily"]
     for schema, table in con.execute(
         "select table_schema, table_name from information_schema.tables "
         "where table_schema in ('marts', 'intermediate') and table_type = 'BASE TABLE'"
@@ -117,3 +117,53 @@ def test_rekeyed_people_leave_no_stale_rows_in_the_current_snapshot(tmp_path, bu
         con.close()
     outcome = run_gates(warehouse, data_docs_dir=tmp_path / "gx")
     assert outcome.passed, outcome.render()
+
+
+def test_late_readings_for_an_old_day_are_rebuilt_like_a_full_refresh(tmp_path, built_warehouse, small_exports):
+    """A vendor re-sends readings of a day long before the lookback window (one changed
+    value, one new reading): the incremental run rebuilds that day and the wearable tables
+    equal a full refresh."""
+    import shutil
+
+    warehouse = tmp_path / "patient360.duckdb"
+    shutil.copy(built_warehouse, warehouse)
+    con = duckdb.connect(str(warehouse))
+    try:
+        latest = con.execute("select max(measured_date) from intermediate.int_wearable__daily").fetchone()[0]
+        old_day = latest - timedelta(days=20)
+        serial, metric, at, value, unit, vendor = con.execute(
+            "select device_serial, metric, measured_at, value, unit, vendor from raw_wearable.readings "
+            "where cast(measured_at as date) = ? and metric = 'heart_rate' order by all limit 1",
+            [old_day],
+        ).fetchone()
+        before = con.execute(
+            "select sum(reading_count) from intermediate.int_wearable__daily where measured_date = ?", [old_day]
+        ).fetchone()[0]
+    finally:
+        con.close()
+    exports = tmp_path / "exports"
+    resend = exports / "wearable" / str(latest + timedelta(days=1)) / "readings_resend.csv"
+    resend.parent.mkdir(parents=True)
+    resend.write_text(
+        "device_serial,vendor,metric,value,unit,measured_at\n"
+        f"{serial},{vendor},{metric},{value + 7},{unit},{at:%Y-%m-%d %H:%M:%S}\n"
+        f"{serial},{vendor},{metric},{value},{unit},{at + timedelta(seconds=1):%Y-%m-%d %H:%M:%S}\n",
+        encoding="utf-8",
+    )
+    report = stage_land(exports, warehouse)
+    assert report.totals()["rows_landed"] == 2, report.render()
+    stage_transform(warehouse, as_of=latest, target_dir=tmp_path / "target")
+    con = duckdb.connect(str(warehouse), read_only=True)
+    incremental = {t: _snapshot(con, "intermediate" if t.startswith("int_") else "marts", t)
+                   for t in ("int_wearable__daily", "fct_wearable_daily")}  # fmt: skip
+    after = con.execute(
+        "select sum(reading_count) from intermediate.int_wearable__daily where measured_date = ?", [old_day]
+    ).fetchone()[0]
+    con.close()
+    assert after == before + 1  # the new reading; the re-sent one replaced its old version
+    stage_transform(warehouse, as_of=latest, target_dir=tmp_path / "target", full_refresh=True)
+    con = duckdb.connect(str(warehouse), read_only=True)
+    for table, rows in incremental.items():
+        schema = "intermediate" if table.startswith("int_") else "marts"
+        assert _snapshot(con, schema, table) == rows, f"{table} differs from a full refresh"
+    con.close()

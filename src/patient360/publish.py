@@ -25,6 +25,8 @@ from pathlib import Path
 
 import duckdb
 
+from patient360.warehouse import connect as warehouse_connect
+
 log = logging.getLogger(__name__)
 
 PUBLISHED_SCHEMA = "marts"
@@ -67,7 +69,7 @@ def publish_marts(warehouse: Path, out_dir: Path | None = None) -> PublishResult
     tmp_db.unlink(missing_ok=True)
 
     # an in-memory session attaching the warehouse read-only and the new file read-write
-    con = duckdb.connect()
+    con = warehouse_connect()  # in-memory session under the pipeline's memory limit
     try:
         con.execute(f"attach '{warehouse}' as wh (read_only)")
         con.execute("use wh")

@@ -1,56 +1,60 @@
 -- One row per binding x day x metric with the day's summary and abnormal flag
--- (glucose outside [glucose_abnormal_low_mmol, glucose_abnormal_high_mmol],
--- BP at or above sbp/dbp targets). Incremental with the same lookback as readings;
--- keyed by binding_id, patient_key is joined downstream (identity can change).
+-- (glucose outside [glucose_abnormal_low_mmol, glucose_abnormal_high_mmol], BP at or above
+-- sbp/dbp targets). Each reading is attributed to the device binding active when it was
+-- measured (a device re-bound to another user starts a new binding); binding_id, not
+-- patient_key, is stored, so later identity merges never leave stale keys here.
+--
+-- Incremental, by whole days: a run rebuilds every day from incremental_lookback_days
+-- before the latest stored day, plus every day that received readings landed since the
+-- previous run (a vendor re-sending old readings). Both are plain day filters, which DuckDB
+-- applies below the staging dedupe, so a daily run reads a few days of readings, not the
+-- year. The days to rebuild are looked up when the model runs (wearable_rebuild_days).
 {{ config(
     materialized='incremental',
-    unique_key=['binding_id', 'measured_date', 'metric'],
+    unique_key='measured_date',
     incremental_strategy='delete+insert',
     on_schema_change='fail'
 ) }}
 
-{% if is_incremental() %}
-with touched as (
-    -- every binding-day-metric in the lookback window or touched by newly landed readings
-    select distinct binding_id, measured_date, metric
-    from {{ ref('int_wearable__readings') }}
-    where measured_date >= (
-        select coalesce(max(measured_date), date '1900-01-01') - interval {{ var('incremental_lookback_days') }} day
-        from {{ this }}
-    )
-    or _loaded_at > (select coalesce(max(last_loaded_at), timestamp '1900-01-01') from {{ this }})
+with readings as (
+    select * from {{ ref('stg_wearable__readings') }}
+    {% if is_incremental() %}
+        where {{ wearable_rebuild_days(this, source('raw_wearable', 'readings'), 'measured_date') }}
+    {% endif %}
 ),
 
-readings as (
-    select r.*
-    from {{ ref('int_wearable__readings') }} as r
-    semi join touched using (binding_id, measured_date, metric)
+bindings as (
+    select * from {{ ref('stg_wearable__device_bindings') }}
+),
+
+attributed as (
+    select b.binding_id, r.*
+    from readings as r
+    inner join bindings as b
+        on r.device_serial = b.device_serial
+        and r.measured_at >= b.bound_at
+        and (b.unbound_at is null or r.measured_at < b.unbound_at)
 )
-{% else %}
-with readings as (
-    select * from {{ ref('int_wearable__readings') }}
-)
-{% endif %}
 
 select
-    readings.binding_id,
-    readings.measured_date,
-    readings.metric,
+    binding_id,
+    measured_date,
+    metric,
     count(*) as reading_count,
     -- exact decimal sum: summation order (incremental vs full refresh) must not change the result
-    sum(cast(readings.reading_value as decimal(18, 3))) as value_sum,
-    round(cast(sum(cast(readings.reading_value as decimal(18, 3))) as double) / count(*), 3) as avg_value,
-    min(readings.reading_value) as min_value,
-    max(readings.reading_value) as max_value,
-    case readings.metric
+    sum(cast(reading_value as decimal(18, 3))) as value_sum,
+    round(cast(sum(cast(reading_value as decimal(18, 3))) as double) / count(*), 3) as avg_value,
+    min(reading_value) as min_value,
+    max(reading_value) as max_value,
+    case metric
         when 'glucose' then bool_or(
-            readings.reading_value > {{ var('glucose_abnormal_high_mmol') }}
-            or readings.reading_value < {{ var('glucose_abnormal_low_mmol') }}
+            reading_value > {{ var('glucose_abnormal_high_mmol') }}
+            or reading_value < {{ var('glucose_abnormal_low_mmol') }}
         )
-        when 'systolic' then bool_or(readings.reading_value >= {{ var('sbp_target_mmhg') }})
-        when 'diastolic' then bool_or(readings.reading_value >= {{ var('dbp_target_mmhg') }})
+        when 'systolic' then bool_or(reading_value >= {{ var('sbp_target_mmhg') }})
+        when 'diastolic' then bool_or(reading_value >= {{ var('dbp_target_mmhg') }})
         else false
     end as is_abnormal,
-    max(readings._loaded_at) as last_loaded_at
-from readings
-group by readings.binding_id, readings.measured_date, readings.metric
+    max(_loaded_at) as last_loaded_at
+from attributed
+group by binding_id, measured_date, metric

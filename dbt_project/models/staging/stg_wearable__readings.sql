@@ -20,4 +20,7 @@ renamed as (
     from source
 )
 
-{{ dedupe('renamed', ['device_serial', 'metric', 'measured_at'], '_loaded_at desc, _line_number desc') }}
+-- Deduplicated on (device_serial, metric, measured_at). measured_date is derived from
+-- measured_at, so adding it to the key changes nothing but lets DuckDB apply a filter on
+-- the day below the dedupe window: an incremental run reads only the days it rebuilds.
+{{ dedupe('renamed', ['device_serial', 'metric', 'measured_at', 'measured_date'], '_loaded_at desc, _line_number desc') }}

@@ -31,6 +31,7 @@ from patient360.gates.pii_patterns import scan_text
 from patient360.gates.pii_scan import scan_marts
 from patient360.gates.quality import marts_metrics, raw_metrics, staging_metrics
 from patient360.gates.schema_allowlist import ALLOWLIST_PATH, load_allowlist, published_columns, schema_findings
+from patient360.warehouse import connect
 
 __all__ = ["Failure", "GateOutcome", "collect_metrics", "evaluate", "run_gates", "scan_text"]
 
@@ -64,7 +65,7 @@ def collect_metrics(warehouse: Path, *, k: int, allowlist: Path, gx_dir: Path, a
     if not warehouse.exists():
         return [Metric("schema_allowlist", str(warehouse), "", "warehouse_missing", 1, "file not found")]
     allow = load_allowlist(allowlist)
-    con = duckdb.connect(str(warehouse), read_only=True)
+    con = connect(warehouse, read_only=True)
     try:
         actual = published_columns(con)
         day = as_of or _as_of(con)

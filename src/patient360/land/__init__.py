@@ -53,12 +53,11 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
 
-import duckdb
-
 from patient360.land.files import Inspection, discover, inspect
 from patient360.land.loader import land_file, new_load_id
 from patient360.land.report import FileResult, LandingReport
 from patient360.land.schema import ensure_schema
+from patient360.warehouse import connect
 
 __all__ = ["FileResult", "LandingReport", "land_exports"]
 
@@ -76,7 +75,7 @@ def land_exports(
     report = LandingReport(load_id=new_load_id())
     log.info("landing %d file(s) from %s into %s (load %s)", len(files), exports_dir, warehouse, report.load_id)
     warehouse.parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(warehouse))
+    con = connect(warehouse)
     try:
         ensure_schema(con)
         with (

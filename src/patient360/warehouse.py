@@ -1,0 +1,30 @@
+"""Opening the DuckDB warehouse the same way everywhere: with a memory ceiling.
+
+DuckDB sizes its buffer pool at 80% of the machine's RAM unless told otherwise; on a
+shared 24 GiB machine a 1M-patient build then peaks near 20 GiB. Every connection the
+pipeline opens (landing, dbt through profiles.yml, gates, publishing) gets the same
+`memory_limit`, P360_DUCKDB_MEMORY_LIMIT (default 5GB); DuckDB spills joins, sorts and
+aggregates beyond it to a temporary folder next to the warehouse instead of failing.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import duckdb
+
+MEMORY_LIMIT_ENV = "P360_DUCKDB_MEMORY_LIMIT"
+DEFAULT_MEMORY_LIMIT = "5GB"
+
+
+def memory_limit() -> str:
+    return os.environ.get(MEMORY_LIMIT_ENV, DEFAULT_MEMORY_LIMIT)
+
+
+def connect(path: Path | str | None = None, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection (in-memory when `path` is None) under the pipeline's memory limit."""
+    config = {"memory_limit": memory_limit()}
+    if path is None:
+        return duckdb.connect(config=config)
+    return duckdb.connect(str(path), read_only=read_only, config=config)
