@@ -213,23 +213,23 @@ class PiiScanner:
         return int(names), int(addresses)
 
     def _scan_numeric(self, table: str, fq: str, cols: list[str]) -> None:
-        # Only values with >= 10 digits can hold a mobile or an ID number: a cheap numeric
-        # prefilter before any string work.
-        exprs = []
-        for c in cols:
-            s = f"CAST({q(c)} AS VARCHAR)"
-            big = f"abs({q(c)}) >= 1e10"
-            exprs += [
-                f"count(*) FILTER (WHERE {big} AND regexp_matches({s}, {_r(P.MOBILE)}))",
-                f"count(*) FILTER (WHERE {big} AND list_bool_or(list_transform("
-                f"regexp_extract_all({s}, {_r(P.RIC18)}, 1), lambda x: p360_gate_ric18(x))))",
-                f"count(*) FILTER (WHERE {big} AND list_bool_or(list_transform("
-                f"regexp_extract_all({s}, {_r(P.RIC15)}, 1), lambda x: p360_gate_ric15(x))))",
-            ]
-        row = self.con.execute(f"SELECT {', '.join(exprs)} FROM {fq}").fetchone()
-        for i, c in enumerate(cols):
-            for j, check in enumerate(("mobile", "resident_id", "resident_id_15")):
-                self._add(table, c, check, row[3 * i + j])
+        # Only values with >= 10 digits can hold a mobile or an ID number. One cheap pass finds
+        # the columns that have any (usually none); only their large values get string work.
+        maxima = self.con.execute(f"SELECT {', '.join(f'max(abs({q(c)}))' for c in cols)} FROM {fq}").fetchone()
+        checks = ("mobile", "resident_id", "resident_id_15")
+        for c, largest in zip(cols, maxima, strict=True):
+            counts = (0, 0, 0)
+            if largest is not None and largest >= 1e10:
+                s = f"CAST({q(c)} AS VARCHAR)"
+                counts = self.con.execute(f"""
+                    SELECT count(*) FILTER (WHERE regexp_matches({s}, {_r(P.MOBILE)})),
+                        count(*) FILTER (WHERE list_bool_or(list_transform(
+                            regexp_extract_all({s}, {_r(P.RIC18)}, 1), lambda x: p360_gate_ric18(x)))),
+                        count(*) FILTER (WHERE list_bool_or(list_transform(
+                            regexp_extract_all({s}, {_r(P.RIC15)}, 1), lambda x: p360_gate_ric15(x))))
+                    FROM {fq} WHERE abs({q(c)}) >= 1e10""").fetchone()
+            for check, n in zip(checks, counts, strict=True):
+                self._add(table, c, check, n)
 
     def _scan_dates(self, table: str, fq: str, cols: list[str], has_key: bool) -> None:
         lo, hi = sql_str(self.allow.event_date_min), sql_str(self.today.isoformat())
