@@ -13,7 +13,7 @@ import duckdb
 import pytest
 from tests.conftest import TEST_KEY
 
-from patient360.airflow_env import airflow_env, dags_test, prepare_airflow
+from patient360.airflow_env import airflow_env, asset_condition, dags_test, prepare_airflow
 
 pytestmark = pytest.mark.slow
 SOURCES = ("his", "crm", "consult", "wearable")
@@ -30,10 +30,13 @@ def airflow_run(tmp_path_factory, small_exports):
     end_date = date.fromisoformat(
         json.loads((small_exports / "_truth" / "manifest.json").read_text())["parameters"]["end_date"]
     )
+    conditions = {}
     for source in SOURCES:
         dags_test(f"patient360_land_{source}", end_date, env, conf='{"all_pending": true}', log_file=log_file)
+        conditions[f"after landing {source}"] = asset_condition(env, "patient360_transform")
     dags_test("patient360_transform", end_date, env, log_file=log_file)
-    return {"root": root, "warehouse": warehouse, "env": env, "log": log_file, "end_date": end_date}
+    conditions["after the transform"] = asset_condition(env, "patient360_transform")
+    return {"root": root, "warehouse": warehouse, "env": env, "log": log_file, "end_date": end_date, **conditions}
 
 
 def test_full_chain_builds_and_publishes_patient_360(airflow_run):
@@ -54,6 +57,19 @@ def test_full_chain_builds_and_publishes_patient_360(airflow_run):
         assert "patient_360" in tables
     finally:
         pub.close()
+
+
+def test_transform_is_due_exactly_when_all_four_landing_assets_were_updated(airflow_run):
+    """The Asset events the landing DAGs emit, read back from Airflow's metadata: the
+    transformation DAG is due only once all four raw Assets have been updated, and not
+    again after it has run."""
+    names = {f"patient360_raw_{s}" for s in SOURCES}
+    for i, source in enumerate(SOURCES):
+        condition = airflow_run[f"after landing {source}"]
+        assert set(condition) == names
+        updated = {name for name, at in condition.items() if at}
+        assert updated == {f"patient360_raw_{s}" for s in SOURCES[: i + 1]}
+    assert not any(airflow_run["after the transform"].values())
 
 
 def test_key_not_in_airflow_metadata_or_logs(airflow_run):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 import subprocess
 import sys
 from datetime import date
@@ -92,10 +93,13 @@ def _short(line: str) -> str:
 
 
 def prepare_airflow(env: dict[str, str], log_file: Path | None = None) -> None:
-    """Migrate the SQLite metadata DB (idempotent) and create the one-slot writer pool."""
+    """Migrate the SQLite metadata DB (idempotent), create the one-slot writer pool and
+    serialize every DAG, so that the metadata knows which DAG each Asset schedules
+    (as a dag-processor would) before the first landing DAG emits one."""
     Path(env["AIRFLOW_HOME"]).mkdir(parents=True, exist_ok=True)
     run_airflow(["db", "migrate"], env, log_file=log_file)
     run_airflow(["pools", "set", WAREHOUSE_POOL, "1", "DuckDB admits one writer process"], env, log_file=log_file)
+    run_airflow(["dags", "reserialize"], env, log_file=log_file)
 
 
 def dags_test(
@@ -110,3 +114,30 @@ def dags_test(
     if conf:
         args += ["-c", conf]
     run_airflow(args, env, log_file=log_file, show_progress=show_progress)
+
+
+def asset_condition(env: dict[str, str], consumer_dag_id: str) -> dict[str, str | None]:
+    """What the scheduler would check before an asset-scheduled run, read from Airflow's own
+    metadata: for every asset `consumer_dag_id` is scheduled on, the time of its newest event
+    since the consumer's last successful run ended, or None when that asset has not been
+    updated since. `airflow dags test` runs no scheduler,
+    so `make demo` checks this before it starts the transformation DAG."""
+    url = env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+    if not url.startswith("sqlite:///"):
+        raise ValueError(f"asset_condition reads local SQLite metadata only, not {url.split(':', 1)[0]}")
+    con = sqlite3.connect(f"file:{url.removeprefix('sqlite:///')}?mode=ro", uri=True)
+    try:
+        since = con.execute(
+            "SELECT max(end_date) FROM dag_run WHERE dag_id = ? AND state = 'success'", [consumer_dag_id]
+        ).fetchone()[0]
+        rows = con.execute(
+            """SELECT a.name, max(e.timestamp) FILTER (WHERE ? IS NULL OR e.timestamp > ?)
+               FROM dag_schedule_asset_reference AS r
+               JOIN asset AS a ON a.id = r.asset_id
+               LEFT JOIN asset_event AS e ON e.asset_id = a.id
+               WHERE r.dag_id = ? GROUP BY a.name ORDER BY a.name""",
+            [since, since, consumer_dag_id],
+        ).fetchall()
+    finally:
+        con.close()
+    return dict(rows)

@@ -15,7 +15,7 @@ from pathlib import Path
 import duckdb
 
 from patient360 import paths
-from patient360.airflow_env import airflow_env, dags_test, prepare_airflow
+from patient360.airflow_env import airflow_env, asset_condition, dags_test, prepare_airflow
 from patient360.contracts import SOURCES
 from patient360.pseudonym import KEY_ENV, ensure_key_file
 
@@ -24,6 +24,7 @@ log = logging.getLogger("patient360.demo")
 DEMO_PATIENTS = 3000
 DEMO_DAYS = 30
 DEMO_SEED = 42
+TRANSFORM_DAG = "patient360_transform"
 
 
 def _ensure_key() -> None:
@@ -134,8 +135,14 @@ def main(argv: list[str] | None = None) -> int:
             log_file=log_file,
             show_progress=True,
         )
-    print(f"airflow dags test patient360_transform {end_date} (dbt build -> gates -> publish) ...")
-    dags_test("patient360_transform", end_date, env, log_file=log_file, show_progress=True)
+    condition = asset_condition(env, TRANSFORM_DAG)
+    for asset, updated in condition.items():
+        print(f"  asset {asset:<28} {'updated ' + updated if updated else 'NOT updated since the last build'}")
+    if not condition or not all(condition.values()):
+        print(f"{TRANSFORM_DAG} is scheduled on its landing Assets, and not all of them were updated: not run")
+        return 1
+    print(f"all {len(condition)} Assets updated: airflow dags test {TRANSFORM_DAG} {end_date} (dbt, gates, publish)")
+    dags_test(TRANSFORM_DAG, end_date, env, log_file=log_file, show_progress=True)
 
     print_summary(warehouse)
     print(f"\nAirflow task logs: {log_file}")
