@@ -19,7 +19,6 @@ landing's median seconds per phase (FileResult.phases, summed over files).
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import tempfile
 import time
@@ -28,8 +27,8 @@ from pathlib import Path
 
 import duckdb
 
+from patient360.benchmark.bare import comparable_files, reader_for
 from patient360.land import land_exports
-from patient360.land.files import discover
 
 DAY = "2024-03-01"
 TARGET = 1.5
@@ -67,35 +66,11 @@ def synth(root: Path, rows: int) -> None:
     con.close()
 
 
-def _reader(path: Path) -> str:
-    return "read_json" if ".ndjson" in path.name else "read_csv"
-
-
 def bare(files: list[Path], warehouse: Path) -> None:
     con = duckdb.connect(str(warehouse))
     for i, f in enumerate(files):
-        con.execute(f"CREATE TABLE t{i} AS SELECT * FROM {_reader(f)}('{f}')")
+        con.execute(f"CREATE TABLE t{i} AS SELECT * FROM {reader_for(f)}('{f}')")
     con.close()
-
-
-def comparable(exports: Path, out: Path) -> list[Path]:
-    """Link every contract file a bare reader can read into `out` (same layout); return them."""
-    con = duckdb.connect()
-    kept = []
-    for ef in discover(exports):
-        if ef.contract is None:
-            continue
-        try:  # a full read: GBK or broken files fail here
-            con.execute(f"SELECT count(*) FROM {_reader(ef.path)}('{ef.path}')").fetchone()
-        except duckdb.Error as exc:
-            print(f"  not compared (bare read fails: {str(exc).splitlines()[0][:80]}): {ef.rel_path}")
-            continue
-        dest = out / ef.rel_path
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        os.link(ef.path, dest)
-        kept.append(dest)
-    con.close()
-    return kept
 
 
 def main() -> None:
@@ -117,7 +92,9 @@ def main() -> None:
             else:
                 synth(source, args.rows)
         exports = tmp_path / "exports"
-        files = comparable(source, exports)
+        files, skipped = comparable_files(source, exports)
+        for note in skipped:
+            print(f"  not compared (bare read fails): {note}")
         size = sum(f.stat().st_size for f in files)
         print(f"{len(files)} file(s), {size / 1e6:.1f} MB on disk")
         for f in files:  # warm the page cache so neither side pays the first read
