@@ -41,5 +41,6 @@ def built_warehouse(tmp_path_factory: pytest.TempPathFactory, small_exports: Pat
     root = tmp_path_factory.mktemp("built")
     warehouse = root / "patient360.duckdb"
     stage_land(small_exports, warehouse)
-    stage_transform(warehouse, target_dir=root / "target")
+    # unit_tests=True: CI is where dbt unit tests run (scheduled builds leave them out)
+    stage_transform(warehouse, target_dir=root / "target", unit_tests=True)
     return warehouse

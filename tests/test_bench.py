@@ -110,3 +110,14 @@ def test_report_verdicts_against_the_targets():
     assert "**missed**" in rows["landing / bare read@1,000,000"]
     assert "| met |" in rows["pandas / dbt patient_360@100,000"]
     assert "**missed**" in rows["pandas / dbt patient_360@1,000,000"]
+
+
+def test_repeat_counts_apply_per_size():
+    from patient360.benchmark.harness import build_parser, repeats_per_size
+
+    args = build_parser().parse_args(["--patients", "10000,100000,1000000", "--repeat", "3,1"])
+    assert repeats_per_size(args.patients, args.repeat) == {10_000: 3, 100_000: 1, 1_000_000: 1}
+    args = build_parser().parse_args(["--patients", "200,400"])
+    assert repeats_per_size(args.patients, args.repeat) == {200: 3, 400: 3}
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["--repeat", "0"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import duckdb
@@ -93,3 +94,34 @@ def test_every_landed_record_is_linked(built_warehouse):
         """
     ).fetchone()[0]
     assert unlinked == 0
+
+
+def _results_by_type(target: Path) -> dict[str, list[str]]:
+    results = json.loads((target / "run_results.json").read_text(encoding="utf-8"))["results"]
+    by_type: dict[str, list[str]] = {}
+    for r in results:
+        by_type.setdefault(r["unique_id"].split(".")[0], []).append(r["status"])
+    return by_type
+
+
+def test_ci_build_runs_every_dbt_unit_test_and_they_pass(built_warehouse):
+    """The session fixture builds with unit_tests=True: every unit test in the manifest ran."""
+    target = built_warehouse.parent / "target"
+    manifest = json.loads((target / "manifest.json").read_text(encoding="utf-8"))
+    statuses = _results_by_type(target)
+    assert len(statuses["unit_test"]) == len(manifest["unit_tests"]) > 0
+    assert set(statuses["unit_test"]) == {"pass"}
+    assert statuses["test"] and set(statuses["test"]) <= {"pass", "warn"}
+
+
+def test_scheduled_build_leaves_unit_tests_out_but_runs_data_tests(tmp_path, built_warehouse):
+    import shutil
+
+    from patient360.pipeline import stage_transform
+
+    warehouse = tmp_path / "patient360.duckdb"
+    shutil.copy(built_warehouse, warehouse)
+    stage_transform(warehouse, target_dir=tmp_path / "target")
+    statuses = _results_by_type(tmp_path / "target")
+    assert "unit_test" not in statuses
+    assert statuses["model"] and statuses["test"]

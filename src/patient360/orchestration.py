@@ -94,7 +94,12 @@ def dbt_operator_args() -> dict:
     # never as an operator argument, so it is not stored in Airflow's rendered fields.
     return {
         "append_env": True,
-        "env": {"P360_WAREHOUSE": str(warehouse()), "DBT_SEND_ANONYMOUS_USAGE_STATS": "False"},
+        # unit tests check SQL logic on fixed inputs and run in CI, not in scheduled builds
+        "env": {
+            "P360_WAREHOUSE": str(warehouse()),
+            "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
+            "DBT_EXCLUDE_RESOURCE_TYPES": "unit_test",
+        },
         "vars": {"as_of_date": AS_OF_TEMPLATE},
         "pool": WAREHOUSE_POOL,
     }

@@ -268,13 +268,34 @@ def _ladder(text: str) -> list[int]:
     return sizes
 
 
+def _repeats(text: str) -> list[int]:
+    try:
+        counts = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected N or N,N,... (one per size), got {text!r}") from exc
+    if not counts or min(counts) < 1:
+        raise argparse.ArgumentTypeError("--repeat must be at least 1")
+    return counts
+
+
+def repeats_per_size(sizes: list[int], counts: list[int]) -> dict[int, int]:
+    """`--repeat 3` applies to every size; `--repeat 3,3,1` gives one count per size, the
+    last count carrying on for further sizes (a 1M repetition takes half an hour)."""
+    return {n: counts[min(i, len(counts) - 1)] for i, n in enumerate(sizes)}
+
+
 def build_parser(prog: str = "patient360 bench") -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog=prog, description="Time the whole pipeline at several population sizes; medians and side-by-side ratios."
     )
     ladder = ",".join(str(n) for n in DEFAULT_LADDER)
     p.add_argument("--patients", type=_ladder, default=list(DEFAULT_LADDER), help=f"N[,N...] (default {ladder})")
-    p.add_argument("--repeat", type=int, default=3, help="repetitions per size; medians are reported")
+    p.add_argument(
+        "--repeat",
+        type=_repeats,
+        default=[3],
+        help="repetitions per size, N or N,N,... one per size (e.g. 3,3,1); medians are reported",
+    )
     p.add_argument("--days", type=int, default=2, help="daily partitions (the last one is the incremental day)")
     p.add_argument("--history-days", type=int, default=364, help="history carried by the first partition")
     p.add_argument("--hr-per-day", type=int, default=BENCH_HR_PER_DAY, help="band heart-rate samples per day")
@@ -288,8 +309,7 @@ def main(argv: list[str] | None = None, prog: str = "patient360 bench") -> int:
     args = build_parser(prog).parse_args(argv)
     if args.days < 2:
         raise SystemExit("--days must be at least 2: the last partition is the incremental daily run")
-    if args.repeat < 1:
-        raise SystemExit("--repeat must be at least 1")
+    repeats = repeats_per_size(args.patients, args.repeat)
     os.environ.setdefault("P360_PSEUDONYM_KEY", BENCH_KEY)
     work = args.workdir.resolve()
     work.mkdir(parents=True, exist_ok=True)
@@ -298,6 +318,7 @@ def main(argv: list[str] | None = None, prog: str = "patient360 bench") -> int:
     log = work / f"bench-{stamp}.log"
     report = {"started": stamp, "machine": machine(), "targets": TARGETS, "parameters": {}, "scales": []}
     report["parameters"] = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
+    report["parameters"]["repeat"] = {str(n): r for n, r in repeats.items()}
     _say(f"benchmark log (every stage's output): {log}")
     for n in args.patients:
         exports, gen = _generate(n, args, work, log)
@@ -306,8 +327,8 @@ def main(argv: list[str] | None = None, prog: str = "patient360 bench") -> int:
         shutil.rmtree(cmp_dir, ignore_errors=True)
         compare_set = comparable_files(exports, cmp_dir / "exports", date.fromisoformat(parts[0]))
         runs = []
-        for rep in range(args.repeat):
-            _say(f"[{n:,}] repetition {rep + 1}/{args.repeat}")
+        for rep in range(repeats[n]):
+            _say(f"[{n:,}] repetition {rep + 1}/{repeats[n]}")
             runs.append(_one_repetition(n, rep, exports, parts, work, log, compare_set))
         summary = summarise(n, runs, gen)
         summary["runs"] = runs

@@ -122,6 +122,12 @@ def _scaling(scales: list[dict]) -> list[str]:
     return [*out, ""]
 
 
+def _repeat_text(repeat: int | dict) -> str:
+    if isinstance(repeat, dict):
+        return ", ".join(f"{int(n):,} × {r}" for n, r in repeat.items())
+    return f"{repeat} each"
+
+
 def render_markdown(report: dict) -> str:
     m = report["machine"]
     p = report["parameters"]
@@ -131,7 +137,8 @@ def render_markdown(report: dict) -> str:
         f"Machine: {m['cores']} cores, {m['memory_gib']} GiB, {m['cpu']}; Python {m['python']}, DuckDB {m['duckdb']}, "
         f"dbt-core {m['dbt_core']}, pandas {m['pandas']}.",
         f"Data: {p['history_days']} days of history + {p['days']} daily partitions, seed {p['seed']}, "
-        f"{p['hr_per_day']} heart-rate samples per band-day. {p['repeat']} repetition(s) per size, medians; "
+        f"{p['hr_per_day']} heart-rate samples per band-day. "
+        f"Repetitions per size: {_repeat_text(p['repeat'])}; medians, "
         "every stage in its own process (wall, CPU incl. children, peak RSS of the process tree).",
         "",
     ]
