@@ -97,17 +97,16 @@ def resolve_identities(observations: pd.DataFrame) -> pd.DataFrame:
     cols = ["source", "source_record_id", "identifier_type", "identifier_value"]
     src, rid, types, values = (observations[c].to_numpy(dtype=object).astype(str).astype(object) for c in cols)
     # records in (source, record id) order; rec = each observation's record index
-    record_id, uniques = pd.factorize(src + "\x1f" + rid, sort=True)
+    rec, uniques = pd.factorize(src + "\x1f" + rid, sort=True)
     n = len(uniques)
     if n == 0:
         return pd.DataFrame(columns=OUTPUT_COLUMNS)
     records = pd.Series(uniques).str.split("\x1f", n=1, expand=True).set_axis(["source", "source_record_id"], axis=1)
-    rec = record_id
     root1 = _strong_components(n, rec, types, values)
 
     # Rule 2 needs only the mobiles still shared by two or more clusters after rule 1
     # (a merge never splits a cluster, so a mobile within one cluster stays within one).
-    mob = types == "mobile"
+    mob = np.isin(types, WEAK_KEYS)
     mobile_code, _ = pd.factorize(values[mob], sort=True)
     pairs = pd.DataFrame({"mobile": mobile_code, "root": root1[rec[mob]], "rec": rec[mob]})
     spread = pairs.groupby("mobile")["root"].transform("nunique").to_numpy()
