@@ -43,8 +43,12 @@ lint: $(STAMP)
 	$(BIN)/sqlfluff lint --processes 2 dbt_project/models
 	$(BIN)/mypy
 
+# The benchmark through the CLI (docs/benchmarks.md; `patient360 bench -h` for options). The default
+# takes tens of minutes; the full 10k/100k/1M ladder: make bench BENCH_ARGS="--repeat 3,3,1".
+BENCH_ARGS ?= --patients 10000,100000 --repeat 3
+
 bench: $(STAMP)
-	$(BIN)/python scripts/bench_all.py
+	$(BIN)/patient360 bench $(BENCH_ARGS)
 
 clean:
 	rm -rf warehouse .airflow exports dbt_project/target dbt_project/logs

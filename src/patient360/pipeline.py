@@ -43,7 +43,7 @@ def stage_transform(
 ):
     """`dbt build`: every model and data test. dbt unit tests check SQL logic on fixed
     inputs, not the data, so scheduled runs leave them out (dbt's own advice for
-    production); CI runs them (tests/test_dbt_unit.py) and so does `unit_tests=True`."""
+    production); `unit_tests=True` runs them, as CI does (the `built_warehouse` fixture in tests/conftest.py)."""
     dbt_vars = {"as_of_date": as_of.isoformat()} if as_of else None
     args = ["build"] + (["--full-refresh"] if full_refresh else [])
     if not unit_tests:

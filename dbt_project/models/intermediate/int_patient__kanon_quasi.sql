@@ -1,5 +1,5 @@
 -- k-anonymity before publishing: every (age_band, gender, city) combination in
--- patient_360 must hold at least k people (var k_anonymity, default 5; domain.md
+-- patient_360 must hold at least k people (var k_anonymity, default 5; business_rules.md
 -- "Privacy"). Small groups are generalised step by step: city -> province, then
 -- age band -> 20-year band, then suppressed ('suppressed').
 {% set k = var('k_anonymity') %}

@@ -40,7 +40,7 @@ from patient360.benchmark.report import TARGETS, render_markdown
 
 DEFAULT_LADDER = (10_000, 100_000, 1_000_000)
 # A band's heart-rate samples per day, chosen so that 1M patients carry about 100M readings
-# a year (issue 8's figure; ~12% of people own a device, most of them 1-3 readings a day).
+# a year (the workload of docs/benchmarks.md; ~12% of people own a device, most of them 1-3 readings a day).
 BENCH_HR_PER_DAY = 18
 BENCH_KEY = "bench-only-pseudonym-key-not-a-secret-0123456789"
 

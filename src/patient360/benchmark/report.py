@@ -1,4 +1,4 @@
-"""The benchmark's Markdown report and the targets it checks (issue 8)."""
+"""The benchmark's Markdown report and the targets it checks (TARGETS, described in docs/benchmarks.md)."""
 
 from __future__ import annotations
 

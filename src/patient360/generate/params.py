@@ -1,4 +1,4 @@
-"""Shapes of the synthetic population, from ../shared/domain.md. One place, named.
+"""Shapes of the synthetic population, from docs/business_rules.md. One place, named.
 
 Figures are the domain essays' illustrative numbers: realistic defaults, not truths.
 """

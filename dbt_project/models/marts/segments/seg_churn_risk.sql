@@ -1,4 +1,4 @@
--- Churn warning (domain.md "Churn warning"). Signals, each a column:
+-- Churn warning (business_rules.md "Churn warning"). Signals, each a column:
 --   no_interaction_low    >= churn_low_days_without_interaction days without any interaction
 --   no_interaction_medium >= churn_medium_days_without_interaction days
 --   no_checkin            community member without a check-in for churn_checkin_gap_days

@@ -1,4 +1,4 @@
--- Community activity tier (domain.md "Community activity tiers"), for current members:
+-- Community activity tier (business_rules.md "Community activity tiers"), for current members:
 -- weekly interactions = community events in the last 28 days / 4; purchases in the last 30 days;
 -- indicators on target = HbA1c and BP controlled where measured (no indicator counts as on target).
 --   high_value_active: >= community_high_weekly_interactions a week, >= community_high_monthly_purchases

@@ -1,4 +1,4 @@
--- Disease-programme stage (domain.md "Disease-programme stages"), one row per person and
+-- Disease-programme stage (business_rules.md "Disease-programme stages"), one row per person and
 -- programme. Diabetes: gestational (O24), newly_diagnosed (first diagnosis within
 -- programme_new_days), long_term_managed. Oncology: newly_diagnosed, long_term_rehabilitation
 -- (>= oncology_rehab_years since first diagnosis), in_treatment otherwise; high_risk_screening

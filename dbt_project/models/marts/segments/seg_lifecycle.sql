@@ -1,4 +1,4 @@
--- Lifecycle stage per person as of the run date (domain.md "Lifecycle"), one snapshot
+-- Lifecycle stage per person as of the run date (business_rules.md "Lifecycle"), one snapshot
 -- per as_of_date (incremental, delete+insert keyed on as_of_date: re-running a date replaces
 -- its whole snapshot, so a person re-keyed by an identity merge leaves no stale row in it;
 -- older snapshots keep the keys in force on their date).

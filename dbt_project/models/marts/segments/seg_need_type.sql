@@ -1,4 +1,4 @@
--- Need type from the service mix (domain.md "Value and need"), first rule that holds:
+-- Need type from the service mix (business_rules.md "Value and need"), first rule that holds:
 --   health_management: chronic programme, or follow-up services (labs, refills,
 --                      device syncs) are >= 40% of clinical events;
 --   acute_consult:     consults plus emergency visits are >= 50% of services;

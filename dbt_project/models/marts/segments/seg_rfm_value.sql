@@ -1,4 +1,4 @@
--- RFM value tier (domain.md "Value and need"). Among people with at least one service:
+-- RFM value tier (business_rules.md "Value and need"). Among people with at least one service:
 -- recency, frequency (service days) and monetary (total spend) quintile scores, 5 = best
 -- (ntile over the population, ties broken by key for determinism); score = R + F + M
 -- plus a health-contribution bonus (health talks attended + referrals made, capped at
