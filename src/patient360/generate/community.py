@@ -58,9 +58,7 @@ def community_groups(tl: Timeline) -> pd.DataFrame:
     )
 
 
-def group_memberships(
-    rng, p: pd.DataFrame, first: pd.DataFrame, groups: pd.DataFrame, tl: Timeline
-) -> pd.DataFrame:
+def group_memberships(rng, p: pd.DataFrame, first: pd.DataFrame, groups: pd.DataFrame, tl: Timeline) -> pd.DataFrame:
     """Chronic people and community-channel recruits join their condition's group; churners may leave."""
     n = len(p)
     join_rate = np.where(p["chronic"].to_numpy(), P.GROUP_JOIN_RATE_CHRONIC, P.GROUP_JOIN_RATE_OTHER)
@@ -84,9 +82,7 @@ def group_memberships(
             "contact_id": first["contact_id"].to_numpy()[m],
             "joined_at": joined,
             "left_at": left,
-            "leave_reason": np.where(
-                pd.notna(left), rng.choice(list(reasons), len(m), p=list(reasons.values())), None
-            ),
+            "leave_reason": np.where(pd.notna(left), rng.choice(list(reasons), len(m), p=list(reasons.values())), None),
         }
     )
     memberships = memberships[memberships["joined_at"] <= tl.end.astype("datetime64[s]") + np.timedelta64(86399, "s")]

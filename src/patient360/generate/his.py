@@ -15,8 +15,9 @@ def build_his_patients(rng: np.random.Generator, persons: pd.DataFrame, tl: Time
     n = len(p)
     mobile = p["mobile"].to_numpy().copy()
     # Children: often registered with a guardian's phone (an adult HIS patient with an ID number).
-    guardians = p.index[(p["age"] >= 25) & (p["age"] <= 50) & p["id_number"].notna()].to_numpy()
-    kids = np.flatnonzero((p["age"].to_numpy() <= 14) & (rng.random(n) < P.GUARDIAN_MOBILE_RATE))
+    low, high = P.GUARDIAN_AGES
+    guardians = p.index[(p["age"] >= low) & (p["age"] <= high) & p["id_number"].notna()].to_numpy()
+    kids = np.flatnonzero((p["age"].to_numpy() <= P.CHILD_MAX_AGE) & (rng.random(n) < P.GUARDIAN_MOBILE_RATE))
     if len(guardians) and len(kids):
         mobile[kids] = p["mobile"].to_numpy()[rng.choice(guardians, len(kids))]
     registered_at = random_time(rng, p["registered"].to_numpy())
