@@ -301,7 +301,7 @@ POINTS_HOURS = (7, 23)  # [from, to) hour of member activity
 REFERRAL_POINTS = 200  # the referrer's bonus. Rule: community activity tiers
 REDEEM_ABOVE_POINTS = 300  # members holding more than this redeem once at the end of the window
 REDEEM_POINTS = 100  # deducted by that redemption
-REDEEM_HOURS_BEFORE_END = 5  # the redemption happens at 19:00 on the last day
+REDEEM_HOURS_BEFORE_END = 5  # redeemed 5 hours before the last day starts (19:00 the evening before)
 
 # --- CRM: nps_responses and message_events (community.py) -------------------------------------
 NPS_RESPONSE_SHARE = 0.25  # primary contacts who answer the survey once
