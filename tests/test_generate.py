@@ -4,6 +4,7 @@ population matches the domain mix."""
 
 from __future__ import annotations
 
+import ast
 import csv
 import fnmatch
 import gzip
@@ -374,3 +375,38 @@ def test_history_days_and_heart_rate_density_are_parameters(tmp_path):
         assert (tmp_path / "a" / path).read_bytes() == (tmp_path / "b" / path).read_bytes()
     with pytest.raises(ValueError, match="history_days"):
         generate_exports(tmp_path / "c", history_days=0, **base)
+
+
+GENERATE_DIR = Path(__file__).resolve().parents[1] / "src" / "patient360" / "generate"
+MAX_FUNCTION_LINES = 80  # end_lineno - lineno: a function must fit on a screen
+
+
+def _modules() -> list[Path]:
+    modules = sorted(GENERATE_DIR.glob("*.py"))
+    assert len(modules) > 5, f"generator modules not found under {GENERATE_DIR}"
+    return modules
+
+
+def test_every_figure_lives_in_params() -> None:
+    """No float literal in a generator module other than params.py: the population's
+    probabilities, shares, rates, means and spreads are named constants there. There is no
+    allow-list on purpose: a neutral value is written as an int (0, 1) or given a name."""
+    found = [
+        f"{path.name}:{node.lineno}: {node.value!r}"
+        for path in _modules()
+        if path.name != "params.py"
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Constant) and type(node.value) is float
+    ]
+    assert not found, "figures outside generate/params.py (name them there):\n" + "\n".join(found)
+
+
+def test_generator_functions_fit_on_a_screen() -> None:
+    long = [
+        f"{path.name}:{node.lineno} {node.name}: {node.end_lineno - node.lineno} lines"
+        for path in _modules()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+        and node.end_lineno - node.lineno > MAX_FUNCTION_LINES
+    ]
+    assert not long, f"functions over {MAX_FUNCTION_LINES} lines (split them):\n" + "\n".join(long)

@@ -40,25 +40,17 @@ COMPLAINTS = [
 
 
 def consult_sessions(rng, persons: pd.DataFrame, consult: pd.DataFrame, tl: Timeline) -> pd.DataFrame:
+    """consult.sessions of the consult users, requested around the clock at their activity rate."""
     p = persons.set_index("person_id").loc[consult["person_id"]].reset_index()
     start = np.maximum(p["active_from"].to_numpy(), p["registered"].to_numpy())
-    i, day = repeat_events(rng, start, p["active_to"].to_numpy(), p["rate"].to_numpy() / 40.0)
+    i, day = repeat_events(rng, start, p["active_to"].to_numpy(), p["rate"].to_numpy() / P.CONSULT_EVERY_DAYS)
     n = len(i)
-    urgency = rng.choice(["routine", "urgent", "critical"], n, p=[0.85, 0.12, 0.03])
-    requested = random_time(rng, day, 0, 24)
-    minutes = rng.lognormal(np.log(P.CONSULT_RESPONSE_MEDIAN_MIN), P.CONSULT_RESPONSE_SIGMA, n)
-    minutes = np.where(urgency == "critical", minutes / 4, minutes)
-    r = rng.random(n)
-    status = np.where(
-        r < P.CONSULT_ABANDON_RATE,
-        "abandoned",
-        np.where(r < P.CONSULT_ABANDON_RATE + P.CONSULT_REFUND_RATE, "refunded", "completed"),
-    )
-    answered = (status != "abandoned") | (rng.random(n) < 0.3)
-    first = requested + (minutes * 60).astype(int) * SEC
-    closed = first + rng.integers(300, 5400, n) * SEC
-    ctype = rng.choice(["text", "video", "phone"], n, p=[0.7, 0.18, 0.12])
-    fee = np.select([ctype == "text", ctype == "video"], [29.0, 89.0], default=59.0)
+    urgency = rng.choice(list(P.CONSULT_URGENCY_SHARES), n, p=list(P.CONSULT_URGENCY_SHARES.values()))
+    requested = random_time(rng, day, *P.CONSULT_HOURS)
+    timing = _response(rng, urgency, requested, tl)
+    ctype = rng.choice(list(P.CONSULT_TYPE_SHARES), n, p=list(P.CONSULT_TYPE_SHARES.values()))
+    fees = P.CONSULT_FEES
+    fee = np.select([ctype == "text", ctype == "video"], [fees["text"], fees["video"]], default=fees["phone"])
     specialty = np.where(
         p["has_diabetes"].to_numpy()[i],
         "endocrinology",
@@ -68,34 +60,66 @@ def consult_sessions(rng, persons: pd.DataFrame, consult: pd.DataFrame, tl: Time
             rng.choice(["paediatrics", "dermatology", "gynaecology", "general"], n),
         ),
     )
-    completed = status == "completed"
-    rating = np.where(
-        completed & (rng.random(n) < 0.7), rng.choice([1, 2, 3, 4, 5], n, p=[0.03, 0.04, 0.13, 0.3, 0.5]), -1
-    )
-    complaint = np.array(COMPLAINTS)[rng.integers(0, len(COMPLAINTS), n)].astype(object)
-    # people type their phone number into free text: the reason free text is never published
-    with_phone = rng.random(n) < 0.02
-    complaint[with_phone] = complaint[with_phone] + "，请回电" + consult["mobile_raw"].to_numpy()[i][with_phone]
+    completed = timing["status"] == "completed"
+    rated = completed & (rng.random(n) < P.CONSULT_RATED_SHARE)
+    ratings = P.CONSULT_RATING_SHARES
+    rating = np.where(rated, rng.choice(list(ratings), n, p=list(ratings.values())), -1)
+    complaint = _complaints(rng, consult["mobile_raw"].to_numpy()[i])
     sessions = pd.DataFrame(
         {
             "session_id": new_ids("S", rng, n, 10),
             "platform_user_id": consult["platform_user_id"].to_numpy()[i],
             "mobile": consult["mobile_raw"].to_numpy()[i],
             "real_name": consult["real_name"].to_numpy()[i],
-            "doctor_id": np.char.add("D", np.char.zfill(rng.integers(1, 400, n).astype(str), 4)),
+            "doctor_id": np.char.add("D", np.char.zfill(rng.integers(*P.DOCTOR_NUMBERS, n).astype(str), 4)),
             "specialty": specialty,
             "consult_type": ctype,
             "urgency": urgency,
             "chief_complaint": complaint,
             "requested_at": requested,
-            "first_response_at": np.where(answered & (first <= tl.end_ts), first, np.datetime64("NaT")),
-            "closed_at": np.where(answered & (closed <= tl.end_ts), closed, np.datetime64("NaT")),
-            "status": status,
+            "first_response_at": timing["first_response_at"],
+            "closed_at": timing["closed_at"],
+            "status": timing["status"],
             "fee": fee,
             "rating": rating,
-            "prescription_issued": completed & (rng.random(n) < 0.3),
-            "offline_referral": np.where(urgency == "critical", rng.random(n) < 0.8, rng.random(n) < 0.08),
+            "prescription_issued": completed & (rng.random(n) < P.CONSULT_PRESCRIPTION_SHARE),
+            "offline_referral": np.where(
+                urgency == "critical",
+                rng.random(n) < P.OFFLINE_REFERRAL_RATE_CRITICAL,
+                rng.random(n) < P.OFFLINE_REFERRAL_RATE_OTHER,
+            ),
         }
     )
     sessions["rating"] = sessions["rating"].astype(object).where(sessions["rating"] > 0, None)
     return sessions[sessions["requested_at"] <= tl.end_ts].reset_index(drop=True)
+
+
+def _response(rng, urgency: np.ndarray, requested: np.ndarray, tl: Timeline) -> dict[str, np.ndarray]:
+    """Status, first response and closing of each session (neither after the export's end).
+    The service standard is a reply within 30 minutes; critical cases are answered faster."""
+    n = len(urgency)
+    minutes = rng.lognormal(np.log(P.CONSULT_RESPONSE_MEDIAN_MIN), P.CONSULT_RESPONSE_SIGMA, n)
+    minutes = np.where(urgency == "critical", minutes / P.CRITICAL_RESPONSE_SPEEDUP, minutes)
+    r = rng.random(n)
+    status = np.where(
+        r < P.CONSULT_ABANDON_RATE,
+        "abandoned",
+        np.where(r < P.CONSULT_ABANDON_RATE + P.CONSULT_REFUND_RATE, "refunded", "completed"),
+    )
+    answered = (status != "abandoned") | (rng.random(n) < P.ABANDONED_ANSWERED_SHARE)
+    first = requested + (minutes * 60).astype(int) * SEC
+    closed = first + rng.integers(*P.CONSULT_LENGTH_SECONDS, n) * SEC
+    return {
+        "status": status,
+        "first_response_at": np.where(answered & (first <= tl.end_ts), first, np.datetime64("NaT")),
+        "closed_at": np.where(answered & (closed <= tl.end_ts), closed, np.datetime64("NaT")),
+    }
+
+
+def _complaints(rng, mobile: np.ndarray) -> np.ndarray:
+    """Chief complaints; people type their phone number into free text: the reason free text is never published."""
+    n = len(mobile)
+    complaint = np.array(COMPLAINTS)[rng.integers(0, len(COMPLAINTS), n)].astype(object)
+    with_phone = rng.random(n) < P.COMPLAINT_WITH_PHONE_RATE
+    complaint[with_phone] = complaint[with_phone] + "，请回电" + mobile[with_phone]
+    return complaint

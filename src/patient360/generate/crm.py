@@ -13,15 +13,15 @@ WECHAT_CHANNELS = {"private_domain", "community_group", "social_video", "patient
 
 
 def build_campaigns(rng: np.random.Generator, tl: Timeline) -> pd.DataFrame:
-    """Three consecutive campaigns per channel covering the exported history."""
+    """CAMPAIGNS_PER_CHANNEL consecutive campaigns per channel covering the exported history."""
     rows = []
     span = int((tl.end - tl.history_start) / DAY) + 1
     specialties = ["endocrinology", "cardiology", "paediatrics", "dermatology", "gynaecology", "general", "oncology"]
     k = 0
     for channel in P.CHANNELS:
-        for part in range(3):
-            start = tl.history_start + (span * part // 3) * DAY
-            end = tl.history_start + (span * (part + 1) // 3 - 1) * DAY
+        for part in range(P.CAMPAIGNS_PER_CHANNEL):
+            start = tl.history_start + (span * part // P.CAMPAIGNS_PER_CHANNEL) * DAY
+            end = tl.history_start + (span * (part + 1) // P.CAMPAIGNS_PER_CHANNEL - 1) * DAY
             k += 1
             rows.append(
                 {
@@ -31,7 +31,7 @@ def build_campaigns(rng: np.random.Generator, tl: Timeline) -> pd.DataFrame:
                     "specialty": specialties[k % len(specialties)],
                     "start_date": start,
                     "end_date": end,
-                    "budget": round(float(rng.uniform(20_000, 400_000)), 2),
+                    "budget": round(float(rng.uniform(*P.CAMPAIGN_BUDGET)), 2),
                 }
             )
     return pd.DataFrame(rows)
@@ -52,8 +52,8 @@ def assign_campaigns(persons: pd.DataFrame, campaigns: pd.DataFrame) -> np.ndarr
 def build_crm_contacts(rng: np.random.Generator, persons: pd.DataFrame, tl: Timeline) -> pd.DataFrame:
     p = persons[persons["has_crm"]].reset_index(drop=True)
     n = len(p)
-    created = random_time(rng, p["registered"].to_numpy() - rng.integers(0, 15, n) * DAY)
-    wechat = np.isin(p["channel"].to_numpy(), list(WECHAT_CHANNELS)) & (rng.random(n) < 0.8)
+    created = random_time(rng, p["registered"].to_numpy() - rng.integers(0, P.CONTACT_LEAD_TIME_DAYS, n) * DAY)
+    wechat = np.isin(p["channel"].to_numpy(), list(WECHAT_CHANNELS)) & (rng.random(n) < P.WECHAT_CONTACT_SHARE)
     only_lead = ~p["has_his"].to_numpy() & ~p["has_consult"].to_numpy()
     no_mobile = wechat & only_lead & (rng.random(n) < P.LEAD_WITHOUT_MOBILE_RATE)
     base = pd.DataFrame(
@@ -71,8 +71,10 @@ def build_crm_contacts(rng: np.random.Generator, persons: pd.DataFrame, tl: Time
     )
     # A second contact for some people (another campaign), sharing the phone or WeChat.
     second = base[rng.random(n) < P.SECOND_CRM_CONTACT_RATE].copy()
-    second["created_at"] = second["created_at"].to_numpy() + rng.integers(1, 60, len(second)) * DAY
-    second["name"] = ids.typo(rng, second["name"].to_numpy(), 0.2)
+    second["created_at"] = (
+        second["created_at"].to_numpy() + rng.integers(*P.SECOND_CONTACT_DELAY_DAYS, len(second)) * DAY
+    )
+    second["name"] = ids.typo(rng, second["name"].to_numpy(), P.SECOND_CONTACT_NAME_TYPO_RATE)
     contacts = pd.concat([base, second], ignore_index=True)
     contacts = contacts[contacts["created_at"].to_numpy() <= tl.end_ts].reset_index(drop=True)
     m = len(contacts)
@@ -113,11 +115,11 @@ def campaign_stats(
         days = np.arange(np.datetime64(c.start_date, "D"), np.datetime64(c.end_date, "D") + 1)
         days = days[days <= tl.end]
         leads = np.array([acquired.get((c.campaign_id, d), 0) for d in days])
-        appointments = leads + rng.poisson(leads * 0.3 + 0.2)
-        requests = appointments + rng.poisson(appointments * 1.2 + 0.5)
-        clicks = requests + rng.poisson(requests * 3.0 + 2)
+        appointments = _add_drop_off(rng, leads, "appointments")
+        requests = _add_drop_off(rng, appointments, "consult_requests")
+        clicks = _add_drop_off(rng, requests, "clicks")
         impressions = clicks + rng.poisson(clicks / ctr)
-        spend = (impressions * cpi * rng.uniform(0.85, 1.15, len(days))).round(2)
+        spend = (impressions * cpi * rng.uniform(*P.DAILY_SPEND_JITTER, len(days))).round(2)
         rows.append(
             pd.DataFrame(
                 {
@@ -132,3 +134,9 @@ def campaign_stats(
             )
         )
     return pd.concat(rows, ignore_index=True)
+
+
+def _add_drop_off(rng, following: np.ndarray, stage: str) -> np.ndarray:
+    """A funnel stage's daily count: the next stage's plus the people who stopped at this one."""
+    per_unit, per_day = P.FUNNEL_DROP_OFF[stage]
+    return following + rng.poisson(following * per_unit + per_day)

@@ -38,6 +38,7 @@ ROW_DIRT = {
     },
 }
 
+FUTURE_TIMESTAMP = "2099-01-01 08:00:00"  # the value a future_timestamp defect writes
 # A future start would also break "end after start" checks: those ends are blanked.
 FUTURE_CLEARS = {
     ("his", "visits"): ("ended_at",),
@@ -95,11 +96,38 @@ def plant_row_dirt(
     n = len(s)
     if n == 0 or rate <= 0:
         return s, set()
+    chosen = _choose_rows(rng, s, _plan(source, table), rate)
+    s = _corrupt(s, chosen, source, table)
+    dups = sorted(i for i, (kind, _) in chosen.items() if kind == "duplicate_row")
+    # final positions after inserting each duplicate right after its original
+    is_dup = np.zeros(n, dtype=bool)
+    is_dup[dups] = True
+    rows_out = np.repeat(np.arange(n), np.where(is_dup, 2, 1))
+    position = np.cumsum(np.where(is_dup, 2, 1)) - np.where(is_dup, 2, 1)
+    malformed: set[int] = set()
+    for i, (kind, col) in chosen.items():
+        line = int(position[i]) + header_lines + 1 + (1 if kind == "duplicate_row" else 0)
+        log.add(kind, source, table, file, line, col, EXPECTED_RULE[kind].format(col=col), "planted")
+        if kind == "malformed_line":
+            malformed.add(int(position[i]))
+    return s.iloc[rows_out].reset_index(drop=True), malformed
+
+
+def _plan(source: str, table: str) -> list[tuple[str, str | None]]:
+    """The (kind, column) defects this table gets; every table gets duplicate rows."""
     plan: list[tuple[str, str | None]] = []
     for kind, targets in ROW_DIRT.items():
         if (source, table) in targets:
             plan.append((kind, targets[(source, table)]))
     plan.append(("duplicate_row", None))
+    return plan
+
+
+def _choose_rows(
+    rng: np.random.Generator, s: pd.DataFrame, plan: list[tuple[str, str | None]], rate: float
+) -> dict[int, tuple[str, str | None]]:
+    """Row position -> (kind, column): distinct random rows per kind, only rows a kind can break."""
+    n = len(s)
     order = rng.permutation(n)
     taken = np.zeros(n, dtype=bool)
     chosen: dict[int, tuple[str, str | None]] = {}
@@ -114,16 +142,20 @@ def plant_row_dirt(
         taken[pick] = True
         for i in pick:
             chosen[int(i)] = (kind, col)
+    return chosen
+
+
+def _corrupt(s: pd.DataFrame, chosen: dict[int, tuple[str, str | None]], source: str, table: str) -> pd.DataFrame:
+    """A copy of the rendered rows with the chosen cells corrupted (duplicates and malformed
+    lines are made when the rows are laid out and written)."""
     s = s.copy()
-    malformed: set[int] = set()
-    end_future = "2099-01-01 08:00:00"
     for i, (kind, col) in chosen.items():
         if kind == "wrong_type":
             s.iat[i, s.columns.get_loc(col)] = "N/A"
         elif kind == "negative_amount":
             s.iat[i, s.columns.get_loc(col)] = "-88.00"
         elif kind == "future_timestamp":
-            s.iat[i, s.columns.get_loc(col)] = end_future
+            s.iat[i, s.columns.get_loc(col)] = FUTURE_TIMESTAMP
             for dependent in FUTURE_CLEARS.get((source, table), ()):
                 s.iat[i, s.columns.get_loc(dependent)] = ""  # keep the row's other checks passing
         elif kind == "out_of_range_vital":
@@ -131,15 +163,4 @@ def plant_row_dirt(
         elif kind == "invalid_id_checksum":
             j = s.columns.get_loc(col)
             s.iat[i, j] = break_checksum(np.array([s.iat[i, j]]))[0]
-    dups = sorted(i for i, (kind, _) in chosen.items() if kind == "duplicate_row")
-    # final positions after inserting each duplicate right after its original
-    is_dup = np.zeros(n, dtype=bool)
-    is_dup[dups] = True
-    rows_out = np.repeat(np.arange(n), np.where(is_dup, 2, 1))
-    position = np.cumsum(np.where(is_dup, 2, 1)) - np.where(is_dup, 2, 1)
-    for i, (kind, col) in chosen.items():
-        line = int(position[i]) + header_lines + 1 + (1 if kind == "duplicate_row" else 0)
-        log.add(kind, source, table, file, line, col, EXPECTED_RULE[kind].format(col=col), "planted")
-        if kind == "malformed_line":
-            malformed.add(int(position[i]))
-    return s.iloc[rows_out].reset_index(drop=True), malformed
+    return s

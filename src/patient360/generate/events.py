@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from patient360.generate import params as P
+
 DAY = np.timedelta64(1, "D")
 
 SEC = np.timedelta64(1, "s")
@@ -22,7 +24,9 @@ class Timeline:
         return self.end + DAY - SEC
 
 
-def random_time(rng: np.random.Generator, days: np.ndarray, lo_hour: int = 7, hi_hour: int = 22) -> np.ndarray:
+def random_time(
+    rng: np.random.Generator, days: np.ndarray, lo_hour: int = P.DAY_HOURS[0], hi_hour: int = P.DAY_HOURS[1]
+) -> np.ndarray:
     secs = rng.integers(lo_hour * 3600, hi_hour * 3600, len(days))
     return days.astype("datetime64[s]") + secs * SEC
 
@@ -43,14 +47,14 @@ def repeat_events(rng, start: np.ndarray, stop: np.ndarray, per_day: np.ndarray)
     return idx, start[idx] + offsets * DAY
 
 
-def periodic_events(rng, start, stop, interval_lo, interval_hi):
-    """Regular events (refills, follow-ups) every interval days with jitter."""
+def periodic_events(rng, start, stop, interval_lo, interval_hi, jitter_days: int):
+    """Regular events (refills, follow-ups) every interval days, each 0..jitter_days-1 days late."""
     span = np.maximum(((stop - start) / DAY).astype(int), 0)
     mean_interval = (interval_lo + interval_hi) / 2
     counts = (span // mean_interval).astype(int) + 1
     idx = np.repeat(np.arange(len(start)), counts)
     k = np.arange(len(idx)) - np.repeat(np.cumsum(counts) - counts, counts)
     step = rng.uniform(interval_lo[idx], interval_hi[idx])
-    days = start[idx] + (k * step + rng.integers(0, 3, len(idx))).astype(int) * DAY
+    days = start[idx] + (k * step + rng.integers(0, jitter_days, len(idx))).astype(int) * DAY
     keep = days <= stop[idx]
     return idx[keep], days[keep], k[keep]

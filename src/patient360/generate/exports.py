@@ -22,7 +22,13 @@ from patient360.generate import community, consult, crm, his, truth, wearable, w
 from patient360.generate import dirt as dirt_mod
 from patient360.generate import identifiers as ids
 from patient360.generate.events import DAY, Timeline
-from patient360.generate.params import DEFAULT_DIRT_RATE, DEFAULT_END_DATE, DEFAULT_HR_PER_DAY, HISTORY_DAYS
+from patient360.generate.params import (
+    DEFAULT_DIRT_RATE,
+    DEFAULT_END_DATE,
+    DEFAULT_HR_PER_DAY,
+    HISTORY_DAYS,
+    MAX_DIRT_RATE,
+)
 from patient360.generate.population import build_persons
 
 GBK_SOURCES = {"his"}  # the HIS exporter writes GBK (first encoding of its contracts)
@@ -59,7 +65,7 @@ class GenerateSummary:
     out_dir: Path
     rows: dict[str, int] = field(default_factory=dict)
     files: dict[str, int] = field(default_factory=dict)  # relative path -> data rows
-    seconds: float = 0.0
+    seconds: float = 0  # wall-clock time of the run
     dirt: int = 0
 
     @property
@@ -72,7 +78,7 @@ class GenerateSummary:
         self.rows[key] = self.rows.get(key, 0) + rows
 
     def __str__(self) -> str:
-        rate = self.total_rows / max(self.seconds, 1e-9)
+        rate = self.total_rows / self.seconds if self.seconds > 0 else 0
         lines = [
             f"generated {self.total_rows:,} rows in {len(self.files)} files into {self.out_dir} "
             f"in {self.seconds:.1f} s ({rate:,.0f} rows/s); {self.dirt} planted defects in _truth/dirt.csv"
@@ -150,25 +156,17 @@ def generate_exports(
     history_days: days of history the first (full) partition carries before the window.
     hr_per_day: heart-rate samples a band syncs per device-day (wearable volume knob).
     """
-    if patients < 1 or days < 1:
-        raise ValueError("patients and days must be at least 1")
-    if history_days < 1 or hr_per_day < 1:
-        raise ValueError("history_days and hr_per_day must be at least 1")
-    rate = DEFAULT_DIRT_RATE if dirt_rate is None else float(dirt_rate)
-    if not 0 <= rate < 0.1:
-        raise ValueError(f"dirt_rate must be in [0, 0.1), got {rate}")
+    rate = _checked_rate(patients, days, history_days, hr_per_day, dirt_rate)
     started = time.perf_counter()
     out_dir = Path(out_dir)
     end = np.datetime64(end_date or DEFAULT_END_DATE, "D")
     tl = Timeline(end=end, window_start=end - (days - 1) * DAY, history_start=end - (days - 1 + history_days) * DAY)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(seed)  # one generator, drawn in a fixed order: a seed fixes every byte
     summary = GenerateSummary(out_dir=out_dir)
     steps = tqdm(total=2 + days, desc="generate", unit="step", disable=not progress)
 
     tables, ctx = build_tables(rng, patients, tl)
-    parts = {}
-    for (source, table), df in tables.items():
-        parts[(source, table)] = _partitioned(df, PARTITION_COLUMN[table], tl)
+    parts = {key: _partitioned(df, PARTITION_COLUMN[key[1]], tl) for key, df in tables.items()}
     steps.update()
 
     # Row dirt goes into the first (full) and last partitions; file-level dirt into the second
@@ -179,83 +177,95 @@ def generate_exports(
     readings = wearable.ReadingsModel(seed, ctx["bindings"], ctx["persons"], hr_per_day=hr_per_day)
     con = duckdb.connect()
     for k in range(days):
-        part = tl.window_start + k * DAY
-        day_dir = str(part)
         row_dirt = rate > 0 and k in row_dirt_days
         file_dirt = rate > 0 and k == file_dirt_day
-        for contract in all_contracts():
-            key = (contract.source, contract.table)
-            if key == ("wearable", "readings"):
-                continue
-            df, offsets = parts[key]
-            rows = df.iloc[offsets[k] : offsets[k + 1]]
-            if rows.empty:
-                continue  # exporters write no file for a table without changes that day
-            rel = f"{contract.source}/{day_dir}/{_file_name(contract)}"
-            extra = file_dirt and key == EXTRA_COLUMN_TABLE
-            if extra:
-                log.add(
-                    "extra_column",
-                    *EXTRA_COLUMN_TABLE,
-                    rel,
-                    None,
-                    "remark",
-                    "file:extra_column",
-                    "extra trailing column remark",
-                )
-            dirt_rate = rate if row_dirt and not extra else 0
-            written = _write_table(out_dir / rel, rows, contract, rng, log, dirt_rate, extra)
-            summary.add(rel, contract.source, contract.table, written)
-            if file_dirt and key == DUPLICATE_FILE[:2]:
-                dup = f"his/{day_dir}/{DUPLICATE_FILE[2]}"
-                shutil.copyfile(out_dir / rel, out_dir / dup)
-                log.add(
-                    "duplicate_file",
-                    *DUPLICATE_FILE[:2],
-                    dup,
-                    None,
-                    None,
-                    "file:duplicate_file",
-                    f"same bytes as {rel}",
-                )
-                summary.add(dup, *DUPLICATE_FILE[:2], written)
+        _write_partition(out_dir, parts, tl, k, rng, log, summary, rate if row_dirt else 0, file_dirt)
         _write_readings(con, readings, tl, k, out_dir, summary, log, rng, rate, row_dirt)
         if file_dirt:
             _plant_file_dirt(readings, tl, k, out_dir, summary, log)
         steps.update()
     con.close()
 
-    truth_dir = out_dir / "_truth"
+    summary.dirt = _write_truth(out_dir / "_truth", ctx, log)
+    summary.seconds = time.perf_counter() - started
+    run = {"patients": patients, "days": days, "seed": seed}
+    knobs = {"history_days": history_days, "hr_per_day": hr_per_day, "dirt_rate": rate}
+    _write_manifest(out_dir / "_truth" / "manifest.json", summary, tl, run, knobs)
+    steps.update()
+    steps.close()
+    return summary
+
+
+def _checked_rate(patients: int, days: int, history_days: int, hr_per_day: int, dirt_rate: float | None) -> float:
+    """Validate the size arguments; the dirt rate to use."""
+    if patients < 1 or days < 1:
+        raise ValueError("patients and days must be at least 1")
+    if history_days < 1 or hr_per_day < 1:
+        raise ValueError("history_days and hr_per_day must be at least 1")
+    rate = DEFAULT_DIRT_RATE if dirt_rate is None else float(dirt_rate)
+    if not 0 <= rate < MAX_DIRT_RATE:
+        raise ValueError(f"dirt_rate must be in [0, {MAX_DIRT_RATE}), got {rate}")
+    return rate
+
+
+def _write_partition(out_dir: Path, parts: dict, tl: Timeline, k: int, rng, log, summary, row_rate, file_dirt) -> None:
+    """Day k's file of every table but readings (none for a table without changes that day),
+    with row dirt at `row_rate` and, when `file_dirt`, the extra column and duplicate file."""
+    day_dir = str(tl.window_start + k * DAY)
+    for contract in all_contracts():
+        key = (contract.source, contract.table)
+        if key == ("wearable", "readings"):
+            continue
+        df, offsets = parts[key]
+        rows = df.iloc[offsets[k] : offsets[k + 1]]
+        if rows.empty:
+            continue  # exporters write no file for a table without changes that day
+        rel = f"{contract.source}/{day_dir}/{_file_name(contract)}"
+        extra = file_dirt and key == EXTRA_COLUMN_TABLE
+        if extra:
+            log.add(
+                "extra_column",
+                *EXTRA_COLUMN_TABLE,
+                rel,
+                None,
+                "remark",
+                "file:extra_column",
+                "extra trailing column remark",
+            )
+        written = _write_table(out_dir / rel, rows, contract, rng, log, 0 if extra else row_rate, extra)
+        summary.add(rel, contract.source, contract.table, written)
+        if file_dirt and key == DUPLICATE_FILE[:2]:
+            dup = f"his/{day_dir}/{DUPLICATE_FILE[2]}"
+            shutil.copyfile(out_dir / rel, out_dir / dup)
+            log.add(
+                "duplicate_file", *DUPLICATE_FILE[:2], dup, None, None, "file:duplicate_file", f"same bytes as {rel}"
+            )
+            summary.add(dup, *DUPLICATE_FILE[:2], written)
+
+
+def _write_truth(truth_dir: Path, ctx: dict, log: dirt_mod.DirtLog) -> int:
+    """identity.csv, persons.csv and dirt.csv; returns the number of planted defects."""
     truth_dir.mkdir(parents=True, exist_ok=True)
     identity = truth.identity_truth(ctx["his"], ctx["contacts"], ctx["consult_users"], ctx["bindings"])
     identity.to_csv(truth_dir / "identity.csv", index=False, lineterminator="\n")
     truth.persons_truth(ctx["persons"]).to_csv(truth_dir / "persons.csv", index=False, lineterminator="\n")
     dirt_frame = log.frame()
     dirt_frame.to_csv(truth_dir / "dirt.csv", index=False, lineterminator="\n")
-    summary.dirt = len(dirt_frame)
-    summary.seconds = time.perf_counter() - started
+    return len(dirt_frame)
+
+
+def _write_manifest(path: Path, summary: GenerateSummary, tl: Timeline, run: dict, knobs: dict) -> None:
+    """manifest.json: run (patients, days, seed), the timeline, knobs (history_days, hr_per_day, dirt_rate)."""
+    dates = {"end_date": str(tl.end), "window_start": str(tl.window_start), "history_start": str(tl.history_start)}
     manifest = {
         "generator": "patient360.generate",
         "version": __version__,
-        "parameters": {
-            "patients": patients,
-            "days": days,
-            "seed": seed,
-            "end_date": str(end),
-            "window_start": str(tl.window_start),
-            "history_start": str(tl.history_start),
-            "history_days": history_days,
-            "hr_per_day": hr_per_day,
-            "dirt_rate": rate,
-        },
+        "parameters": {**run, **dates, **knobs},
         "rows": dict(sorted(summary.rows.items())),
         "files": dict(sorted(summary.files.items())),
         "planted_defects": summary.dirt,
     }  # no timings: the manifest is byte-identical for a seed
-    (truth_dir / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
-    steps.update()
-    steps.close()
-    return summary
+    path.write_text(json.dumps(manifest, indent=2), encoding="utf-8")
 
 
 def _write_table(path: Path, rows: pd.DataFrame, contract: Contract, rng, log, rate: float, extra: bool) -> int:

@@ -9,7 +9,7 @@ import pandas as pd
 from faker.providers.address.zh_CN import Provider as AddressProvider
 from faker.providers.person.zh_CN import Provider as PersonProvider
 
-from patient360.generate.params import PROVINCE_CODES
+from patient360.generate.params import MOBILE_NOISY_FORMAT_SHARE, PROVINCE_CODES, RIC_LOWER_X_SHARE
 
 MOBILE_PREFIXES = np.array(
     [
@@ -115,7 +115,9 @@ def mobiles(rng: np.random.Generator, n: int) -> np.ndarray:
     return np.char.add(prefix, np.char.zfill(suffix.astype(str), 8))
 
 
-def format_mobiles(rng: np.random.Generator, mobile: np.ndarray, noisy_share: float = 0.45) -> np.ndarray:
+def format_mobiles(
+    rng: np.random.Generator, mobile: np.ndarray, noisy_share: float = MOBILE_NOISY_FORMAT_SHARE
+) -> np.ndarray:
     """As people type them: plain, 138-1234-5678, +86 138 1234 5678, 86-138..."""
     s = pd.Series(mobile, dtype=object)
     style = rng.choice(4, size=len(s), p=[1 - noisy_share, noisy_share / 3, noisy_share / 3, noisy_share / 3])
@@ -128,7 +130,11 @@ def format_mobiles(rng: np.random.Generator, mobile: np.ndarray, noisy_share: fl
 
 
 def resident_ids(
-    rng: np.random.Generator, province: np.ndarray, birth: pd.Series, male: np.ndarray, lower_x_share: float = 0.3
+    rng: np.random.Generator,
+    province: np.ndarray,
+    birth: pd.Series,
+    male: np.ndarray,
+    lower_x_share: float = RIC_LOWER_X_SHARE,
 ) -> np.ndarray:
     """Valid 18-digit resident ID numbers (region, birth date, sex digit, ISO 7064 check)."""
     n = len(province)
