@@ -5,14 +5,18 @@ from __future__ import annotations
 import duckdb
 import pytest
 from stdnum.cn import ric
+from tests.test_identifiers import CASES
 
 from patient360.gates import pii_patterns as P
-from patient360.gates.pii_patterns import ric15_valid, ric18_valid, scan_text
+from patient360.gates.pii_patterns import scan_text
+from patient360.identifiers import install_macros, ric15_valid, ric18_valid
 
 POSITIVE = [
     ("13812345678", "mobile"),
     ("138-1234-5678", "mobile"),
     ("+86 138 1234 5678", "mobile"),
+    ("0086 138 1234 5678", "mobile"),
+    ("008613812345678", "mobile"),
     ("86-13812345678", "mobile"),
     ("请致电13812345678联系", "mobile"),
     ("11010519491231002X", "resident_id"),
@@ -51,9 +55,8 @@ def test_ric18_matches_python_stdnum_and_sql(value: str) -> None:
     expected = ric.is_valid(value.upper())
     assert ric18_valid(value) is expected
     con = duckdb.connect()
-    for macro in P.SQL_MACROS:
-        con.execute(macro)
-    assert con.execute("SELECT p360_gate_ric18(?)", [value]).fetchone()[0] is expected
+    install_macros(con, temp=True)
+    assert con.execute("SELECT p360_ric_valid(?)", [value]).fetchone()[0] is expected
 
 
 def test_ric15() -> None:
@@ -68,3 +71,10 @@ def test_sql_patterns_agree_with_python(text: str, pii: str) -> None:
                "wechat_id": P.WECHAT, "device_serial": P.DEVICE_SERIAL, "address": P.ADDRESS,
                "birth_date": P.FULL_DATE}[pii]  # fmt: skip
     assert duckdb.connect().execute("SELECT regexp_matches(?, ?)", [text, pattern]).fetchone()[0]
+
+
+@pytest.mark.parametrize("value", [c for c in CASES if ric18_valid(c) or ric15_valid(c)])
+def test_candidate_patterns_find_every_valid_resident_id(value: str) -> None:
+    """The RE2 prefilters are only necessary conditions: every number the rule accepts is a candidate."""
+    kind = "resident_id" if ric18_valid(value) else "resident_id_15"
+    assert kind in scan_text(f"证件{value}。")

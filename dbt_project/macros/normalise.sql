@@ -1,38 +1,15 @@
-{#- Identifier normalisation used by staging. Pure SQL: no secrets, no UDFs. -#}
+{#- Identifier normalisation used by staging: thin wrappers over the DuckDB macros that
+    patient360.identifiers generates (the one home of the resident-ID and mobile rules). The dbt
+    plugin (patient360.dbt_plugin) creates them in the warehouse on every dbt connection. -#}
 
-{#- Chinese mobile to 11 digits: strip separators and a +86/86/0086 prefix; NULL unless 1[3-9]xxxxxxxxx. -#}
+{#- Chinese mobile to 11 digits: separators and a +86/0086/86 prefix removed; NULL unless 1[3-9]xxxxxxxxx. -#}
 {% macro normalise_mobile(col) -%}
-    case
-        when regexp_full_match(
-            regexp_replace(regexp_replace({{ col }}, '[^0-9]', '', 'g'), '^(0086|86)(1[3-9][0-9]{9})$', '\2'),
-            '1[3-9][0-9]{9}'
-        )
-        then regexp_replace(regexp_replace({{ col }}, '[^0-9]', '', 'g'), '^(0086|86)(1[3-9][0-9]{9})$', '\2')
-    end
+    p360_normalise_mobile({{ col }})
 {%- endmacro %}
 
-{#- Resident ID number upper-cased and trimmed; NULL unless region, birth date and check digit are valid. -#}
+{#- Resident ID number trimmed and upper-cased; NULL unless region, birth date and check digit are valid. -#}
 {% macro normalise_id_number(col) -%}
-    case when {{ ric_is_valid('upper(trim(' ~ col ~ '))') }} then upper(trim({{ col }})) end
-{%- endmacro %}
-
-{#- GB 11643 check: 17 digits + check char, province code, real birth date, ISO 7064 MOD 11-2. -#}
-{% macro ric_is_valid(expr) -%}
-    coalesce(
-        regexp_full_match({{ expr }}, '[1-8][0-9]{16}[0-9X]')
-        and substr({{ expr }}, 1, 2) in (
-            '11', '12', '13', '14', '15', '21', '22', '23', '31', '32', '33', '34', '35', '36', '37',
-            '41', '42', '43', '44', '45', '46', '50', '51', '52', '53', '54', '61', '62', '63', '64', '65',
-            '71', '81', '82'
-        )
-        and try_strptime(substr({{ expr }}, 7, 8), '%Y%m%d') is not null
-        and substr('10X98765432', (
-            {%- for w in [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2] -%}
-            {{ w }} * cast(substr({{ expr }}, {{ loop.index }}, 1) as integer){{ ' + ' if not loop.last }}
-            {%- endfor -%}
-        ) % 11 + 1, 1) = substr({{ expr }}, 18, 1),
-        false
-    )
+    p360_normalise_id_number({{ col }})
 {%- endmacro %}
 
 {#- Glucose to mmol/L (18.0 mg/dL per mmol/L). -#}

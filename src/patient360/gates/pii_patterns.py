@@ -4,21 +4,25 @@ Every pattern is RE2-compatible (no lookarounds), so the same text runs in DuckD
 `regexp_matches` and in Python's `re`. Boundaries are spelled as `(?:^|[^0-9])` ...
 `(?:[^0-9]|$)` instead of lookarounds; candidates are then validated exactly
 (resident ID check digit, region and birth date) so digit runs do not raise alarms.
+The identifier rules themselves (resident ID validity, mobile shape) live in
+patient360.identifiers; the candidate patterns here only find where to apply them.
 """
 
 from __future__ import annotations
 
 import re
-from datetime import date
 
-from patient360.land.schema import PROVINCE_CODES, RIC_WEIGHTS
+from patient360.identifiers import MOBILE_COUNTRY_PREFIX, ric15_valid, ric18_valid
 
 # --- patterns (RE2 syntax, also valid Python `re` except \p{Han}, see _py) ---------------
-# Chinese mobile: 1[3-9]x xxxx xxxx, optional +86/86 prefix, spaces or dashes between groups.
-MOBILE = r"(?:^|[^0-9])(?:\+?86[ -]?)?1[3-9][0-9][ -]?[0-9]{4}[ -]?[0-9]{4}(?:[^0-9]|$)"
-# 18-digit resident ID candidates (group 1), validated by `ric18_valid` / SQL macro.
+# Chinese mobile in text: 1[3-9]x xxxx xxxx, optional +86/0086/86 prefix, spaces or dashes
+# between the groups (narrower than the normalisation rule's separators: free text is noisy).
+MOBILE = rf"(?:^|[^0-9])(?:{MOBILE_COUNTRY_PREFIX}[ -]?)?1[3-9][0-9][ -]?[0-9]{{4}}[ -]?[0-9]{{4}}(?:[^0-9]|$)"
+# 18-digit resident ID candidates (group 1), validated by `ric18_valid` / `p360_ric_valid`.
+# [1-8]: every province code starts so; a cheap prefilter, the rule decides.
 RIC18 = r"(?:^|[^0-9])([1-8][0-9]{16}[0-9Xx])(?:[^0-9]|$)"
-# 15-digit legacy resident ID candidates (group 1): region(6) YYMMDD seq(3).
+# 15-digit legacy resident ID candidates (group 1): region(6) YYMMDD seq(3), validated by
+# `ric15_valid` / `p360_ric15_valid`.
 RIC15 = r"(?:^|[^0-9])([1-8][0-9]{5}[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])[0-9]{3})(?:[^0-9]|$)"
 EMAIL = r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
 # WeChat openid/unionid: 'o' + 27 of [A-Za-z0-9_-] (group 1); must contain an upper-case
@@ -75,53 +79,6 @@ DICTIONARY_TYPES: dict[str, str] = {
     "platform_user_id": "record_id",
     "wearable_binding_id": "record_id",
 }
-
-_CHECK = "10X98765432"
-
-
-def _valid_date(y: int, m: int, d: int) -> bool:
-    try:
-        born = date(y, m, d)
-    except ValueError:
-        return False
-    return date(1900, 1, 1) <= born <= date.today()
-
-
-def ric18_valid(value: str) -> bool:
-    """18-digit resident ID: region, birth date and ISO 7064 mod 11-2 check digit (x or X)."""
-    if not re.fullmatch(r"[0-9]{17}[0-9Xx]", value or ""):
-        return False
-    if value[:2] not in PROVINCE_CODES or not _valid_date(int(value[6:10]), int(value[10:12]), int(value[12:14])):
-        return False
-    total = sum(int(c) * w for c, w in zip(value[:17], RIC_WEIGHTS, strict=True))
-    return _CHECK[total % 11] == value[17].upper()
-
-
-def ric15_valid(value: str) -> bool:
-    """15-digit legacy resident ID (issued before 1999): region and 19YYMMDD birth date."""
-    if not re.fullmatch(r"[0-9]{15}", value or ""):
-        return False
-    return value[:2] in PROVINCE_CODES and _valid_date(1900 + int(value[6:8]), int(value[8:10]), int(value[10:12]))
-
-
-# SQL macros, created TEMP on the gate's read-only connection. Check digit via ascii()-48
-# so a non-digit never raises (DuckDB may evaluate every AND operand).
-_PROVINCES_SQL = ", ".join(f"'{p}'" for p in PROVINCE_CODES)
-SQL_MACROS: tuple[str, ...] = (
-    f"""CREATE OR REPLACE TEMP MACRO p360_gate_ric18(s) AS (
-        regexp_full_match(s, '[0-9]{{17}}[0-9Xx]')
-        AND substr(s, 1, 2) IN ({_PROVINCES_SQL})
-        AND coalesce(CAST(try_strptime(substr(s, 7, 8), '%Y%m%d') AS DATE)
-                     BETWEEN DATE '1900-01-01' AND current_date, FALSE)
-        AND substr('{_CHECK}', CAST(list_sum(list_transform(range(17),
-                lambda i: (ascii(substr(s, CAST(i + 1 AS INTEGER), 1)) - 48)
-                     * {list(RIC_WEIGHTS)}[CAST(i + 1 AS INTEGER)])) % 11 + 1 AS INTEGER), 1)
-            = upper(substr(s, 18, 1)))""",
-    f"""CREATE OR REPLACE TEMP MACRO p360_gate_ric15(s) AS (
-        regexp_full_match(s, '[0-9]{{15}}')
-        AND substr(s, 1, 2) IN ({_PROVINCES_SQL})
-        AND try_strptime('19' || substr(s, 7, 6), '%Y%m%d') IS NOT NULL)""",
-)
 
 
 def _py(pattern: str) -> re.Pattern[str]:

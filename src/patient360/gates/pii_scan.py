@@ -22,6 +22,7 @@ import duckdb
 from patient360.gates import pii_patterns as P
 from patient360.gates.metrics import Metric, q, sql_str, table_exists
 from patient360.gates.schema_allowlist import DATE_TYPES, PUBLISHED_SCHEMA, Allowlist
+from patient360.identifiers import install_macros
 
 log = logging.getLogger(__name__)
 
@@ -49,9 +50,9 @@ def _text_pattern_sql(event_date: bool, event_min: str, today: date) -> str:
     exprs = {
         "mobile": f"{nd}regexp_matches(v, {_r(P.MOBILE)})",
         "resident_id": f"{nd}regexp_matches(v, {_r(P.RIC18)}) AND list_bool_or(list_transform("
-        f"regexp_extract_all(v, {_r(P.RIC18)}, 1), lambda x: p360_gate_ric18(x)))",
+        f"regexp_extract_all(v, {_r(P.RIC18)}, 1), lambda x: p360_ric_valid(x)))",
         "resident_id_15": f"{nd}regexp_matches(v, {_r(P.RIC15)}) AND list_bool_or(list_transform("
-        f"regexp_extract_all(v, {_r(P.RIC15)}, 1), lambda x: p360_gate_ric15(x)))",
+        f"regexp_extract_all(v, {_r(P.RIC15)}, 1), lambda x: p360_ric15_valid(x)))",
         "email": f"{nd}regexp_matches(v, {_r(P.EMAIL)})",
         "wechat_id": f"{nd}regexp_matches(v, {_r(P.WECHAT)}) AND list_bool_or(list_transform("
         f"regexp_extract_all(v, {_r(P.WECHAT)}, 1), lambda x: regexp_matches(x, {_r(P.WECHAT_UPPER)})))",
@@ -69,8 +70,8 @@ class PiiScanner:
     def __init__(self, con: duckdb.DuckDBPyConnection, allow: Allowlist, today: date):
         self.con, self.allow, self.today = con, allow, today
         self.metrics: list[Metric] = []
-        for macro in P.SQL_MACROS:
-            con.execute(macro)
+        # TEMP: the connection is read-only, and the rule must not depend on the warehouse's copy
+        install_macros(con, temp=True)
         self.has_dictionary = table_exists(con, "restricted", "person_identifiers")
         self._build_dictionaries()
 
@@ -224,9 +225,9 @@ class PiiScanner:
                 counts = self.con.execute(f"""
                     SELECT count(*) FILTER (WHERE regexp_matches({s}, {_r(P.MOBILE)})),
                         count(*) FILTER (WHERE list_bool_or(list_transform(
-                            regexp_extract_all({s}, {_r(P.RIC18)}, 1), lambda x: p360_gate_ric18(x)))),
+                            regexp_extract_all({s}, {_r(P.RIC18)}, 1), lambda x: p360_ric_valid(x)))),
                         count(*) FILTER (WHERE list_bool_or(list_transform(
-                            regexp_extract_all({s}, {_r(P.RIC15)}, 1), lambda x: p360_gate_ric15(x))))
+                            regexp_extract_all({s}, {_r(P.RIC15)}, 1), lambda x: p360_ric15_valid(x))))
                     FROM {fq} WHERE abs({q(c)}) >= 1e10""").fetchone()
             for check, n in zip(checks, counts, strict=True):
                 self._add(table, c, check, n)

@@ -10,6 +10,7 @@ from faker.providers.address.zh_CN import Provider as AddressProvider
 from faker.providers.person.zh_CN import Provider as PersonProvider
 
 from patient360.generate.params import MOBILE_NOISY_FORMAT_SHARE, PROVINCE_CODES, RIC_LOWER_X_SHARE
+from patient360.identifiers import ric_check_chars
 
 MOBILE_PREFIXES = np.array(
     [
@@ -43,8 +44,6 @@ MOBILE_PREFIXES = np.array(
         "199",
     ]
 )
-RIC_WEIGHTS = np.array([7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2])
-RIC_CHECK = np.array(list("10X98765432"))
 WECHAT_ALPHABET = np.array(list("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"))
 
 
@@ -152,8 +151,7 @@ def resident_ids(
         np.char.add(region, pd.to_datetime(birth).dt.strftime("%Y%m%d").to_numpy().astype(str)),
         np.char.zfill(seq.astype(str), 3),
     )
-    digits = np.frombuffer("".join(body).encode(), dtype=np.uint8).reshape(n, 17) - ord("0")
-    check = RIC_CHECK[(digits @ RIC_WEIGHTS) % 11]
+    check = ric_check_chars(body)
     lower = (check == "X") & (rng.random(n) < lower_x_share)
     check = np.where(lower, "x", check)
     return np.char.add(body, check)

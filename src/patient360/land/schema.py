@@ -1,4 +1,4 @@
-"""DDL for the raw zone and the landing audit tables, plus the `p360_ric_valid` macro.
+"""DDL for the raw zone and the landing audit tables, plus the identifier macros.
 
 Everything is `IF NOT EXISTS` / `OR REPLACE`, so `ensure_schema` runs at the start of
 every landing. A contract that gains a column gets it added to the raw table
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import duckdb
 
+from patient360 import identifiers
 from patient360.contracts import Contract, all_contracts
 
 # Load metadata appended to every raw table (see patient360.dbt_sources.LOAD_COLUMNS).
@@ -20,29 +21,6 @@ LOAD_COLUMNS: tuple[tuple[str, str], ...] = (
     ("_load_id", "VARCHAR NOT NULL"),
     ("_loaded_at", "TIMESTAMP NOT NULL"),
 )
-
-# GB/T 2260 province-level codes (first two digits of a resident identity card number).
-PROVINCE_CODES: tuple[str, ...] = (
-    "11", "12", "13", "14", "15", "21", "22", "23", "31", "32", "33", "34", "35", "36", "37",
-    "41", "42", "43", "44", "45", "46", "50", "51", "52", "53", "54", "61", "62", "63", "64", "65",
-    "71", "81", "82",
-)  # fmt: skip
-RIC_WEIGHTS: tuple[int, ...] = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-
-# ISO 7064 mod 11-2: check = '10X98765432'[sum(d_i * w_i) mod 11]. ascii()-48 instead of CAST
-# so a non-digit never raises (DuckDB may evaluate every AND operand).
-RIC_MACRO_SQL = f"""
-CREATE OR REPLACE MACRO p360_ric_valid(s) AS (
-    s IS NOT NULL
-    AND regexp_full_match(s, '[0-9]{{17}}[0-9Xx]')
-    AND substr(s, 1, 2) IN ({", ".join(f"'{p}'" for p in PROVINCE_CODES)})
-    AND coalesce(CAST(try_strptime(substr(s, 7, 8), '%Y%m%d') AS DATE) <= current_date, FALSE)
-    AND substr('10X98765432', CAST(list_sum(list_transform(range(17),
-            lambda i: (ascii(substr(s, CAST(i + 1 AS INTEGER), 1)) - 48)
-                 * {list(RIC_WEIGHTS)}[CAST(i + 1 AS INTEGER)])) % 11 + 1 AS INTEGER), 1)
-        = upper(substr(s, 18, 1))
-)
-"""
 
 AUDIT_DDL = """
 CREATE SCHEMA IF NOT EXISTS audit;
@@ -110,13 +88,14 @@ def raw_table_ddl(contract: Contract) -> str:
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
-    """Create (or extend) every raw table, the audit tables and the macro.
+    """Create (or extend) every raw table, the audit tables and the identifier macros
+    (`p360_ric_valid` is used by contract checks; see patient360.identifiers).
 
     DDL goes in as one script and existing columns come from one catalog query: this runs
     at the start of every landing, so it is kept to a few round trips.
     """
     contracts = all_contracts()
-    ddl = [RIC_MACRO_SQL, AUDIT_DDL]
+    ddl = [*identifiers.macro_sql(), AUDIT_DDL]
     ddl += [f"CREATE SCHEMA IF NOT EXISTS {schema}" for schema in sorted({f"raw_{c.source}" for c in contracts})]
     ddl += [raw_table_ddl(c) for c in contracts]
     con.execute(";\n".join(d.strip().rstrip(";") for d in ddl))
