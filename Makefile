@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export AIRFLOW_HOME := $(CURDIR)/.airflow
 
-.PHONY: demo test lint bench clean venv compose-validator
+.PHONY: demo test test-fast lint bench clean venv compose-validator
 
 venv: $(STAMP)
 
@@ -27,6 +27,10 @@ demo: $(STAMP)
 # CI runs exactly this: lint first, then every test.
 test: lint compose-validator
 	$(BIN)/python -m pytest
+
+# Everything but the real dbt builds, Airflow runs and the benchmark smoke run (marked slow).
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow"
 
 # Debian's docker-compose validates docker-compose.yml in the tests (no Docker engine needed).
 compose-validator:

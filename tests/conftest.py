@@ -1,25 +1,41 @@
 """Shared fixtures. Everything here is real: generated files on disk, a DuckDB
-warehouse file, the dbt CLI, Airflow on SQLite metadata."""
+warehouse file, the dbt CLI, Airflow on SQLite metadata.
+
+Fixtures that change the process environment do it through a MonkeyPatch and undo it
+at teardown; no test may write into the source tree (checked at the end of the session)."""
 
 from __future__ import annotations
 
 import os
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-TEST_KEY = "test-only-pseudonym-key-0123456789abcdef"
+from helpers import SMALL, TEST_KEY
 
-# Small enough for CI, big enough that every table and segment has rows.
-SMALL = {"patients": 300, "days": 3, "seed": 7}
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="session", autouse=True)
-def pseudonym_key() -> str:
-    os.environ["P360_PSEUDONYM_KEY"] = TEST_KEY
-    os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
-    os.environ.setdefault("AIRFLOW__COSMOS__ENABLE_TELEMETRY", "False")
-    return TEST_KEY
+def pseudonym_key() -> Iterator[str]:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("P360_PSEUDONYM_KEY", TEST_KEY)
+        for name in ("AIRFLOW__CORE__LOAD_EXAMPLES", "AIRFLOW__COSMOS__ENABLE_TELEMETRY"):
+            if name not in os.environ:  # a value set by the caller wins
+                mp.setenv(name, "False")
+        yield TEST_KEY
+
+
+@pytest.fixture(scope="session")
+def airflow_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """AIRFLOW_HOME in tmp for in-process Airflow (DagBag). Airflow reads it once, on
+    first import, so it is session-wide: every in-process use shares the same home."""
+    home = tmp_path_factory.mktemp("airflow_home")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("AIRFLOW_HOME", str(home))
+        yield home
 
 
 @pytest.fixture(scope="session")
@@ -44,3 +60,52 @@ def built_warehouse(tmp_path_factory: pytest.TempPathFactory, small_exports: Pat
     # unit_tests=True: CI is where dbt unit tests run (scheduled builds leave them out)
     stage_transform(warehouse, target_dir=root / "target", unit_tests=True)
     return warehouse
+
+
+# --- the source tree stays clean ---------------------------------------------------
+# Caches pytest and Python write by design; everything else a test creates belongs in tmp.
+_ALLOWED_WRITES = (".pytest_cache", "__pycache__")
+_SNAPSHOT = pytest.StashKey[dict[str, str] | None]()
+_WRITES = pytest.StashKey[list[str]]()
+
+
+def _source_tree_snapshot() -> dict[str, str] | None:
+    """Every changed, untracked or ignored file of the checkout (git status, each file
+    listed) with its mtime, so a file a test overwrote counts too. None outside git."""
+    cmd = ["git", "status", "--porcelain", "--ignored", "--untracked-files=all", "--", ".", ":!.venv"]
+    try:
+        out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    snapshot = {}
+    for line in out.splitlines():
+        path = line[3:].split(" -> ")[-1].strip('"')
+        if any(part in path for part in _ALLOWED_WRITES):
+            continue
+        full = ROOT / path
+        snapshot[path] = f"{line[:2]} {full.stat().st_mtime_ns if full.exists() else 'gone'}"
+    return snapshot
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    session.config.stash[_SNAPSHOT] = _source_tree_snapshot()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    before, after = session.config.stash.get(_SNAPSHOT, None), _source_tree_snapshot()
+    if before is None or after is None:
+        return
+    written = sorted(path for path, state in after.items() if before.get(path) != state)
+    written += sorted(f"{path} (removed)" for path in before.keys() - after.keys())
+    session.config.stash[_WRITES] = written
+    if written:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    written = config.stash.get(_WRITES, [])
+    if written:
+        terminalreporter.section("tests wrote into the source tree", sep="=", red=True, bold=True)
+        terminalreporter.line("write into tmp_path instead; changed since the session started:")
+        for path in written:
+            terminalreporter.line(f"  {path}")

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from tests.conftest import TEST_KEY
 
 from patient360.airflow_env import airflow_env, asset_condition, dags_test, prepare_airflow
 
@@ -72,12 +71,12 @@ def test_transform_is_due_exactly_when_all_four_landing_assets_were_updated(airf
     assert not any(airflow_run["after the transform"].values())
 
 
-def test_key_not_in_airflow_metadata_or_logs(airflow_run):
+def test_key_not_in_airflow_metadata_or_logs(airflow_run, pseudonym_key):
     home = Path(airflow_run["env"]["AIRFLOW_HOME"])
     files = [p for p in home.rglob("*") if p.is_file()] + [airflow_run["log"]]
     assert any(p.name == "airflow.db" for p in files)
     for path in files:
-        assert TEST_KEY.encode() not in path.read_bytes(), f"key leaked into {path}"
+        assert pseudonym_key.encode() not in path.read_bytes(), f"key leaked into {path}"
 
 
 def test_failed_gate_stops_publishing_and_keeps_previous_marts(airflow_run, tmp_path):

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from patient360 import paths
 
 
 @pytest.fixture(scope="module")
-def dagbag(tmp_path_factory):
-    import os
-
-    os.environ["AIRFLOW_HOME"] = str(tmp_path_factory.mktemp("airflow_home"))
+def dagbag(airflow_home):
     from airflow.dag_processing.dagbag import DagBag
 
     return DagBag(dag_folder=str(paths.DAGS_DIR), safe_mode=True)
@@ -69,18 +68,42 @@ def test_dbt_tasks_use_cosmos_subprocess_and_the_single_writer_pool(dagbag):
     assert all("P360_PSEUDONYM_KEY" not in (t.env or {}) for t in dbt_tasks)
 
 
-def test_model_level_rendering_with_cosmos(tmp_path, monkeypatch):
-    """P360_COSMOS_RENDER=model: Cosmos renders one task per dbt model from the manifest."""
+def _models_and_tested(manifest: dict) -> tuple[set[str], set[str]]:
+    """The project's models, and those that at least one dbt data test depends on."""
+    models = {uid: n["name"] for uid, n in manifest["nodes"].items() if n["resource_type"] == "model"}
+    tested = {
+        models[uid]
+        for n in manifest["nodes"].values()
+        if n["resource_type"] == "test"
+        for uid in n["depends_on"]["nodes"]
+        if uid in models
+    }
+    return set(models.values()), tested
+
+
+def test_model_level_rendering_with_cosmos(airflow_home, tmp_path, monkeypatch):
+    """P360_COSMOS_RENDER=model: Cosmos renders one task per dbt model from the manifest;
+    a model with tests as a group `<model>.run` -> `<model>.test`, one without as `<model>_run`."""
     from airflow.dag_processing.dagbag import DagBag
 
     from patient360.dbt_runner import run_dbt
 
-    run_dbt(["parse"], tmp_path / "unused.duckdb", target_dir=paths.DBT_PROJECT_DIR / "target")
+    target = tmp_path / "target"
+    run_dbt(["parse"], tmp_path / "unused.duckdb", target_dir=target)
+    manifest = json.loads((target / "manifest.json").read_text(encoding="utf-8"))
+    models, tested = _models_and_tested(manifest)
+    assert {"patient_360", "stg_his__patients", "identity_links"} <= models
+    assert tested and models - tested, "both forms must be exercised"
+
+    monkeypatch.setenv("P360_DBT_MANIFEST", str(target / "manifest.json"))
     monkeypatch.setenv("P360_COSMOS_RENDER", "model")
     bag = DagBag(dag_folder=str(paths.DAGS_DIR / "patient360_transform.py"), safe_mode=True)
     assert bag.import_errors == {}
     task_ids = set(bag.dags["patient360_transform"].task_ids)
-    # models with tests render as a group <model>.run -> <model>.test, others as <model>_run
-    for model in ("patient_360", "stg_his__patients", "identity_links"):
-        assert {f"dbt.{model}.run", f"dbt.{model}_run"} & task_ids, model
-    assert "dbt.channels.test" in task_ids
+    for model in sorted(tested):
+        assert {f"dbt.{model}.run", f"dbt.{model}.test"} <= task_ids, model
+        assert f"dbt.{model}_run" not in task_ids, model
+    for model in sorted(models - tested):
+        assert f"dbt.{model}_run" in task_ids, model
+        assert not {f"dbt.{model}.run", f"dbt.{model}.test"} & task_ids, model
+    assert "dbt.channels.test" in task_ids  # a seed with tests

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from tests.conftest import TEST_KEY
 
+from helpers import TEST_KEY
 from patient360.identity_eval import score_identity
 
 pytestmark = pytest.mark.slow

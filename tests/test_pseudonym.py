@@ -1,5 +1,5 @@
-import hashlib
-import hmac
+"""Pseudonyms are HMAC-SHA256, checked against fixed known answers (never recomputed
+with the code under test): RFC 4231's test vectors and the project's own identifiers."""
 
 import duckdb
 import pytest
@@ -7,15 +7,58 @@ import pytest
 from patient360.dbt_plugin import register_pseudonym_udf
 from patient360.pseudonym import PseudonymKeyError, load_key, pseudonymise
 
+# RFC 4231 section 4, HMAC-SHA-256. Cases 3 and 4 are left out: their data (50 bytes of
+# 0xdd / 0xcd) is not valid UTF-8, so no str reaches it through pseudonymise(str, key),
+# and the module has no bytes-level entry point. Case 5 is published truncated to 128 bits.
+RFC4231 = {
+    "case1": (bytes([0x0B] * 20), "Hi There", "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7"),
+    "case2": (
+        b"Jefe",
+        "what do ya want for nothing?",
+        "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843",
+    ),
+    "case5": (bytes([0x0C] * 20), "Test With Truncation", "a3b6167473100ee06e0c796c2955552b"),
+    "case6": (
+        bytes([0xAA] * 131),
+        "Test Using Larger Than Block-Size Key - Hash Key First",
+        "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54",
+    ),
+    "case7": (
+        bytes([0xAA] * 131),
+        "This is a test using a larger than block-size key and a larger than block-size data. "
+        "The key needs to be hashed before being used by the HMAC algorithm.",
+        "9b09ffa71b942fcb27635fbcd5b0e944bfdc63644f0713938a7f51535c3a35e2",
+    ),
+}
 
-def test_pseudonym_is_keyed_hmac_sha256():
-    key = b"k" * 40
-    expected = hmac.new(key, b"mobile:13812345678", hashlib.sha256).hexdigest()
-    assert pseudonymise("mobile:13812345678", key) == expected
-    # not a plain hash: a plain hash is reversible by enumerating mobiles
-    assert expected != hashlib.sha256(b"mobile:13812345678").hexdigest()
-    assert pseudonymise("mobile:13812345678", b"j" * 40) != expected
-    assert pseudonymise(None, key) is None
+# The project's normalised identifiers under the test key (computed once with
+# `printf %s VALUE | openssl dgst -sha256 -hmac KEY`, an independent implementation).
+FIXED_KEY = b"test-only-pseudonym-key-0123456789abcdef"
+PROJECT_VECTORS = {
+    "mobile:13812345678": "623124142b256b56b84fae926d947d09a548fa14441e664685beda3de16d8e18",
+    "id_number:11010519491231002X": "e4c5951adc82165bc2779913b43dec8e1c1037ed8ef1c305478a19c950a67403",
+}
+# A plain SHA-256 of the mobile identifier: what an unkeyed (enumerable) pseudonym would be.
+PLAIN_SHA256_MOBILE = "40f97e22d5a3965b34a22303dc343bbe337def16bf16ee0713d931cb0277677d"
+
+
+@pytest.mark.parametrize(("key", "data", "expected"), RFC4231.values(), ids=RFC4231.keys())
+def test_pseudonym_is_hmac_sha256_rfc4231(key, data, expected):
+    got = pseudonymise(data, key)
+    assert len(got) == 64
+    assert got[: len(expected)] == expected
+
+
+@pytest.mark.parametrize(("value", "expected"), PROJECT_VECTORS.items(), ids=["mobile", "id_number"])
+def test_pseudonym_of_project_identifiers_is_fixed(value, expected):
+    assert pseudonymise(value, FIXED_KEY) == expected
+
+
+def test_pseudonym_is_keyed_not_a_plain_hash():
+    # a plain hash is reversible by enumerating mobiles; a different key gives a different pseudonym
+    assert pseudonymise("mobile:13812345678", FIXED_KEY) != PLAIN_SHA256_MOBILE
+    assert pseudonymise("mobile:13812345678", b"j" * 40) != PROJECT_VECTORS["mobile:13812345678"]
+    assert pseudonymise(None, FIXED_KEY) is None
 
 
 def test_missing_or_weak_key_is_a_clear_error(monkeypatch):
@@ -36,9 +79,9 @@ def test_key_file(monkeypatch, tmp_path):
     assert load_key() == b"f" * 48
 
 
-def test_duckdb_udf_matches_python():
-    key = b"u" * 40
+def test_duckdb_udf_gives_the_fixed_pseudonyms():
     con = duckdb.connect()
-    register_pseudonym_udf(con, key)
-    got = con.execute("select p360_pseudonym('id:11010519491231002X'), p360_pseudonym(NULL)").fetchone()
-    assert got == (pseudonymise("id:11010519491231002X", key), None)
+    register_pseudonym_udf(con, FIXED_KEY)
+    values = list(PROJECT_VECTORS)
+    got = con.execute("select p360_pseudonym(?), p360_pseudonym(?), p360_pseudonym(NULL)", values).fetchone()
+    assert got == (*PROJECT_VECTORS.values(), None)

@@ -66,14 +66,18 @@ AS_OF_TEMPLATE = "{{ params.as_of_date or (ds if logical_date else '') }}"
 
 
 def cosmos_configs():
+    import os
+
     from cosmos import ExecutionConfig, ProfileConfig, ProjectConfig
     from cosmos.constants import ExecutionMode, InvocationMode
 
     from patient360.dbt_runner import dbt_executable
 
+    # P360_DBT_MANIFEST: a manifest parsed elsewhere (tests parse into tmp, not the project's target/)
+    manifest = os.environ.get("P360_DBT_MANIFEST") or paths.DBT_PROJECT_DIR / "target" / "manifest.json"
     project = ProjectConfig(
         dbt_project_path=paths.DBT_PROJECT_DIR,
-        manifest_path=paths.DBT_PROJECT_DIR / "target" / "manifest.json",
+        manifest_path=manifest,
         partial_parse=True,
     )
     profile = ProfileConfig(
