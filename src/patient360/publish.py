@@ -26,6 +26,7 @@ from pathlib import Path
 import duckdb
 
 from patient360.warehouse import connect as warehouse_connect
+from patient360.warehouse import one
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +92,7 @@ def publish_marts(warehouse: Path, out_dir: Path | None = None) -> PublishResult
             con.execute(f"create table pub.main.{_quote(table)} as select * from {source}")
             con.execute(f"copy (select * from {source}) to '{version_dir / (table + '.parquet')}' (format parquet)")
             _copy_comments(con, table)
-            result.tables[table] = con.execute(f"select count(*) from pub.main.{_quote(table)}").fetchone()[0]
+            result.tables[table] = one(con.execute(f"select count(*) from pub.main.{_quote(table)}"))[0]
         con.execute("detach pub")
     except Exception:
         tmp_db.unlink(missing_ok=True)

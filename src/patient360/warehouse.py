@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -24,7 +25,17 @@ def memory_limit() -> str:
 
 def connect(path: Path | str | None = None, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection (in-memory when `path` is None) under the pipeline's memory limit."""
-    config = {"memory_limit": memory_limit()}
+    config: dict[str, Any] = {"memory_limit": memory_limit()}
     if path is None:
         return duckdb.connect(config=config)
     return duckdb.connect(str(path), read_only=read_only, config=config)
+
+
+def one(cursor: duckdb.DuckDBPyConnection) -> tuple[Any, ...]:
+    """The row a query that always returns one (an aggregate, a count) returned.
+
+    DuckDB types `fetchone()` as optional; a missing row here is a bug, so it raises."""
+    row = cursor.fetchone()
+    if row is None:
+        raise LookupError("expected one row, the query returned none")
+    return row

@@ -29,6 +29,7 @@ import sys
 import time
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import psutil
@@ -37,6 +38,7 @@ from patient360 import paths
 from patient360.benchmark.bare import comparable_files
 from patient360.benchmark.measure import Measurement, run_stage
 from patient360.benchmark.report import TARGETS, render_markdown
+from patient360.warehouse import one
 
 DEFAULT_LADDER = (10_000, 100_000, 1_000_000)
 # A band's heart-rate samples per day, chosen so that 1M patients carry about 100M readings
@@ -56,9 +58,12 @@ def _count_rows(warehouse: Path, schema_like: str) -> int:
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
         return int(
-            con.execute(
-                "select coalesce(sum(estimated_size), 0) from duckdb_tables() where schema_name like ?", [schema_like]
-            ).fetchone()[0]
+            one(
+                con.execute(
+                    "select coalesce(sum(estimated_size), 0) from duckdb_tables() where schema_name like ?",
+                    [schema_like],
+                )
+            )[0]
         )
     finally:
         con.close()
@@ -125,7 +130,7 @@ def _one_repetition(
 
     # patient_360: dbt vs pandas, order alternating between repetitions
     p360_out = run_dir / "p360_pandas.parquet"
-    sides = [
+    sides: list[tuple[str, str, dict[str, Any]]] = [
         ("p360_dbt", "p360_dbt", {"warehouse": str(wh), "as_of": base_days[-1], "target_dir": str(target)}),
         ("p360_pandas", "p360_pandas", {"warehouse": str(wh), "out": str(p360_out)}),
     ]
@@ -316,7 +321,13 @@ def main(argv: list[str] | None = None, prog: str = "patient360 bench") -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     log = work / f"bench-{stamp}.log"
-    report = {"started": stamp, "machine": machine(), "targets": TARGETS, "parameters": {}, "scales": []}
+    report: dict[str, Any] = {
+        "started": stamp,
+        "machine": machine(),
+        "targets": TARGETS,
+        "parameters": {},
+        "scales": [],
+    }
     report["parameters"] = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
     report["parameters"]["repeat"] = {str(n): r for n, r in repeats.items()}
     _say(f"benchmark log (every stage's output): {log}")

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from patient360.dbt_vars import dbt_var
+from patient360.warehouse import one
 
 
 def _service_summary(events: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
@@ -57,7 +58,7 @@ def _snapshot(con: duckdb.DuckDBPyConnection, table: str, columns: list[str], as
 
 def build_patient_360(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """patient_360 computed in pandas from the warehouse's intermediate and segment tables."""
-    as_of = pd.Timestamp(con.execute("select as_of_date from intermediate.int_run__as_of").fetchone()[0])
+    as_of = pd.Timestamp(one(con.execute("select as_of_date from intermediate.int_run__as_of"))[0])
     events = con.execute("select * from intermediate.int_patient__events").df()
     events["event_date"] = pd.to_datetime(events["event_date"])
     events["revenue"] = events["revenue"].astype(float)

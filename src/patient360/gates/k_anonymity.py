@@ -10,6 +10,7 @@ import duckdb
 
 from patient360.gates.metrics import Metric, q
 from patient360.gates.schema_allowlist import PUBLISHED_SCHEMA, Allowlist
+from patient360.warehouse import one
 
 SUITE = "k_anonymity"
 DEFAULT_QUASI = ("age_band", "gender", "city")
@@ -27,10 +28,12 @@ def k_anonymity_metrics(
     if missing:
         return [Metric(SUITE, table, label, "k_anonymity_column_missing", len(missing), "quasi-identifier missing")]
     cols = ", ".join(q(c) for c in quasi)
-    groups, people = con.execute(
-        f"""SELECT count(*), coalesce(sum(n), 0) FROM (
+    groups, people = one(
+        con.execute(
+            f"""SELECT count(*), coalesce(sum(n), 0) FROM (
                 SELECT {cols}, count(*) AS n FROM {PUBLISHED_SCHEMA}.{q(table)} GROUP BY ALL) WHERE n < ?""",
-        [int(k)],
-    ).fetchone()
+            [int(k)],
+        )
+    )
     detail = f"groups with fewer than k={k} people ({people} people in them)"
     return [Metric(SUITE, table, label, "k_anonymity", groups, detail)]

@@ -23,6 +23,7 @@ from patient360.gates import pii_patterns as P
 from patient360.gates.metrics import Metric, q, sql_str, table_exists
 from patient360.gates.schema_allowlist import DATE_TYPES, PUBLISHED_SCHEMA, Allowlist
 from patient360.identifiers import install_macros
+from patient360.warehouse import one
 
 log = logging.getLogger(__name__)
 
@@ -160,9 +161,9 @@ class PiiScanner:
             SELECT v, n, regexp_full_match(v, {_r(P.DIGEST)}) AS dg FROM (
                 SELECT CAST({q(col)} AS VARCHAR) AS v, count(*) AS n FROM {fq}
                 WHERE {q(col)} IS NOT NULL GROUP BY 1)""")
-        row = con.execute(
-            f"SELECT {_text_pattern_sql(event, self.allow.event_date_min, self.today)} FROM gate_vals"
-        ).fetchone()
+        row = one(
+            con.execute(f"SELECT {_text_pattern_sql(event, self.allow.event_date_min, self.today)} FROM gate_vals")
+        )
         hits = dict(zip(TEXT_CHECKS, row, strict=True))
         for pii, rows in self._dictionary_hits().items():
             if pii == "birth_date" and event:
@@ -175,10 +176,10 @@ class PiiScanner:
             self._add(table, col, check, hits.get(check, 0))
         # Digest-shaped values anywhere must not be unkeyed hashes of a restricted identifier.
         plain = "SELECT coalesce(sum(n), 0) FROM gate_vals WHERE dg AND lower(v) IN (SELECT h FROM gate_hashes)"
-        self._add(table, col, "plain_hash", con.execute(plain).fetchone()[0], "unkeyed hash of a restricted identifier")
+        self._add(table, col, "plain_hash", one(con.execute(plain))[0], "unkeyed hash of a restricted identifier")
         if self._is_pseudonym(table, col):
             bad = f"SELECT coalesce(sum(n), 0) FROM gate_vals WHERE NOT regexp_full_match(v, {_r(P.PSEUDONYM)})"
-            self._add(table, col, "pseudonym_format", con.execute(bad).fetchone()[0], "not 64 lower-case hex")
+            self._add(table, col, "pseudonym_format", one(con.execute(bad))[0], "not 64 lower-case hex")
         con.execute("DROP TABLE gate_vals")
 
     def _dictionary_hits(self) -> dict[str, int]:
@@ -199,7 +200,8 @@ class PiiScanner:
         """Rows containing a restricted name (CJK n-grams of 2-8) or a 6-gram of a restricted address."""
         if not self.has_dictionary:
             return 0, 0
-        names, addresses = self.con.execute(f"""
+        names, addresses = one(
+            self.con.execute(f"""
             WITH runs AS (
                 SELECT v, n, unnest(regexp_extract_all(v, {_r(P.HAN_RUN)})) AS r FROM gate_vals
                 WHERE regexp_matches(v, {_r(P.HAN_RUN)})),
@@ -210,25 +212,28 @@ class PiiScanner:
             SELECT (SELECT coalesce(sum(n), 0) FROM (SELECT DISTINCT v, n FROM grams JOIN gate_names ON g = name)),
                    (SELECT coalesce(sum(n), 0) FROM (SELECT DISTINCT v, n FROM grams JOIN gate_addr_grams AS a
                                                      ON grams.g = a.g))
-            """).fetchone()
+            """)
+        )
         return int(names), int(addresses)
 
     def _scan_numeric(self, table: str, fq: str, cols: list[str]) -> None:
         # Only values with >= 10 digits can hold a mobile or an ID number. One cheap pass finds
         # the columns that have any (usually none); only their large values get string work.
-        maxima = self.con.execute(f"SELECT {', '.join(f'max(abs({q(c)}))' for c in cols)} FROM {fq}").fetchone()
+        maxima = one(self.con.execute(f"SELECT {', '.join(f'max(abs({q(c)}))' for c in cols)} FROM {fq}"))
         checks = ("mobile", "resident_id", "resident_id_15")
         for c, largest in zip(cols, maxima, strict=True):
             counts = (0, 0, 0)
             if largest is not None and largest >= 1e10:
                 s = f"CAST({q(c)} AS VARCHAR)"
-                counts = self.con.execute(f"""
+                counts = one(
+                    self.con.execute(f"""
                     SELECT count(*) FILTER (WHERE regexp_matches({s}, {_r(P.MOBILE)})),
                         count(*) FILTER (WHERE list_bool_or(list_transform(
                             regexp_extract_all({s}, {_r(P.RIC18)}, 1), lambda x: p360_ric_valid(x)))),
                         count(*) FILTER (WHERE list_bool_or(list_transform(
                             regexp_extract_all({s}, {_r(P.RIC15)}, 1), lambda x: p360_ric15_valid(x))))
-                    FROM {fq} WHERE abs({q(c)}) >= 1e10""").fetchone()
+                    FROM {fq} WHERE abs({q(c)}) >= 1e10""")
+                )
             for check, n in zip(checks, counts, strict=True):
                 self._add(table, c, check, n)
 
@@ -244,14 +249,16 @@ class PiiScanner:
             else:
                 exprs.append(f"count({q(c)})")
                 labels.append((c, "full date in a column that is not an allow-listed event date"))
-        row = self.con.execute(f"SELECT {', '.join(exprs)} FROM {fq}").fetchone()
+        row = one(self.con.execute(f"SELECT {', '.join(exprs)} FROM {fq}"))
         for (c, detail), n in zip(labels, row, strict=True):
             self._add(table, c, "birth_date", n, detail)
         if has_key and self.has_dictionary:
             for c in cols:
-                hit, total = self.con.execute(f"""
+                hit, total = one(
+                    self.con.execute(f"""
                     SELECT count(*) FILTER (WHERE CAST(t.{q(c)} AS DATE) = b.birth), count(t.{q(c)})
-                    FROM {fq} AS t JOIN gate_birth AS b ON t.patient_key = b.patient_key""").fetchone()
+                    FROM {fq} AS t JOIN gate_birth AS b ON t.patient_key = b.patient_key""")
+                )
                 share_bad = total and hit > OWN_BIRTHDAY_SHARE * total
                 detail = "column equals the patients' own birth dates"
                 self._add(table, c, "birth_date", hit if share_bad else 0, detail)

@@ -16,6 +16,7 @@ import duckdb
 from patient360.contracts import all_contracts
 from patient360.gates.metrics import Metric, q, sql_str, table_exists
 from patient360.gates.schema_allowlist import PUBLISHED_SCHEMA, Allowlist
+from patient360.warehouse import one
 
 MARTS = "quality_marts"
 RAW = "quality_raw"
@@ -54,7 +55,7 @@ def marts_metrics(
                 exprs.append((col, "kpi_rate_range", expr, "rate or share outside [0, 1]"))
             elif numeric and NONNEG_RE.search(col):
                 exprs.append((col, "non_negative", f"count(*) FILTER (WHERE {q(col)} < 0)", "negative money or count"))
-        row = con.execute(f"SELECT {', '.join(e for _, _, e, _ in exprs)} FROM {fq}").fetchone()
+        row = one(con.execute(f"SELECT {', '.join(e for _, _, e, _ in exprs)} FROM {fq}"))
         out += [Metric(MARTS, table, c, check, v or 0, d) for (c, check, _, d), v in zip(exprs, row, strict=True)]
         if "patient_key" in cols and table.startswith(POINTER_TABLES) and "patient_360" in actual:
             out += _orphans(con, table, fq, snapshot="as_of_date" in cols)
@@ -71,13 +72,15 @@ def _orphans(con: duckdb.DuckDBPyConnection, table: str, fq: str, snapshot: bool
         f"(SELECT 1 FROM {PUBLISHED_SCHEMA}.patient_360 AS p WHERE p.patient_key = t.patient_key)"
     )
     if not snapshot:
-        n = con.execute(f"SELECT count(*) FROM {fq} AS t WHERE {missing}").fetchone()[0]
+        n = one(con.execute(f"SELECT count(*) FROM {fq} AS t WHERE {missing}"))[0]
         return [Metric(MARTS, table, "patient_key", "orphan_patient_key", n, "not in patient_360")]
     current = f"(SELECT max(as_of_date) FROM {PUBLISHED_SCHEMA}.patient_360)"
-    orphans, retired = con.execute(
-        f"SELECT count(*) FILTER (WHERE t.as_of_date = {current}), count(*) FILTER (WHERE t.as_of_date <> {current}) "
-        f"FROM {fq} AS t WHERE {missing}"
-    ).fetchone()
+    orphans, retired = one(
+        con.execute(
+            f"SELECT count(*) FILTER (WHERE t.as_of_date = {current}), "
+            f"count(*) FILTER (WHERE t.as_of_date <> {current}) FROM {fq} AS t WHERE {missing}"
+        )
+    )
     return [
         Metric(MARTS, table, "patient_key", "orphan_patient_key", orphans, "current snapshot: not in patient_360"),
         Metric(MARTS, table, "patient_key", "retired_patient_key", retired, "older snapshots: key retired since"),
@@ -123,27 +126,31 @@ def raw_metrics(con: duckdb.DuckDBPyConnection, as_of: date) -> list[Metric]:
             if col.not_future:
                 expr = f"count(*) FILTER (WHERE CAST({q(col.name)} AS DATE) > DATE {sql_str(as_of.isoformat())})"
                 exprs.append((col.name, "future_timestamp", expr, "after the as-of date"))
-        row = con.execute(f"SELECT {', '.join(e for _, _, e, _ in exprs)} FROM {schema}.{q(table)}").fetchone()
+        row = one(con.execute(f"SELECT {', '.join(e for _, _, e, _ in exprs)} FROM {schema}.{q(table)}"))
         counts = dict(zip([x[1] + x[0] for x in exprs], row, strict=True))
         out += [Metric(RAW, c.raw_table, col, chk, v or 0, d) for (col, chk, _, d), v in zip(exprs, row, strict=True)]
         if have_audit:
-            landed = con.execute(
-                f"""SELECT coalesce(sum(rows_landed), 0) FROM (
+            landed = one(
+                con.execute(
+                    f"""SELECT coalesce(sum(rows_landed), 0) FROM (
                         SELECT rows_landed, row_number() OVER (PARTITION BY file_path
                             ORDER BY file_version DESC, finished_at DESC) AS rn
                         FROM audit.file_loads WHERE source = ? AND table_name = ?
                           AND status IN ({", ".join(map(sql_str, LANDED))})) WHERE rn = 1""",
-                [c.source, c.table],
-            ).fetchone()[0]
+                    [c.source, c.table],
+                )
+            )[0]
             diff = abs(int(counts["row_count"]) - int(landed))
             out.append(Metric(RAW, c.raw_table, "", "reconciliation", diff, f"audit says {landed} rows landed"))
     if have_audit:
         for source in sorted({c.source for c in all_contracts()}):
-            latest = con.execute(
-                f"SELECT max(partition_date) FROM audit.file_loads WHERE source = ? "
-                f"AND status IN ({', '.join(map(sql_str, LANDED))})",
-                [source],
-            ).fetchone()[0]
+            latest = one(
+                con.execute(
+                    f"SELECT max(partition_date) FROM audit.file_loads WHERE source = ? "
+                    f"AND status IN ({', '.join(map(sql_str, LANDED))})",
+                    [source],
+                )
+            )[0]
             lag = (as_of - latest).days if latest else 9999
             out.append(Metric(RAW, f"raw_{source}", "", "freshness_lag_days", lag, f"as of {as_of.isoformat()}"))
     return out

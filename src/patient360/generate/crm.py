@@ -61,7 +61,7 @@ def build_crm_contacts(rng: np.random.Generator, persons: pd.DataFrame, tl: Time
             "person_id": p["person_id"],
             "mobile_raw": np.where(no_mobile, None, p["mobile"].to_numpy()),
             "name": ids.typo(rng, p["name"].to_numpy(), P.NAME_TYPO_RATE),
-            "wechat_unionid": np.where(wechat, ids.random_tokens(rng, n, 27, "o"), None),
+            "wechat_unionid": np.where(wechat, ids.random_tokens(rng, n, 27, "o"), None),  # type: ignore[call-overload]
             "source_channel": p["channel"],
             "campaign_id": p["campaign_id"],
             "created_at": created,
@@ -79,7 +79,8 @@ def build_crm_contacts(rng: np.random.Generator, persons: pd.DataFrame, tl: Time
     contacts = contacts[contacts["created_at"].to_numpy() <= tl.end_ts].reset_index(drop=True)
     m = len(contacts)
     contacts["contact_id"] = new_ids("C", rng, m, 9)
-    contacts["wechat_openid"] = np.where(contacts["wechat_unionid"].notna(), ids.random_tokens(rng, m, 27, "o"), None)
+    has_wechat = contacts["wechat_unionid"].notna().to_numpy()
+    contacts["wechat_openid"] = np.where(has_wechat, ids.random_tokens(rng, m, 27, "o"), None)  # type: ignore[call-overload]
     mob = contacts["mobile_raw"].to_numpy()
     has_mob = pd.notna(mob)
     formatted = np.full(m, None, dtype=object)

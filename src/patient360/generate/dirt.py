@@ -9,7 +9,7 @@ import pandas as pd
 
 from patient360.generate.identifiers import break_checksum
 
-ROW_DIRT = {
+ROW_DIRT: dict[str, dict[tuple[str, str], str | None]] = {
     "wrong_type": {
         ("his", "visits"): "charge_amount",
         ("his", "prescriptions"): "quantity",

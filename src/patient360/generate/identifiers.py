@@ -65,12 +65,12 @@ DISTRICTS = np.array(sorted({d for d in AddressProvider.districts if _gbk_ok(d)}
 
 def _covers_years(names: str, first: int = 1920, last: int = 2030) -> bool:
     """Whether a code's name history ('[-1993]A,[1994-]B' or plain 'A') covers every year."""
-    spans = []
+    spans: list[tuple[int, int]] = []
     for seg in names.split(","):
         if not seg.startswith("["):
             return True
-        start, end = seg[1:].split("]")[0].split("-")
-        spans.append((int(start) if start else first, int(end) if end else last))
+        lo, hi = seg[1:].split("]")[0].split("-")
+        spans.append((int(lo) if lo else first, int(hi) if hi else last))
     year = first
     for start, end in sorted(spans):
         if start > year:

@@ -59,7 +59,7 @@ def build_persons(rng: np.random.Generator, n: int, tl: Timeline) -> pd.DataFram
         persons[f"has_{c}"] = flag
     has_id = child | (rng.random(n) >= P.MISSING_ID_RATE)
     id_numbers = ids.resident_ids(rng, province, pd.Series(birth.astype("datetime64[D]")), male)
-    persons["id_number"] = np.where(has_id, id_numbers, None)
+    persons["id_number"] = np.where(has_id, id_numbers, None)  # type: ignore[call-overload]  # numpy stubs: None branch
     return persons
 
 
@@ -105,7 +105,7 @@ def _lifecycle(rng: np.random.Generator, n: int, birth: np.ndarray, tl: Timeline
         tl.history_start + reg_offset * DAY, birth.astype("datetime64[D]") + P.MIN_AGE_AT_REGISTRATION_DAYS * DAY
     )
     active_from = np.maximum(registered, tl.history_start)
-    span = ((tl.end - active_from) / DAY).astype(int)
+    span = ((tl.end - active_from) / DAY).astype(int)  # type: ignore[operator]  # numpy stubs: datetime64 minus
     churner = rng.random(n) < P.CHURN_SHARE
     stop = active_from + (rng.random(n) * (span + 1)).astype(int) * DAY
     active_to = np.where(churner, stop, tl.end)

@@ -9,7 +9,7 @@ from patient360.generate import identifiers as ids
 from patient360.generate import params as P
 from patient360.generate.events import DAY, SEC, Timeline, random_time
 
-VENDORS = {  # device type: [(vendor, serial prefix, glucose unit)]
+VENDORS: dict[str, list[tuple[str, str, str | None]]] = {  # device type: [(vendor, serial prefix, glucose unit)]
     "glucose_meter": [("sinocare", "SN", "mmol/L"), ("yuwell", "YW", "mg/dL")],
     "bp_monitor": [("omron", "OM", None), ("yuwell", "YB", None)],
     "band": [("huawei", "HW", None), ("xiaomi", "XM", None)],

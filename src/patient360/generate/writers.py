@@ -28,7 +28,7 @@ def _render(s: pd.Series, type_: str) -> np.ndarray:
     if t in ("TIMESTAMP", "DATE"):
         unit = "s" if t == "TIMESTAMP" else "D"
         arr = pd.to_datetime(s).to_numpy().astype(f"datetime64[{unit}]")
-        text = np.char.replace(np.datetime_as_string(arr, unit=unit), "T", " ")
+        text = np.char.replace(np.datetime_as_string(arr, unit=unit), "T", " ")  # type: ignore[call-overload]
         return np.where(np.isnat(arr), "", text)
     if t == "BOOLEAN":
         return s.map({True: "true", False: "false"}).fillna("").to_numpy().astype(str)
@@ -80,7 +80,7 @@ def render_ndjson(s: pd.DataFrame, contract: Contract, malformed: set[int]) -> s
     types = {c.name: c.type.upper() for c in contract.columns}
     out = []
     for pos, row in enumerate(s.itertuples(index=False)):
-        rec = {}
+        rec: dict[str, object] = {}
         for name, value in zip(s.columns, row, strict=True):
             if value == "":
                 rec[name] = None

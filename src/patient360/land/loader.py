@@ -28,6 +28,7 @@ from patient360.land.files import ExportFile, FileProblem, Inspection, _sha256, 
 from patient360.land.report import FileResult
 from patient360.land.schema import q
 from patient360.land.validate import detail_case, lit, rule_case, typed_select
+from patient360.warehouse import one
 
 log = logging.getLogger("patient360.land")
 
@@ -177,10 +178,12 @@ def _land_file(con: duckdb.DuckDBPyConnection, ctx: _Ctx, tmp_dir: Path, inspect
         if seen:
             r.status, r.file_version = "already_landed", seen[1]
             return
-        prev = con.execute(
-            "SELECT max(file_version) FROM audit.file_loads WHERE file_path = ? AND status <> 'failed'",
-            [ef.rel_path],
-        ).fetchone()[0]
+        prev = one(
+            con.execute(
+                "SELECT max(file_version) FROM audit.file_loads WHERE file_path = ? AND status <> 'failed'",
+                [ef.rel_path],
+            )
+        )[0]
         r.file_version = (prev or 0) + 1
         if info.problem is not None:
             _record_problem(con, ctx, info.problem, "empty" if info.problem.kind == "empty_file" else "rejected")
@@ -260,16 +263,19 @@ def _load_rows(con: duckdb.DuckDBPyConnection, ctx: _Ctx, staged: stage.Staged) 
         con.execute(f"DELETE FROM {contract.raw_table} WHERE _file_path = ?", [ef.rel_path])
         if ef.vendor_format:
             con.execute("DELETE FROM raw_wearable.vendor_file_meta WHERE _file_path = ?", [ef.rel_path])
-    landed = con.execute(
-        f"INSERT INTO {contract.raw_table} ({cols}, _extra, _file_path, _file_checksum, _line_number, "
-        f"_load_id, _loaded_at) SELECT {cols}, {staged.extra_expr}, {meta} FROM _checkedl WHERE _rule IS NULL"
-    ).fetchone()[0]
+    landed = one(
+        con.execute(
+            f"INSERT INTO {contract.raw_table} ({cols}, _extra, _file_path, _file_checksum, _line_number, "
+            f"_load_id, _loaded_at) SELECT {cols}, {staged.extra_expr}, {meta} FROM _checkedl WHERE _rule IS NULL"
+        )
+    )[0]
     ctx.lap("insert_raw")
     _pause_hook()
     if ef.vendor_format:
         vendors.insert_vendor_meta(con, ef.vendor_format, meta)
-    quarantined = con.execute(
-        f"""INSERT INTO audit.quarantine
+    quarantined = one(
+        con.execute(
+            f"""INSERT INTO audit.quarantine
         SELECT {lit(ctx.load_id)}, {lit(ef.source)}, {lit(contract.table)}, {lit(ef.rel_path)},
                {lit(r.checksum or "")}, _line, _raw, _rule, _detail, {ctx.started_sql}
         FROM _checkedl WHERE _rule IS NOT NULL
@@ -277,7 +283,8 @@ def _load_rows(con: duckdb.DuckDBPyConnection, ctx: _Ctx, staged: stage.Staged) 
         SELECT {lit(ctx.load_id)}, {lit(ef.source)}, {lit(contract.table)}, {lit(ef.rel_path)},
                {lit(r.checksum or "")}, _line, raw, 'malformed_line', detail, {ctx.started_sql}
         FROM _malformed"""
-    ).fetchone()[0]
+        )
+    )[0]
     r.rows_read = staged.rows + staged.malformed
     r.rows_landed, r.rows_quarantined = landed, quarantined
     r.status = "landed_with_quarantine" if quarantined else "landed"

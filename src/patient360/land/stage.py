@@ -37,6 +37,7 @@ from patient360.contracts import Contract
 from patient360.land.files import FileProblem
 from patient360.land.schema import q
 from patient360.land.validate import lit
+from patient360.warehouse import one
 
 TEMP_VIEWS = ("_checkedl", "_rowsl", "_stage")
 TEMP_TABLES = ("_checked", "_rows", "_malformed", "_rejmap", "_nlcum", "_p360_rej", "_p360_scan")
@@ -89,7 +90,7 @@ def number_lines(
                string_agg(error_type || ': ' || error_message, '; ' ORDER BY column_idx) AS detail
         FROM temp._p360_rej GROUP BY line"""
     )
-    staged.malformed = con.execute("SELECT count(*) FROM _malformed").fetchone()[0]
+    staged.malformed = one(con.execute("SELECT count(*) FROM _malformed"))[0]
     rec, rec_join = "r._ord", ""
     if staged.malformed:
         # g = good rows before the j-th rejected record
@@ -123,7 +124,7 @@ def number_lines(
         last = con.execute(
             f"SELECT max(_line) FROM (SELECT _line FROM {out_view} UNION ALL SELECT _line FROM _malformed)"
         )
-        top = last.fetchone()[0] or 0
+        top = one(last)[0] or 0
         if top != physical_lines:
             staged.warnings.append(
                 f"line numbers may be approximate: last record maps to line {top} of {physical_lines} "
@@ -136,7 +137,7 @@ def number_lines(
 
 def number_checked(con: duckdb.DuckDBPyConnection, staged: Staged, physical_lines: int) -> None:
     """After the checker wrote `_checked` from a direct stage: `_malformed` and view `_checkedl`."""
-    staged.rows = con.execute("SELECT count(*) FROM _checked").fetchone()[0]
+    staged.rows = one(con.execute("SELECT count(*) FROM _checked"))[0]
     nl = staged.nl_expr and "_nl"
     if nl is None and staged.header_lines:  # CSV without quotes: no record spans lines
         nl = "0"
@@ -159,7 +160,7 @@ def read_csv_rows(
     reset(con)
     staged = Staged(direct=False, carry=["_line", "_extra"])
     con.execute(f"CREATE TEMP TABLE _rows AS SELECT * FROM {_csv_reader(path, header, gz)}")
-    staged.rows = con.execute("SELECT count(*) FROM _rows").fetchone()[0]
+    staged.rows = one(con.execute("SELECT count(*) FROM _rows"))[0]
     concat = "concat(" + ", ".join(f"coalesce({q(n)}, '')" for n in header) + ")"
     nl_expr = f"length({concat}) - length(replace({concat}, chr(10), ''))"
     number_lines(con, staged, "(SELECT *, rowid + 1 AS _ord FROM _rows)", physical_lines, "_rowsl", nl_expr)

@@ -39,6 +39,7 @@ from patient360.land.files import FileProblem
 from patient360.land.schema import q
 from patient360.land.stage import Staged, csv_record, read_csv_rows
 from patient360.land.validate import lit
+from patient360.warehouse import one
 
 DEXCOM_TS = "Timestamp (YYYY-MM-DDThh:mm:ss)"
 DEXCOM_GLUCOSE = "Glucose Value (mg/dL)"
@@ -119,13 +120,15 @@ def stage_vendor(
             replace({_col(DEXCOM_TS)}, 'T', ' ') AS __v_measured_at,
             CAST({extra} AS JSON) AS _extra"""
         _stage_view(con, select, f"{_col('Event Type')} = 'EGV'", header)
-        counts = con.execute(
-            f"""SELECT count(*) FILTER (WHERE {_col("Event Type")} = 'EGV'),
+        counts = one(
+            con.execute(
+                f"""SELECT count(*) FILTER (WHERE {_col("Event Type")} = 'EGV'),
                        count(*) FILTER (WHERE {_col("Event Type")} IN {DEXCOM_PII_EVENTS}),
                        count(*) FILTER (WHERE coalesce({_col("Event Type")}, '') <> 'EGV'
                                         AND {_col("Event Type")} NOT IN {DEXCOM_PII_EVENTS})
                 FROM _rowsl"""
-        ).fetchone()
+            )
+        )
         staged.rows = counts[0]
         if counts[1]:
             staged.warnings.append(f"{counts[1]} patient name/birth-date metadata row(s) dropped (PII, not landed)")
