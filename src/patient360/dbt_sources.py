@@ -23,6 +23,11 @@ LOAD_COLUMNS = [
     ("_extra", "JSON of columns or keys not in the contract (schema drift), or NULL."),
 ]
 
+FRESHNESS = {
+    "warn_after": {"count": "{{ var('freshness_warn_after_hours') }}", "period": "hour"},
+    "error_after": {"count": "{{ var('freshness_error_after_hours') }}", "period": "hour"},
+}
+
 
 def render_sources_yaml() -> str:
     sources = []
@@ -54,6 +59,8 @@ def render_sources_yaml() -> str:
                     f"Rows landed from the {source} exports (contract-valid rows only; see audit.quarantine)."
                 ),
                 "loaded_at_field": "_loaded_at",
+                # `dbt source freshness`: how long since the newest landed row (thresholds are vars)
+                "freshness": FRESHNESS,
                 "tables": tables,
             }
         )
