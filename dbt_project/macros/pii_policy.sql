@@ -6,6 +6,9 @@
   3. every mart enforces its contract, so the declared columns are exactly the
      columns built (an undeclared column cannot slip into a mart unclassified).
   Any breach stops the run with a message naming model and column.
+  meta.pii is the one declaration of a model column's class: the published-schema allow-list
+  copies the marts' classes (python -m patient360.gates.schema_allowlist --sync; tests fail on
+  drift) and tests/test_dbt_build.py checks the built marts against the manifest.
 -#}
 {% macro enforce_pii_policy() %}
     {% if execute %}

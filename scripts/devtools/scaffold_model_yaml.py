@@ -1,9 +1,11 @@
 """Developer aid: add missing model/column entries to the folder YAMLs of the dbt project.
 
 Reads the columns each model really has from a built warehouse, keeps every entry
-already in the YAML, and appends missing columns with their privacy class and
-description from column_glossary.yml (or `TODO`, which the PII policy rejects, so
-nothing undocumented can be built). Marts get `data_type` and an enforced contract.
+already in the YAML, and appends missing columns with a description from
+column_glossary.yml and the privacy class already declared for a column of the same
+name (dbt meta.pii or a source contract). Where none is declared, or the declarations
+disagree, it writes `TODO`, which the PII policy rejects, so nothing unclassified can be
+built. Marts get `data_type` and an enforced contract.
 
     python scripts/devtools/scaffold_model_yaml.py --warehouse warehouse/patient360.duckdb
 """
@@ -17,9 +19,12 @@ from pathlib import Path
 import duckdb
 import yaml
 
+from patient360.pii_classes import classes_by_column_name
+
 ROOT = Path(__file__).resolve().parents[2]
 MODELS = ROOT / "dbt_project" / "models"
 GLOSSARY = yaml.safe_load((Path(__file__).parent / "column_glossary.yml").read_text(encoding="utf-8"))
+KNOWN_CLASSES = classes_by_column_name(MODELS)
 SCHEMA_OF = {"staging": "staging", "restricted": "restricted", "intermediate": "intermediate", "marts": "marts"}
 
 
@@ -33,6 +38,14 @@ def _leading_comment(path: Path) -> str:
         else:
             break
     return " ".join(lines)
+
+
+def known_class(column: str) -> str:
+    """The class declared for every other column of this name, or TODO (none, or they disagree)."""
+    found = KNOWN_CLASSES.get(column, set())
+    if len(found) > 1:
+        print(f"  {column}: declared as {' and '.join(sorted(found))} elsewhere; decide and replace TODO")
+    return next(iter(found)) if len(found) == 1 else "TODO"
 
 
 def scaffold(folder: Path, con: duckdb.DuckDBPyConnection) -> None:
@@ -63,8 +76,7 @@ def scaffold(folder: Path, con: duckdb.DuckDBPyConnection) -> None:
                 if top == "marts":
                     next(c for c in cols if c["name"] == col)["data_type"] = dtype.lower()
                 continue
-            pii, desc = GLOSSARY.get(col, ["TODO", "TODO"])
-            entry = {"name": col, "description": desc, "meta": {"pii": pii}}
+            entry = {"name": col, "description": GLOSSARY.get(col, "TODO"), "meta": {"pii": known_class(col)}}
             if top == "marts":
                 entry["data_type"] = dtype.lower()
             cols.append(entry)

@@ -21,13 +21,13 @@ PII_CLASSES = frozenset({"direct", "quasi", "pseudonym", "sensitive", "none"})
 class Column:
     name: str
     type: str
+    pii: str  # privacy class, always explicit: a forgotten class must not read as `none`
     required: bool = False
     allowed: tuple[str, ...] | None = None
     pattern: str | None = None
     min: float | None = None
     max: float | None = None
     not_future: bool = False
-    pii: str = "none"
     description: str = ""
 
 
@@ -68,7 +68,23 @@ class Contract:
         raise KeyError(f"{self.source}.{self.table} has no column {name!r}")
 
 
-def _parse(path: Path) -> Contract:
+class ContractError(ValueError):
+    """A contract file is malformed."""
+
+
+def _pii_class(path: Path, column: dict) -> str:
+    pii = column.get("pii")
+    if pii is None:
+        raise ContractError(
+            f"{path}: column {column['name']}: no `pii` class; declare one of {'|'.join(sorted(PII_CLASSES))}"
+        )
+    if pii not in PII_CLASSES:
+        raise ContractError(f"{path}: column {column['name']}: unknown pii class {pii!r}")
+    return pii
+
+
+def load_contract(path: Path) -> Contract:
+    """Parse and check one contract file (`<source>/<table>.yml`)."""
     doc = yaml.safe_load(path.read_text(encoding="utf-8"))
     cols = []
     for c in doc["columns"]:
@@ -76,17 +92,15 @@ def _parse(path: Path) -> Contract:
         col = Column(
             name=c["name"],
             type=c["type"],
+            pii=_pii_class(path, c),
             required=bool(c.get("required", False)),
             allowed=tuple(str(a) for a in allowed) if allowed else None,
             pattern=c.get("pattern"),
             min=c.get("min"),
             max=c.get("max"),
             not_future=bool(c.get("not_future", False)),
-            pii=c.get("pii", "none"),
             description=c.get("description", ""),
         )
-        if col.pii not in PII_CLASSES:
-            raise ValueError(f"{path}: column {col.name}: unknown pii class {col.pii!r}")
         cols.append(col)
     contract = Contract(
         source=doc["source"],
@@ -100,7 +114,7 @@ def _parse(path: Path) -> Contract:
         checks=tuple(Check(**ch) for ch in doc.get("checks", [])),
     )
     if contract.source != path.parent.name or contract.table != path.stem:
-        raise ValueError(f"{path}: source/table must match its folder/file name")
+        raise ContractError(f"{path}: source/table must match its folder/file name")
     return contract
 
 
@@ -108,7 +122,7 @@ def _parse(path: Path) -> Contract:
 def all_contracts() -> tuple[Contract, ...]:
     """Every contract, ordered by source then table."""
     paths = sorted(CONTRACT_DIR.glob("*/*.yml"), key=lambda p: (SOURCES.index(p.parent.name), p.stem))
-    return tuple(_parse(p) for p in paths)
+    return tuple(load_contract(p) for p in paths)
 
 
 def contracts_for(source: str) -> list[Contract]:
