@@ -44,9 +44,11 @@ def _manifest_columns(built_warehouse: Path) -> dict[tuple[str, str], dict[str, 
 def test_every_built_mart_column_is_declared_and_none_is_direct(built_warehouse):
     declared = {rel: cols for (schema, rel), cols in _manifest_columns(built_warehouse).items() if schema == "marts"}
     built: dict[str, list[str]] = {}
-    rows = _con(built_warehouse).execute(
-        "select table_name, column_name from information_schema.columns where table_schema = 'marts'"
-    ).fetchall()
+    rows = (
+        _con(built_warehouse)
+        .execute("select table_name, column_name from information_schema.columns where table_schema = 'marts'")
+        .fetchall()
+    )
     for table, column in rows:
         built.setdefault(table, []).append(column)
     assert built and set(built) == set(declared)
