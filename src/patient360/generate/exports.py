@@ -17,7 +17,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from patient360 import __version__
-from patient360.contracts import Contract, all_contracts, get_contract
+from patient360.contracts import SOURCES, Contract, all_contracts, get_contract
 from patient360.generate import community, consult, crm, his, truth, wearable, writers
 from patient360.generate import dirt as dirt_mod
 from patient360.generate import identifiers as ids
@@ -179,6 +179,10 @@ def generate_exports(
     for k in range(days):
         row_dirt = rate > 0 and k in row_dirt_days
         file_dirt = rate > 0 and k == file_dirt_day
+        # Every source's partition folder exists, even on a day it exported no rows: an empty
+        # folder is an export that ran, a missing one is an export that did not arrive.
+        for source in SOURCES:
+            (out_dir / source / str(tl.window_start + k * DAY)).mkdir(parents=True, exist_ok=True)
         _write_partition(out_dir, parts, tl, k, rng, log, summary, rate if row_dirt else 0, file_dirt)
         _write_readings(con, readings, tl, k, out_dir, summary, log, rng, rate, row_dirt)
         if file_dirt:
