@@ -427,6 +427,24 @@ def test_bounds_as_gx_reads_them() -> None:
     assert verdict.success[("pii_masking", "email")] is True
 
 
+def test_verdict_follows_gx_semantics_of_the_suite_json(tmp_path: Path) -> None:
+    """`mostly` in the suite JSON is GX's semantics (a share of the selected rows may fail):
+    a reading of min/max alone would still fail these rows; GX's verdict is the gate's."""
+    shutil.copytree(SUITES_DIR, tmp_path / "suites")
+    path = tmp_path / "suites" / "quality_marts.json"
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    [exp] = [e for e in doc["expectations"] if e["meta"]["check"] == "kpi_rate_range"]
+    exp["kwargs"]["mostly"] = 0.5
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    suites = load_suites(tmp_path / "suites")
+    rate = "quality_marts", "kpi_retention"
+    rates = [Metric(*rate, "a", "kpi_rate_range", 1), Metric(*rate, "b", "kpi_rate_range", 0),
+             Metric(*rate, "c", "kpi_rate_range", 0)]  # fmt: skip
+    assert validate(rates, suites).failures == []  # 2 of 3 rows within bounds: mostly 0.5 holds
+    rates[1] = Metric(*rate, "b", "kpi_rate_range", 2)
+    assert [(f.column, f.observed) for f in validate(rates, suites).failures] == [("a", 1.0), ("b", 2.0)]
+
+
 def test_uncovered_metric_blocks() -> None:
     """A metric no expectation selects fails closed (a new check, or a suite with no JSON)."""
     metrics = [Metric("pii_masking", "patient_360", "note", "passport", 0), Metric("billing", "t", "c", "x", 0)]
