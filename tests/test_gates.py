@@ -3,8 +3,9 @@
 A clean warehouse passes; every kind of leak planted into a copy (in a text column, in
 an innocently named column, inside a longer string) fails naming table, column and PII
 type; and no planted value appears in the validation results, Data Docs or logs.
-Most mutations are checked with the DuckDB metric pass (fast); two runs go through
-Great Expectations end to end.
+Great Expectations is the only evaluator: most mutations are checked with the DuckDB
+metric pass validated by GX in an ephemeral context (fast, nothing stored); a few runs
+go through `run_gates` end to end (file context, stored results, Data Docs).
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ import duckdb
 import pytest
 from faker import Faker
 
-from patient360.gates import collect_metrics, evaluate, run_gates
-from patient360.gates.gx_runner import load_suites
+from patient360.gates import Failure, collect_metrics, run_gates
+from patient360.gates.gx_runner import SUITES_DIR, load_suites, validate
+from patient360.gates.metrics import Metric
 from patient360.gates.schema_allowlist import load_allowlist
 from patient360.land.schema import ensure_schema
 from patient360.pseudonym import pseudonymise
@@ -166,9 +168,10 @@ def mutate(fixture_dir: Path, tmp_path: Path, *sql: str, params: list | None = N
     return wh
 
 
-def failures_of(wh: Path, fixture_dir: Path, tmp_path: Path, k: int = 5) -> list:
+def failures_of(wh: Path, fixture_dir: Path, tmp_path: Path, k: int = 5) -> list[Failure]:
+    """The gate's failures on `wh` as Great Expectations reports them."""
     metrics = collect_metrics(wh, k=k, allowlist=fixture_dir / "allowlist.yml", gx_dir=tmp_path / "gx", as_of=AS_OF)
-    return evaluate(metrics, load_suites())
+    return validate(metrics, load_suites()).failures
 
 
 def hits(failures: list, severity: str = "block") -> set[tuple[str, str, str]]:
@@ -282,28 +285,33 @@ def test_k_is_configurable(fixture_dir: Path, tmp_path: Path) -> None:
     group = ("patient_360", "age_band+gender+city", "k_anonymity")
     assert group not in hits(failures_of(wh, fixture_dir, tmp_path, 10))
     found = failures_of(wh, fixture_dir, tmp_path, 11)
+    assert group in hits(found)
     [kf] = [f for f in found if f.check == "k_anonymity"]
     assert kf.observed == 16  # all 16 groups of 10 people are too small for k=11
 
 
 def test_row_count_drift_warns(fixture_dir: Path, tmp_path: Path) -> None:
     wh = mutate(fixture_dir, tmp_path)
-    assert failures_of(wh, fixture_dir, tmp_path) is not None  # first run stores the counts
+    first = failures_of(wh, fixture_dir, tmp_path)  # no previous counts: nothing to compare, counts stored
+    assert not [f for f in first if f.check == "row_count_drift"]
+    assert json.loads((tmp_path / "gx" / "last_row_counts.json").read_text())["fct_visits"] == 320
     con = duckdb.connect(str(wh))
     con.execute("DELETE FROM marts.fct_visits WHERE rowid % 4 <> 0")
     con.close()
-    assert ("fct_visits", "", "row_count_drift") in hits(failures_of(wh, fixture_dir, tmp_path), "warn")
+    drift = [f for f in failures_of(wh, fixture_dir, tmp_path) if f.check == "row_count_drift"]
+    assert [(f.severity, f.table, f.observed) for f in drift] == [("warn", "fct_visits", 0.75)]  # 240 of 320 gone
 
 
 def test_missing_warehouse_is_a_clear_failure(fixture_dir: Path, tmp_path: Path) -> None:
     found = failures_of(tmp_path / "nope.duckdb", fixture_dir, tmp_path)
-    assert [f.check for f in found] == ["warehouse_missing"]
+    assert [(f.severity, f.table, f.check) for f in found] == [("block", str(tmp_path / "nope.duckdb"),
+                                                                 "warehouse_missing")]  # fmt: skip
 
 
 def test_suites_and_allowlist_are_well_formed() -> None:
     suites = load_suites()
     assert {"pii_masking", "schema_allowlist", "k_anonymity", "quality_marts", "quality_raw"} <= set(suites)
-    assert all(s.severity == "block" for s in suites["pii_masking"])
+    assert all(e["meta"]["severity"] == "block" for e in suites["pii_masking"])
     allow = load_allowlist()
     assert "patient_360" in allow.tables
     assert allow.rule("patient_360", "patient_key").privacy == "pseudonym"
@@ -324,7 +332,10 @@ def test_gx_missing_marts_fail_clearly(fixture_dir: Path, tmp_path: Path) -> Non
                                          ("patient_360", "fct_visits", "seg_lifecycle", "kpi_retention")])  # fmt: skip
     outcome = run_gates(wh, data_docs_dir=tmp_path / "gx", allowlist=fixture_dir / "allowlist.yml", as_of=AS_OF)
     assert not outcome.passed
-    assert "missing_table" in outcome.render() and "patient_360" in outcome.render()
+    lines = outcome.render().splitlines()
+    for table in ("patient_360", "fct_visits", "seg_lifecycle", "kpi_retention"):
+        assert (table, "", "missing_table") in hits(outcome.failures)
+        assert any(line.split()[2:4] == [table, "missing_table"] for line in lines), f"{table} not rendered"
 
 
 def test_gx_leak_fails_and_no_planted_value_escapes(
@@ -350,7 +361,112 @@ def test_gx_leak_fails_and_no_planted_value_escapes(
         if f.is_file():
             texts[str(f)] = f.read_bytes().decode("utf-8", errors="replace")
     assert any("validations" in k for k in texts) and any(k.endswith("index.html") for k in texts)
+    # the results do name the failing metric rows (so the scan below reads the real failure content)
+    assert any("validations" in k and '"unexpected_index_list"' in t and '"note"' in t for k, t in texts.items())
     for value in planted:
         escaped = json.dumps(value)[1:-1]  # JSON files store CJK as \\uXXXX
         for where, text in texts.items():
             assert value not in text and escaped not in text, f"a planted value leaked into {where}"
+
+
+# --- Great Expectations is the one evaluator ------------------------------------------------
+def _stored_unexpected_rows(gx_dir: Path) -> set[tuple[str, str, str, str, float]]:
+    """Every failing metric row in the validation results GX stored under gx_dir."""
+    rows = set()
+    for f in gx_dir.rglob("*.json"):
+        if "validations" not in f.parts:
+            continue
+        for res in json.loads(f.read_text(encoding="utf-8"))["results"]:
+            for r in [] if res["success"] else res["result"]["unexpected_index_list"]:
+                rows.add((r["suite"], r["table"], r["column"], r["check"], r["observed"]))
+    return rows
+
+
+def test_failures_are_the_rows_gx_reports_and_bounds_live_in_the_suite_json(
+    fixture_dir: Path, tmp_path: Path
+) -> None:
+    """The gate reports exactly the rows GX's stored results name as unexpected, and editing a
+    bound in the suite JSON (nothing else) flips the verdict."""
+    wh = mutate(fixture_dir, tmp_path, "UPDATE marts.kpi_retention SET retention_rate = 1.5 WHERE window_days = 7")
+    run = {"allowlist": fixture_dir / "allowlist.yml", "as_of": AS_OF}
+    outcome = run_gates(wh, data_docs_dir=tmp_path / "gx1", **run)
+    kpi = Failure("block", "quality_marts", "kpi_retention", "retention_rate", "kpi_rate_range", 1.0,
+                  "rate or share outside [0, 1]")  # fmt: skip
+    assert outcome.blocking == [kpi], outcome.render()  # one row of 3 out of [0, 1]
+    assert outcome.gx_success[("quality_marts", "kpi_rate_range")] is False
+    stored = _stored_unexpected_rows(tmp_path / "gx1")
+    assert stored == {(f.suite, f.table, f.column, f.check, f.observed) for f in outcome.failures}
+
+    suites = tmp_path / "suites"
+    shutil.copytree(SUITES_DIR, suites)
+    doc = json.loads((suites / "quality_marts.json").read_text(encoding="utf-8"))
+    [exp] = [e for e in doc["expectations"] if e["meta"]["check"] == "kpi_rate_range"]
+    exp["kwargs"]["max_value"] = 1  # the suite now tolerates one row out of range
+    (suites / "quality_marts.json").write_text(json.dumps(doc), encoding="utf-8")
+    relaxed = run_gates(wh, data_docs_dir=tmp_path / "gx2", suites_dir=suites, **run)
+    assert relaxed.passed and kpi not in relaxed.failures, relaxed.render()
+    assert relaxed.gx_success[("quality_marts", "kpi_rate_range")] is True
+
+
+def test_bounds_as_gx_reads_them() -> None:
+    """Each metric is judged only by its own (suite, check) expectation, inclusive bounds."""
+    metrics = [
+        Metric("pii_masking", "patient_360", "note", "mobile", 3, "in text"),
+        Metric("pii_masking", "patient_360", "note", "email", 0),
+        Metric("quality_marts", "fct_visits", "", "row_count_drift", 0.5, "previous run 8 rows"),  # bound 0.5
+        Metric("quality_marts", "seg_lifecycle", "", "row_count_drift", 0.51, "previous run 9 rows"),
+        Metric("quality_raw", "raw_his.visits", "", "row_count", 0),  # min_value 1
+        Metric("quality_marts", "fct_visits", "", "row_count", 1),
+    ]
+    verdict = validate(metrics, load_suites())
+    assert sorted(verdict.failures, key=lambda f: f.table) == [
+        Failure("block", "pii_masking", "patient_360", "note", "mobile", 3.0, "in text"),
+        Failure("warn", "quality_raw", "raw_his.visits", "", "row_count", 0.0),
+        Failure("warn", "quality_marts", "seg_lifecycle", "", "row_count_drift", 0.51, "previous run 9 rows"),
+    ]
+    assert verdict.success[("pii_masking", "email")] is True
+
+
+def test_verdict_follows_gx_semantics_of_the_suite_json(tmp_path: Path) -> None:
+    """`mostly` in the suite JSON is GX's semantics (a share of the selected rows may fail):
+    a reading of min/max alone would still fail these rows; GX's verdict is the gate's."""
+    shutil.copytree(SUITES_DIR, tmp_path / "suites")
+    path = tmp_path / "suites" / "quality_marts.json"
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    [exp] = [e for e in doc["expectations"] if e["meta"]["check"] == "kpi_rate_range"]
+    exp["kwargs"]["mostly"] = 0.5
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    suites = load_suites(tmp_path / "suites")
+    rate = "quality_marts", "kpi_retention"
+    rates = [Metric(*rate, "a", "kpi_rate_range", 1), Metric(*rate, "b", "kpi_rate_range", 0),
+             Metric(*rate, "c", "kpi_rate_range", 0)]  # fmt: skip
+    assert validate(rates, suites).failures == []  # 2 of 3 rows within bounds: mostly 0.5 holds
+    rates[1] = Metric(*rate, "b", "kpi_rate_range", 2)
+    assert [(f.column, f.observed) for f in validate(rates, suites).failures] == [("a", 1.0), ("b", 2.0)]
+
+
+def test_uncovered_metric_blocks() -> None:
+    """A metric no expectation selects fails closed (a new check, or a suite with no JSON)."""
+    metrics = [Metric("pii_masking", "patient_360", "note", "passport", 0), Metric("billing", "t", "c", "x", 0)]
+    verdict = validate(metrics, load_suites())
+    assert sorted(verdict.failures, key=lambda f: f.suite) == [
+        Failure("block", "billing", "t", "c", "x", 0.0, "no expectation covers it"),
+        Failure("block", "pii_masking", "patient_360", "note", "passport", 0.0, "no expectation covers it"),
+    ]
+
+
+def test_expectation_gx_cannot_evaluate_blocks() -> None:
+    suites = load_suites()
+    [exp] = [e for e in suites["quality_marts"] if e["meta"]["check"] == "row_count_drift"]  # a warn
+    exp["kwargs"]["column"] = "no_such_column"
+    failures = validate([Metric("quality_marts", "fct_visits", "", "row_count_drift", 0)], suites).failures
+    assert failures == [Failure("block", "quality_marts", "*", "", "row_count_drift", 0,
+                                "Great Expectations: not evaluated")]  # fmt: skip
+
+
+def test_suite_whose_row_condition_disagrees_with_its_check_is_rejected(tmp_path: Path) -> None:
+    doc = json.loads((SUITES_DIR / "pii_masking.json").read_text(encoding="utf-8"))
+    doc["expectations"][0]["kwargs"]["row_condition"] = 'suite=="pii_masking" and check=="mobil"'
+    (tmp_path / "pii_masking.json").write_text(json.dumps(doc), encoding="utf-8")
+    with pytest.raises(ValueError, match="row_condition must be"):
+        load_suites(tmp_path)

@@ -6,8 +6,9 @@
 
 DuckDB computes per-(table, column, check) counts over the read-only warehouse (every
 column of every `marts` table is scanned); Great Expectations validates those counts with
-the suites in expectations/suites/ and builds Data Docs. Nothing returned, stored or
-logged holds a data value: only names and counts.
+the suites in expectations/suites/ and builds Data Docs, and is the only judge: the
+failures are the metric rows GX reports as unexpected (gx_runner). Nothing returned,
+stored or logged holds a data value: only names and counts.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from patient360.gates.quality import marts_metrics, raw_metrics, staging_metrics
 from patient360.gates.schema_allowlist import ALLOWLIST_PATH, load_allowlist, published_columns, schema_findings
 from patient360.warehouse import connect
 
-__all__ = ["Failure", "GateOutcome", "collect_metrics", "evaluate", "run_gates", "scan_text"]
+__all__ = ["Failure", "GateOutcome", "collect_metrics", "run_gates", "scan_text"]
 
 log = logging.getLogger(__name__)
 
@@ -82,25 +83,6 @@ def collect_metrics(warehouse: Path, *, k: int, allowlist: Path, gx_dir: Path, a
     return metrics
 
 
-def evaluate(metrics: list[Metric], suites: dict, gx_success: dict | None = None) -> list[Failure]:
-    """Failures from metric rows and the suites' bounds (plus any failure GX reported that
-    the bounds did not explain): the same reading GX makes, used to name what failed."""
-    gx_success = gx_success or {}
-    out: list[Failure] = []
-    covered = {(s, spec.check) for s, specs in suites.items() for spec in specs}
-    for suite, specs in suites.items():
-        for spec in specs:
-            rows = [m for m in metrics if m.suite == suite and m.check == spec.check and spec.violated(m.observed)]
-            out += [Failure(spec.severity, suite, m.table, m.column, m.check, m.observed, m.detail) for m in rows]
-            ok = gx_success.get((suite, spec.check))
-            if not rows and ok is False:  # GX saw a failure our own reading missed: never pass it
-                out.append(Failure(spec.severity, suite, "*", "", spec.check, 0, "Great Expectations reports failure"))
-    for m in metrics:
-        if (m.suite, m.check) not in covered:
-            out.append(Failure("block", m.suite, m.table, m.column, m.check, m.observed, "no expectation covers it"))
-    return out
-
-
 def run_gates(
     warehouse: Path,
     *,
@@ -121,16 +103,14 @@ def run_gates(
         k = int(dbt_var("k_anonymity"))
     gx_dir = Path(data_docs_dir) if data_docs_dir else warehouse.parent / "gx"
     metrics = collect_metrics(warehouse, k=k, allowlist=Path(allowlist), gx_dir=gx_dir, as_of=as_of)
-    suites = gx_runner.load_suites(Path(suites_dir))
-    by_suite, index = gx_runner.run_checkpoint(gx_runner.metrics_frame(metrics), suites, gx_dir)
-    gx_success = {(s, spec.check): ok for s, pairs in by_suite.items() for spec, ok in pairs}
+    verdict = gx_runner.validate(metrics, gx_runner.load_suites(Path(suites_dir)), gx_dir)
     outcome = GateOutcome(
-        failures=evaluate(metrics, suites, gx_success),
-        data_docs_index=index,
+        failures=verdict.failures,
+        data_docs_index=verdict.data_docs_index,
         results_path=gx_dir / "last_run.json",
         checks_run=len(metrics),
         seconds=time.perf_counter() - started,
-        gx_success=gx_success,
+        gx_success=verdict.success,
     )
     summary = {"passed": outcome.passed, "checks_run": outcome.checks_run}
     summary["failures"] = [asdict(f) for f in outcome.failures]

@@ -1,10 +1,13 @@
-"""Great Expectations: validate the metric frame against the suites in expectations/suites.
+"""Great Expectations: the one evaluator of the gates.
 
 DuckDB computed every metric; GX validates the (small, values-free) pandas frame of
-metrics with the reviewable suites, stores validation results and builds Data Docs in a
-file context under `<gx_dir>`. (GX's SQL datasource on DuckDB returns empty results, see
-GX issues 10738/11579, so metrics are handed over as pandas.) result_format is SUMMARY
-over the metric frame: its "unexpected values" are counts, never patient data.
+metrics with the reviewable suites in expectations/suites, and the gate's failures are
+read back from GX's validation results: each failing metric row comes back in
+`unexpected_index_list` (result_format COMPLETE, indexed by the frame's name columns),
+so the bounds live only in the suite JSON as GX evaluates them. With a `gx_dir` the
+results are stored and Data Docs rebuilt in a file context there. (GX's SQL datasource
+on DuckDB returns empty results, so metrics are handed over as pandas.) The frame holds
+names, rule descriptions and counts, never patient data, so neither can the results.
 """
 
 from __future__ import annotations
@@ -12,48 +15,65 @@ from __future__ import annotations
 import json
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
 from patient360.gates.metrics import Metric
+from patient360.gates.outcome import Failure
 from patient360.paths import EXPECTATIONS_DIR
 
 SUITES_DIR = EXPECTATIONS_DIR / "suites"
-RESULT_FORMAT = {"result_format": "SUMMARY", "partial_unexpected_count": 0, "include_unexpected_rows": False}
+FRAME_COLUMNS = ["suite", "table", "column", "check", "observed", "detail"]
+# COMPLETE: every failing metric row, identified by its names (GX caps lists in SUMMARY)
+RESULT_FORMAT = {"result_format": "COMPLETE", "unexpected_index_column_names": FRAME_COLUMNS,
+                 "partial_unexpected_count": 0}  # fmt: skip
+COVERAGE_SUITE = "expectation_coverage"
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class ExpectationSpec:
-    suite: str
-    check: str
-    severity: str
-    min_value: float | None
-    max_value: float | None
-    config: dict
-
-    def violated(self, observed: float) -> bool:
-        return (self.min_value is not None and observed < self.min_value) or (
-            self.max_value is not None and observed > self.max_value
-        )
+@dataclass
+class GxVerdict:
+    failures: list[Failure]
+    success: dict[tuple[str, str], bool | None] = field(default_factory=dict)  # (suite, check) -> GX's success
+    data_docs_index: Path | None = None
 
 
-def load_suites(suites_dir: Path = SUITES_DIR) -> dict[str, list[ExpectationSpec]]:
-    """suite name -> expectation specs, from the reviewable JSON files."""
-    out: dict[str, list[ExpectationSpec]] = {}
+def load_suites(suites_dir: Path = SUITES_DIR) -> dict[str, list[dict]]:
+    """suite name -> expectation configurations, from the reviewable JSON files.
+
+    Each expectation selects the metric rows of exactly one (suite, check) with its
+    row_condition and names that check in meta, so coverage can be derived from meta.
+    """
+    out: dict[str, list[dict]] = {}
     for path in sorted(Path(suites_dir).glob("*.json")):
         doc = json.loads(path.read_text(encoding="utf-8"))
-        specs = []
         for i, exp in enumerate(doc["expectations"]):
             meta, kw = exp.get("meta", {}), exp.get("kwargs", {})
             if meta.get("severity") not in ("block", "warn") or not meta.get("check"):
                 raise ValueError(f"{path}: expectation {i}: meta needs check and severity block|warn")
-            bounds = (kw.get("min_value"), kw.get("max_value"))
-            specs.append(ExpectationSpec(doc["name"], meta["check"], meta["severity"], *bounds, exp))
-        out[doc["name"]] = specs
+            wanted = row_condition(doc["name"], meta["check"])
+            if kw.get("row_condition") != wanted:
+                raise ValueError(f"{path}: expectation {i}: row_condition must be {wanted}")
+        out[doc["name"]] = doc["expectations"]
     return out
+
+
+def row_condition(suite: str, check: str) -> str:
+    return f'suite=="{suite}" and check=="{check}"'
+
+
+def coverage_expectations(suites: dict[str, list[dict]]) -> list[dict]:
+    """A metric no expectation selects would pass unseen: GX fails every (suite, check) row
+    outside the pairs the suites cover (derived from the suites, so there is one list)."""
+    pairs = sorted({(name, e["meta"]["check"]) for name, exps in suites.items() for e in exps})
+    return [{
+        "type": "expect_column_pair_values_to_be_in_set",
+        "kwargs": {"column_A": "suite", "column_B": "check", "value_pairs_set": [list(p) for p in pairs]},
+        "meta": {"check": "covered", "severity": "block", "detail": "no expectation covers it",
+                 "why": "Every metric is checked by an expectation: an unknown check fails closed."},
+    }]  # fmt: skip
 
 
 def metrics_frame(metrics: list[Metric]) -> pd.DataFrame:
@@ -64,46 +84,74 @@ def metrics_frame(metrics: list[Metric]) -> pd.DataFrame:
             "column": [m.column for m in metrics],
             "check": [m.check for m in metrics],
             "observed": [float(m.observed) for m in metrics],
-        }
+            "detail": [m.detail for m in metrics],
+        },
+        columns=FRAME_COLUMNS,
     )
 
 
-def run_checkpoint(frame: pd.DataFrame, suites: dict[str, list[ExpectationSpec]], gx_dir: Path) -> tuple[dict, Path]:
-    """Validate `frame` with every suite; returns ({suite: [(spec, success)]}, data docs index)."""
+def failures_of(suite: str, result) -> list[Failure]:
+    """The failures of one GX expectation result: one per failing metric row it returned."""
+    if result.success:
+        return []
+    meta = result.expectation_config.meta
+    rows = (result.result or {}).get("unexpected_index_list") or []
+    if not rows:  # GX could not evaluate it (or named no row): the gate cannot vouch for it
+        return [Failure("block", suite, "*", "", meta["check"], 0, "Great Expectations: not evaluated")]
+    return [
+        Failure(meta["severity"], r["suite"], r["table"], r["column"], r["check"], float(r["observed"]),
+                meta.get("detail") or r["detail"])  # fmt: skip
+        for r in rows
+    ]
+
+
+def _context(gx_dir: Path | None):
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    if gx_dir is None:
+        ctx = gx.get_context(mode="ephemeral")
+    else:
+        gx_dir.mkdir(parents=True, exist_ok=True)
+        ctx = gx.get_context(mode="file", project_root_dir=str(gx_dir))
+    ctx.variables.progress_bars = ProgressBarsConfig(globally=False)
+    return ctx
+
+
+def validate(metrics: list[Metric], suites: dict[str, list[dict]], gx_dir: Path | None = None) -> GxVerdict:
+    """Validate the metrics with every suite (plus coverage) in one GX checkpoint.
+
+    gx_dir: GX file context where results are stored and Data Docs rebuilt; None runs the
+    same checkpoint in an ephemeral context (nothing stored, no Data Docs).
+    """
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
     import great_expectations as gx
     from great_expectations.core.expectation_suite import ExpectationSuite
-    from great_expectations.data_context.types.base import ProgressBarsConfig
     from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 
-    gx_dir.mkdir(parents=True, exist_ok=True)
-    ctx = gx.get_context(mode="file", project_root_dir=str(gx_dir))
-    ctx.variables.progress_bars = ProgressBarsConfig(globally=False)
+    ctx = _context(gx_dir)
     ds = ctx.data_sources.add_or_update_pandas("gate_metrics")
     asset = ds.get_asset("metrics") if "metrics" in ds.get_asset_names() else ds.add_dataframe_asset("metrics")
     names = [b.name for b in asset.batch_definitions]
     batch = asset.get_batch_definition("all") if "all" in names else asset.add_batch_definition_whole_dataframe("all")
     vds = []
-    for name, specs in suites.items():
+    for name, exps in {**suites, COVERAGE_SUITE: coverage_expectations(suites)}.items():
         suite = ExpectationSuite(name=name)
-        for spec in specs:
-            suite.add_expectation_configuration(ExpectationConfiguration(**spec.config))
+        for exp in exps:
+            suite.add_expectation_configuration(ExpectationConfiguration(**exp))
         suite = ctx.suites.add_or_update(suite)
         vd = gx.ValidationDefinition(name=name, data=batch, suite=suite)
         vds.append(ctx.validation_definitions.add_or_update(vd))
+    actions = [gx.checkpoint.UpdateDataDocsAction(name="data_docs")] if gx_dir is not None else []
     checkpoint = ctx.checkpoints.add_or_update(
-        gx.Checkpoint(
-            name="patient360_gates",
-            validation_definitions=vds,
-            actions=[gx.checkpoint.UpdateDataDocsAction(name="data_docs")],
-            result_format=RESULT_FORMAT,
-        )
+        gx.Checkpoint(name="patient360_gates", validation_definitions=vds, actions=actions, result_format=RESULT_FORMAT)
     )
-    result = checkpoint.run(batch_parameters={"dataframe": frame})
-    by_suite: dict[str, list] = {}
+    result = checkpoint.run(batch_parameters={"dataframe": metrics_frame(metrics)})
+    verdict = GxVerdict(failures=[])
     for run in result.run_results.values():
-        name = run.suite_name
-        success = {r.expectation_config.meta["check"]: r.success for r in run.results}
-        by_suite[name] = [(spec, success.get(spec.check)) for spec in suites[name]]
-    index = Path(ctx.get_docs_sites_urls()[0]["site_url"].removeprefix("file://"))
-    return by_suite, index
+        for r in run.results:
+            verdict.success[(run.suite_name, r.expectation_config.meta["check"])] = r.success
+            verdict.failures += failures_of(run.suite_name, r)
+    if gx_dir is not None:
+        verdict.data_docs_index = Path(ctx.get_docs_sites_urls()[0]["site_url"].removeprefix("file://"))
+    return verdict

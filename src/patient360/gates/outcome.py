@@ -30,7 +30,7 @@ class GateOutcome:
     results_path: Path | None = None  # our own JSON summary of the run (names and counts)
     checks_run: int = 0
     seconds: float = 0.0
-    # Great Expectations' own verdict per (suite, check) expectation, for audit and tests
+    # Great Expectations' success per (suite, check) expectation; `failures` are read from the same results
     gx_success: dict[tuple[str, str], bool | None] = field(default_factory=dict)
 
     @property
