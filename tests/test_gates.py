@@ -382,9 +382,7 @@ def _stored_unexpected_rows(gx_dir: Path) -> set[tuple[str, str, str, str, float
     return rows
 
 
-def test_failures_are_the_rows_gx_reports_and_bounds_live_in_the_suite_json(
-    fixture_dir: Path, tmp_path: Path
-) -> None:
+def test_failures_are_the_rows_gx_reports_and_bounds_live_in_the_suite_json(fixture_dir: Path, tmp_path: Path) -> None:
     """The gate reports exactly the rows GX's stored results name as unexpected, and editing a
     bound in the suite JSON (nothing else) flips the verdict."""
     wh = mutate(fixture_dir, tmp_path, "UPDATE marts.kpi_retention SET retention_rate = 1.5 WHERE window_days = 7")

@@ -67,6 +67,6 @@ def classes_by_column_name(models_dir: Path = MODELS_DIR) -> dict[str, set[str]]
             if pii is not None:
                 out.setdefault(col, set()).add(pii)
     for contract in all_contracts():
-        for col in contract.columns:
-            out.setdefault(col.name, set()).add(col.pii)
+        for column in contract.columns:
+            out.setdefault(column.name, set()).add(column.pii)
     return out

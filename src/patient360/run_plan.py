@@ -63,9 +63,7 @@ def newest_landed_partition(con: duckdb.DuckDBPyConnection) -> date | None:
     """The newest partition date with a landed file, over the four sources."""
     if not _table_exists(con, "audit", "file_loads"):
         return None
-    row = con.execute(
-        f"SELECT max(partition_date) FROM audit.file_loads WHERE status IN {LANDED_STATUSES}"
-    ).fetchone()
+    row = con.execute(f"SELECT max(partition_date) FROM audit.file_loads WHERE status IN {LANDED_STATUSES}").fetchone()
     return row[0] if row else None
 
 

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import asdict
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -32,7 +33,7 @@ from patient360.gates.pii_patterns import scan_text
 from patient360.gates.pii_scan import scan_marts
 from patient360.gates.quality import marts_metrics, raw_metrics, staging_metrics
 from patient360.gates.schema_allowlist import ALLOWLIST_PATH, load_allowlist, published_columns, schema_findings
-from patient360.warehouse import connect
+from patient360.warehouse import connect, one
 
 __all__ = ["Failure", "GateOutcome", "collect_metrics", "run_gates", "scan_text"]
 
@@ -43,7 +44,7 @@ def _as_of(con: duckdb.DuckDBPyConnection) -> date:
     """The run's as-of date: patient_360.as_of_date when built, else today."""
     if table_exists(con, "marts", "patient_360"):
         try:
-            found = con.execute("SELECT max(as_of_date) FROM marts.patient_360").fetchone()[0]
+            found = one(con.execute("SELECT max(as_of_date) FROM marts.patient_360"))[0]
             if found:
                 return found
         except duckdb.Error:
@@ -112,8 +113,9 @@ def run_gates(
         seconds=time.perf_counter() - started,
         gx_success=verdict.success,
     )
-    summary = {"passed": outcome.passed, "checks_run": outcome.checks_run}
+    summary: dict[str, Any] = {"passed": outcome.passed, "checks_run": outcome.checks_run}
     summary["failures"] = [asdict(f) for f in outcome.failures]
+    assert outcome.results_path is not None  # set just above
     outcome.results_path.write_text(json.dumps(summary, indent=1), encoding="utf-8")
     log.info("gates %s: %d checks, %d failures", "passed" if outcome.passed else "FAILED", len(metrics),
              len(outcome.failures))  # fmt: skip

@@ -17,6 +17,7 @@ import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -99,16 +100,24 @@ def failures_of(suite: str, result) -> list[Failure]:
     if not rows:  # GX could not evaluate it (or named no row): the gate cannot vouch for it
         return [Failure("block", suite, "*", "", meta["check"], 0, "Great Expectations: not evaluated")]
     return [
-        Failure(meta["severity"], r["suite"], r["table"], r["column"], r["check"], float(r["observed"]),
-                meta.get("detail") or r["detail"])  # fmt: skip
+        Failure(
+            meta["severity"],
+            r["suite"],
+            r["table"],
+            r["column"],
+            r["check"],
+            float(r["observed"]),
+            meta.get("detail") or r["detail"],
+        )  # fmt: skip
         for r in rows
     ]
 
 
-def _context(gx_dir: Path | None):
+def _context(gx_dir: Path | None) -> Any:
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
+    ctx: Any
     if gx_dir is None:
         ctx = gx.get_context(mode="ephemeral")
     else:
@@ -142,7 +151,7 @@ def validate(metrics: list[Metric], suites: dict[str, list[dict]], gx_dir: Path 
         suite = ctx.suites.add_or_update(suite)
         vd = gx.ValidationDefinition(name=name, data=batch, suite=suite)
         vds.append(ctx.validation_definitions.add_or_update(vd))
-    actions = [gx.checkpoint.UpdateDataDocsAction(name="data_docs")] if gx_dir is not None else []
+    actions: list[Any] = [gx.checkpoint.UpdateDataDocsAction(name="data_docs")] if gx_dir is not None else []
     checkpoint = ctx.checkpoints.add_or_update(
         gx.Checkpoint(name="patient360_gates", validation_definitions=vds, actions=actions, result_format=RESULT_FORMAT)
     )

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import duckdb
 
+from patient360.warehouse import one
+
 
 @dataclass(frozen=True)
 class Metric:
@@ -29,10 +31,12 @@ def q(name: str) -> str:
 
 def table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
     return bool(
-        con.execute(
-            "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
-            [schema, table],
-        ).fetchone()[0]
+        one(
+            con.execute(
+                "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+                [schema, table],
+            )
+        )[0]
     )
 
 
