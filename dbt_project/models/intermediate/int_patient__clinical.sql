@@ -4,14 +4,14 @@ with as_of as (
     select as_of_date from {{ ref('int_run__as_of') }}
 ),
 
-links as (
-    select * from {{ ref('identity_links') }} where source = 'his'
-),
-
 diagnoses as (
-    select l.patient_key, d.icd10_code, d.icd10_category, d.diagnosed_at, d.is_primary
-    from {{ ref('stg_his__diagnoses') }} as d
-    inner join links as l on l.source_record_id = d.mrn
+    select
+        patient_key,
+        icd10_code,
+        icd10_category,
+        diagnosed_at,
+        is_primary
+    from {{ ref('int_his__diagnoses_keyed') }}
 ),
 
 programmes as (
@@ -32,9 +32,12 @@ programmes as (
 ),
 
 labs as (
-    select l.patient_key, r.test_code, r.result_value, r.collected_at
-    from {{ ref('stg_his__lab_results') }} as r
-    inner join links as l on l.source_record_id = r.mrn
+    select
+        r.patient_key,
+        r.test_code,
+        r.result_value,
+        r.collected_at
+    from {{ ref('int_his__lab_results_keyed') }} as r
     cross join as_of
     where r.collected_date <= as_of.as_of_date
 ),
@@ -51,16 +54,16 @@ latest_labs as (
 ),
 
 home_bp as (
-    select wl.patient_key,
+    select
+        d.patient_key,
         arg_max(d.avg_value, d.measured_date) filter (where d.metric = 'systolic') as home_sbp,
         arg_max(d.avg_value, d.measured_date) filter (where d.metric = 'diastolic') as home_dbp,
         max(d.measured_date) filter (where d.metric = 'systolic') as home_bp_date,
         arg_max(d.avg_value, d.measured_date) filter (where d.metric = 'glucose') as latest_glucose_mmol
-    from {{ ref('int_wearable__daily') }} as d
-    inner join {{ ref('identity_links') }} as wl on wl.source = 'wearable' and wl.source_record_id = d.binding_id
+    from {{ ref('int_wearable__daily_keyed') }} as d
     cross join as_of
     where d.measured_date <= as_of.as_of_date
-    group by wl.patient_key
+    group by d.patient_key
 )
 
 select

@@ -2,15 +2,14 @@
 -- HbA1c (lab), blood pressure (clinic SBP/DBP of the day, or the home device's daily
 -- means) and home glucose (abnormal-day flag only). is_abnormal: the device's daily
 -- abnormal flag (int_wearable__daily thresholds); null for lab results.
-with links as (
-    select * from {{ ref('identity_links') }} where source = 'his'
-),
-
-labs as (
-    select l.patient_key, r.collected_date, r.test_code, r.result_value
-    from {{ ref('stg_his__lab_results') }} as r
-    inner join links as l on l.source_record_id = r.mrn
-    where r.test_code in ('HBA1C', 'SBP', 'DBP')
+with labs as (
+    select
+        patient_key,
+        collected_date,
+        test_code,
+        result_value
+    from {{ ref('int_his__lab_results_keyed') }}
+    where test_code in ('HBA1C', 'SBP', 'DBP')
 ),
 
 hba1c as (
@@ -34,10 +33,14 @@ clinic_bp as (
 
 -- per person (a person may have two devices of one metric): mean of the daily means
 device as (
-    select wl.patient_key, d.measured_date, d.metric, avg(d.avg_value) as avg_value, bool_or(d.is_abnormal) as is_abnormal
-    from {{ ref('int_wearable__daily') }} as d
-    inner join {{ ref('identity_links') }} as wl on wl.source = 'wearable' and wl.source_record_id = d.binding_id
-    where d.metric in ('systolic', 'diastolic', 'glucose')
+    select
+        patient_key,
+        measured_date,
+        metric,
+        avg(avg_value) as avg_value,
+        bool_or(is_abnormal) as is_abnormal
+    from {{ ref('int_wearable__daily_keyed') }}
+    where metric in ('systolic', 'diastolic', 'glucose')
     group by all
 ),
 

@@ -12,13 +12,12 @@ with as_of as (
 
 fills as (
     select
-        l.patient_key,
+        p.patient_key,
         p.drug_code,
         p.prescription_id,
         date_diff('day', date '1970-01-01', p.prescribed_date) as fill_day,
         p.days_supplied
-    from {{ ref('stg_his__prescriptions') }} as p
-    inner join {{ ref('identity_links') }} as l on l.source = 'his' and l.source_record_id = p.mrn
+    from {{ ref('int_his__prescriptions_keyed') }} as p
     cross join as_of
     where p.prescribed_date <= as_of.as_of_date
 ),

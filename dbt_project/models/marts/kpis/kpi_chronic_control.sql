@@ -25,17 +25,13 @@ measures as (
     where m.measured_date <= as_of.as_of_date
 ),
 
+-- months from the first measurement on
 months as (
-    select cast(mo.month as date) as month,
-        least(cast(mo.month + interval 1 month - interval 1 day as date), as_of.as_of_date) as month_end
-    from (select min(measured_date) as first_day from measures) as bounds
-    cross join as_of
-    cross join unnest(generate_series(
-        cast(date_trunc('month', bounds.first_day) as timestamp),
-        cast(date_trunc('month', as_of.as_of_date) as timestamp),
-        interval 1 month
-    )) as mo (month)
-    where bounds.first_day is not null
+    select
+        month,
+        month_end
+    from {{ ref('int_calendar__months') }}
+    where month >= (select date_trunc('month', min(measured_date)) from measures)
 ),
 
 latest as (

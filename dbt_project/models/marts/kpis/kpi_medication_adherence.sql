@@ -53,7 +53,8 @@ select
     w.window_days,
     cast(count(*) as bigint) as chronic_patients,
     cast(count(pdc.pdc) as bigint) as patients_with_prescription,
-    cast(avg(pdc.pdc) as double) as mean_pdc,
+    -- averaged from an exact decimal sum: a double sum depends on the order DuckDB's threads add rows in
+    cast(avg(cast(pdc.pdc as decimal(38, 18))) as double) as mean_pdc,
     cast(count(*) filter (where pdc.pdc >= {{ var('adherence_pdc_threshold') }}) as bigint) as adherent_patients,
     cast(count(*) filter (where pdc.pdc >= {{ var('adherence_pdc_threshold') }}) / nullif(count(pdc.pdc), 0) as double)
         as adherent_share,

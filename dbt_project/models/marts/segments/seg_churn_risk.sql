@@ -33,17 +33,19 @@ per_person as (
 ),
 
 sent as (
-    select l.patient_key, min(m.occurred_date) as first_sent_date
-    from {{ ref('stg_crm__message_events') }} as m
-    inner join {{ ref('identity_links') }} as l on l.source = 'crm' and l.source_record_id = m.contact_id
-    where m.event_type = 'sent'
-    group by l.patient_key
+    select
+        patient_key,
+        min(occurred_date) as first_sent_date
+    from {{ ref('int_crm__message_events_keyed') }}
+    where event_type = 'sent'
+    group by patient_key
 ),
 
 abnormal_days as (
-    select distinct l.patient_key, d.measured_date
-    from {{ ref('int_wearable__daily') }} as d
-    inner join {{ ref('identity_links') }} as l on l.source = 'wearable' and l.source_record_id = d.binding_id
+    select distinct
+        d.patient_key,
+        d.measured_date
+    from {{ ref('int_wearable__daily_keyed') }} as d
     cross join as_of
     where d.is_abnormal and d.metric in ('glucose', 'systolic', 'diastolic') and d.measured_date <= as_of.as_of_date
 ),
@@ -61,10 +63,11 @@ streaks as (
 ),
 
 leave as (
-    select l.patient_key, bool_or(m.left_at is not null and m.leave_reason is not null) as left_with_reason
-    from {{ ref('stg_crm__group_memberships') }} as m
-    inner join {{ ref('identity_links') }} as l on l.source = 'crm' and l.source_record_id = m.contact_id
-    group by l.patient_key
+    select
+        patient_key,
+        bool_or(left_at is not null and leave_reason is not null) as left_with_reason
+    from {{ ref('int_crm__group_memberships_keyed') }}
+    group by patient_key
 ),
 
 signals as (
