@@ -2,7 +2,7 @@
 -- from the first day of its first month to the run's as-of date. Each KPI keeps the days
 -- from its own first day on.
 select
-    cast(d.day as date) as day,
+    cast(d.day as date) as day,  -- noqa: RF04
     months.month
 from {{ ref('int_calendar__months') }} as months
 cross join unnest(generate_series(

@@ -16,14 +16,15 @@ bounds as (
 ),
 
 months as (
-    select cast(m.month as date) as month
+    select cast(m.month as date) as month  -- noqa: RF04
     from bounds
     cross join as_of
-    cross join unnest(generate_series(
-        cast(date_trunc('month', bounds.first_day) as timestamp),
-        cast(date_trunc('month', as_of.as_of_date) as timestamp),
-        interval 1 month
-    )) as m (month)
+    cross join
+        unnest(generate_series(
+            cast(date_trunc('month', bounds.first_day) as timestamp),
+            cast(date_trunc('month', as_of.as_of_date) as timestamp),
+            interval 1 month
+        )) as m (month)
     where bounds.first_day is not null
 )
 

@@ -15,7 +15,8 @@ diagnoses as (
 ),
 
 programmes as (
-    select d.patient_key,
+    select
+        d.patient_key,
         bool_or(p.programme = 'diabetes') as has_diabetes,
         bool_or(p.programme = 'gestational_diabetes') as has_gestational_diabetes,
         bool_or(p.programme = 'hypertension') as has_hypertension,
@@ -27,7 +28,7 @@ programmes as (
         min(d.diagnosed_at) filter (where p.programme = 'oncology') as oncology_first_diagnosed_at,
         string_agg(distinct p.programme, ';' order by p.programme) as programmes
     from diagnoses as d
-    inner join {{ ref('icd10_programmes') }} as p on p.icd10_prefix = d.icd10_category
+    inner join {{ ref('icd10_programmes') }} as p on d.icd10_category = p.icd10_prefix
     group by d.patient_key
 ),
 
@@ -43,7 +44,8 @@ labs as (
 ),
 
 latest_labs as (
-    select patient_key,
+    select
+        patient_key,
         arg_max(result_value, collected_at) filter (where test_code = 'HBA1C') as latest_hba1c_pct,
         max(collected_at) filter (where test_code = 'HBA1C') as latest_hba1c_at,
         arg_max(result_value, collected_at) filter (where test_code = 'SBP') as clinic_sbp,
@@ -82,10 +84,16 @@ select
     case when ll.latest_hba1c_pct is not null then ll.latest_hba1c_pct < {{ var('hba1c_target_pct') }} end as hba1c_controlled,
     hb.latest_glucose_mmol,
     -- the more recent of clinic and home BP
-    case when hb.home_bp_date is not null and (ll.clinic_bp_at is null or hb.home_bp_date >= cast(ll.clinic_bp_at as date))
-        then hb.home_sbp else ll.clinic_sbp end as latest_sbp,
-    case when hb.home_bp_date is not null and (ll.clinic_bp_at is null or hb.home_bp_date >= cast(ll.clinic_bp_at as date))
-        then hb.home_dbp else ll.clinic_dbp end as latest_dbp
+    case
+        when hb.home_bp_date is not null and (ll.clinic_bp_at is null or hb.home_bp_date >= cast(ll.clinic_bp_at as date))
+            then hb.home_sbp
+        else ll.clinic_sbp
+    end as latest_sbp,
+    case
+        when hb.home_bp_date is not null and (ll.clinic_bp_at is null or hb.home_bp_date >= cast(ll.clinic_bp_at as date))
+            then hb.home_dbp
+        else ll.clinic_dbp
+    end as latest_dbp
 from programmes as p
-full outer join latest_labs as ll on ll.patient_key = p.patient_key
+full outer join latest_labs as ll on p.patient_key = ll.patient_key
 full outer join home_bp as hb on hb.patient_key = coalesce(p.patient_key, ll.patient_key)

@@ -15,7 +15,7 @@ his_latest as (
         registered_at
     from {{ ref('int_his__patients_keyed') }}
     where is_latest_version
-    qualify row_number() over (partition by patient_key order by updated_at desc, mrn) = 1
+    qualify row_number() over (partition by patient_key order by updated_at desc, mrn asc) = 1
 ),
 
 -- first day each source saw the person: HIS registration, CRM contact, consult request,

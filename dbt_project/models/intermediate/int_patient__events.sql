@@ -14,85 +14,88 @@ with his as (
     union all
     select
         patient_key,
-        prescribed_date,
-        'prescription',
-        null,
-        0.0,
-        true
+        prescribed_date as event_date,
+        'prescription' as event_type,
+        null as specialty,
+        0.0 as revenue,
+        true as is_service
     from {{ ref('int_his__prescriptions_keyed') }}
     union all
     select
         patient_key,
-        paid_date,
-        'payment',
-        null,
-        cast(amount as decimal(18, 2)),
-        false
+        paid_date as event_date,
+        'payment' as event_type,
+        null as specialty,
+        cast(amount as decimal(18, 2)) as revenue,
+        false as is_service
     from {{ ref('int_his__payments_keyed') }}
     union all
     select
         patient_key,
-        collected_date,
-        'lab_result',
-        null,
-        0.0,
-        false
+        collected_date as event_date,
+        'lab_result' as event_type,
+        null as specialty,
+        0.0 as revenue,
+        false as is_service
     from {{ ref('int_his__lab_results_keyed') }}
 ),
 
 consult as (
     select
         patient_key,
-        requested_date,
-        'consult_' || session_status,
+        requested_date as event_date,
+        'consult_' || session_status as event_type,
         specialty,
-        case when session_status = 'completed' then cast(fee as decimal(18, 2)) else 0 end,
-        session_status = 'completed'
+        case when session_status = 'completed' then cast(fee as decimal(18, 2)) else 0 end as revenue,
+        session_status = 'completed' as is_service
     from {{ ref('int_consult__sessions_keyed') }}
 ),
 
 crm as (
     select
-        patient_key,
-        occurred_date,
-        'community_' || event_type,
-        null,
-        0.0,
-        false
-    from {{ ref('int_crm__points_ledger_keyed') }}
+        ledger.patient_key,
+        ledger.occurred_date as event_date,
+        'community_' || ledger.event_type as event_type,
+        null as specialty,
+        0.0 as revenue,
+        false as is_service
+    from {{ ref('int_crm__points_ledger_keyed') }} as ledger
+    union all
+    select
+        messages.patient_key,
+        messages.occurred_date as event_date,
+        'message_' || messages.event_type as event_type,
+        null as specialty,
+        0.0 as revenue,
+        false as is_service
+    from {{ ref('int_crm__message_events_keyed') }} as messages
+    where messages.event_type in ('opened', 'clicked')
     union all
     select
         patient_key,
-        occurred_date,
-        'message_' || event_type,
-        null,
-        0.0,
-        false
-    from {{ ref('int_crm__message_events_keyed') }}
-    where event_type in ('opened', 'clicked')
-    union all
-    select
-        patient_key,
-        answered_date,
-        'nps_response',
-        null,
-        0.0,
-        false
+        answered_date as event_date,
+        'nps_response' as event_type,
+        null as specialty,
+        0.0 as revenue,
+        false as is_service
     from {{ ref('int_crm__nps_responses_keyed') }}
 ),
 
 wearable as (
     select distinct
         patient_key,
-        measured_date,
-        'wearable_sync',
-        null,
-        0.0,
-        false
+        measured_date as event_date,
+        'wearable_sync' as event_type,
+        null as specialty,
+        0.0 as revenue,
+        false as is_service
     from {{ ref('int_wearable__daily_keyed') }}
 )
 
 select * from his
-union all select * from consult
-union all select * from crm
-union all select * from wearable
+union all
+select * from consult
+union all
+select * from crm
+union all
+select * from wearable

@@ -13,18 +13,30 @@ with labs as (
 ),
 
 hba1c as (
-    select patient_key, collected_date as measured_date, 'hba1c' as measure, 'lab' as measure_source,
-        avg(result_value) as hba1c_pct, null::double as sbp, null::double as dbp, null::boolean as is_abnormal
+    select
+        patient_key,
+        collected_date as measured_date,
+        'hba1c' as measure,
+        'lab' as measure_source,
+        avg(result_value) as hba1c_pct,
+        null::double as sbp,
+        null::double as dbp,
+        null::boolean as is_abnormal
     from labs
     where test_code = 'HBA1C'
     group by all
 ),
 
 clinic_bp as (
-    select patient_key, collected_date, 'bp', 'lab', null::double,
-        avg(result_value) filter (where test_code = 'SBP'),
-        avg(result_value) filter (where test_code = 'DBP'),
-        null::boolean
+    select
+        patient_key,
+        collected_date as measured_date,
+        'bp' as measure,
+        'lab' as measure_source,
+        null::double as hba1c_pct,
+        avg(result_value) filter (where test_code = 'SBP') as sbp,
+        avg(result_value) filter (where test_code = 'DBP') as dbp,
+        null::boolean as is_abnormal
     from labs
     where test_code in ('SBP', 'DBP')
     group by all
@@ -45,10 +57,15 @@ device as (
 ),
 
 home_bp as (
-    select patient_key, measured_date, 'bp', 'device', null::double,
-        max(avg_value) filter (where metric = 'systolic'),
-        max(avg_value) filter (where metric = 'diastolic'),
-        bool_or(is_abnormal)
+    select
+        patient_key,
+        measured_date,
+        'bp' as measure,
+        'device' as measure_source,
+        null::double as hba1c_pct,
+        max(avg_value) filter (where metric = 'systolic') as sbp,
+        max(avg_value) filter (where metric = 'diastolic') as dbp,
+        bool_or(is_abnormal) as is_abnormal
     from device
     where metric in ('systolic', 'diastolic')
     group by all
@@ -56,12 +73,23 @@ home_bp as (
 ),
 
 home_glucose as (
-    select patient_key, measured_date, 'glucose', 'device', null::double, null::double, null::double, is_abnormal
+    select
+        patient_key,
+        measured_date,
+        'glucose' as measure,
+        'device' as measure_source,
+        null::double as hba1c_pct,
+        null::double as sbp,
+        null::double as dbp,
+        is_abnormal
     from device
     where metric = 'glucose'
 )
 
 select * from hba1c
-union all select * from clinic_bp
-union all select * from home_bp
-union all select * from home_glucose
+union all
+select * from clinic_bp
+union all
+select * from home_bp
+union all
+select * from home_glucose

@@ -57,7 +57,8 @@ per_drug as (
         s.drug_code,
         w.window_days,
         -- supply_end_excl - days_supplied is where the (carried-over) supply of a fill starts
-        sum(greatest(0,
+        sum(greatest(
+            0,
             least(s.supply_end_excl - 1, w.as_of_day)
             - greatest(s.supply_end_excl - s.days_supplied, w.window_start_day, s.first_fill_day) + 1
         )) as covered_days,

@@ -17,7 +17,7 @@ spine as (
 activity as (
     select
         patient_key,
-        cast(date_trunc('month', activity_date) as date) as month,
+        cast(date_trunc('month', activity_date) as date) as activity_month,
         count(*) as active_days,
         count(*) filter (where is_service_day) as service_days,
         sum(services) as services,
@@ -45,4 +45,4 @@ select
     coalesce(a.active_days, 0) > 0 as is_active
 from spine
 inner join people on spine.patient_key = people.patient_key
-left join activity as a on spine.patient_key = a.patient_key and spine.month = a.month
+left join activity as a on spine.patient_key = a.patient_key and spine.month = a.activity_month

@@ -45,7 +45,7 @@ interactions as (
     select
         p.patient_key,
         p.occurred_date,
-        cast(date_trunc('month', p.occurred_date) as date) as month,
+        cast(date_trunc('month', p.occurred_date) as date) as interaction_month,
         p.event_type
     from {{ ref('int_crm__points_ledger_keyed') }} as p
     cross join as_of
@@ -76,7 +76,7 @@ months as (
         month_end,
         observed_days
     from {{ ref('int_calendar__months') }}
-    where month >= (select date_trunc('month', min(first_contact_date)) from contacts)
+    where month >= (select date_trunc('month', min(c.first_contact_date)) from contacts as c)
 ),
 
 -- one row per month and person in a group at some point of the month
@@ -84,17 +84,17 @@ member_months as (
     select distinct
         months.month,
         m.patient_key,
-        max(case when m.left_date is null or m.left_date > months.month_end then 1 else 0 end)
-            over (partition by months.month, m.patient_key) = 1 as member_at_end
+        bool_or(m.left_date is null or m.left_date > months.month_end)
+            over (partition by months.month, m.patient_key) as member_at_end
     from months
     inner join memberships as m
-        on m.joined_date <= months.month_end and (m.left_date is null or m.left_date >= months.month)
+        on months.month_end >= m.joined_date and (m.left_date is null or months.month <= m.left_date)
 ),
 
 -- one CTE per metric, each by month
 join_conversion as (
     select
-        cast(date_trunc('month', c.first_contact_date) as date) as month,
+        cast(date_trunc('month', c.first_contact_date) as date) as contact_month,
         count(*) as new_contacts,
         count(fj.patient_key) as joined_contacts
     from contacts as c
@@ -104,7 +104,7 @@ join_conversion as (
 
 community_retention as (
     select
-        cast(date_trunc('month', fj.first_joined_date) as date) as month,
+        cast(date_trunc('month', fj.first_joined_date) as date) as join_month,
         count(*) as retention_eligible,
         count(*) filter (
             where li.last_interaction_date >= fj.first_joined_date + {{ var('community_retention_days') }}
@@ -126,34 +126,34 @@ members as (
 
 tasks as (
     select
-        month,
+        interaction_month,
         count(*) as task_completions
     from interactions
     where event_type = 'task_completed'
-    group by month
+    group by interaction_month
 ),
 
 weekly_interactions as (
     select
-        month,
+        interaction_month,
         count(*) as interactions
     from interactions
-    group by month
+    group by interaction_month
 ),
 
 vas_penetration as (
     select
-        i.month,
+        i.interaction_month,
         count(distinct i.patient_key) as purchasing_members
     from interactions as i
-    inner join member_months as mm on i.patient_key = mm.patient_key and i.month = mm.month
+    inner join member_months as mm on i.patient_key = mm.patient_key and i.interaction_month = mm.month
     where i.event_type = 'purchase'
-    group by i.month
+    group by i.interaction_month
 ),
 
 referral_conversion as (
     select
-        cast(date_trunc('month', r.referred_date) as date) as month,
+        cast(date_trunc('month', r.referred_date) as date) as referral_month,
         count(*) as referees,
         count(*) filter (where s.first_service_date is not null) as converted_referees
     from referees as r
@@ -172,7 +172,7 @@ recently_active_members as (
         on
             mm.patient_key = i.patient_key
             and i.occurred_date > months.month_end - {{ var('community_churn_days') }}
-            and i.occurred_date <= months.month_end
+            and months.month_end >= i.occurred_date
     where mm.member_at_end
 ),
 
@@ -204,13 +204,13 @@ per_month as (
         coalesce(ch.members_at_end, 0) as members_at_end,
         coalesce(ch.churned_members, 0) as churned_members
     from months
-    left join join_conversion as jc on months.month = jc.month
-    left join community_retention as cr on months.month = cr.month
+    left join join_conversion as jc on months.month = jc.contact_month
+    left join community_retention as cr on months.month = cr.join_month
     left join members as mb on months.month = mb.month
-    left join tasks as tk on months.month = tk.month
-    left join weekly_interactions as wi on months.month = wi.month
-    left join vas_penetration as vp on months.month = vp.month
-    left join referral_conversion as rc on months.month = rc.month
+    left join tasks as tk on months.month = tk.interaction_month
+    left join weekly_interactions as wi on months.month = wi.interaction_month
+    left join vas_penetration as vp on months.month = vp.interaction_month
+    left join referral_conversion as rc on months.month = rc.referral_month
     left join community_churn as ch on months.month = ch.month
 )
 

@@ -8,7 +8,7 @@ with as_of as (
 answers as (
     select
         n.patient_key,
-        cast(date_trunc('month', n.answered_date) as date) as month,
+        cast(date_trunc('month', n.answered_date) as date) as month,  -- noqa: RF04
         n.nps_score,
         n.answered_at,
         n.response_id

@@ -26,7 +26,15 @@ months as (
         month,
         month_end
     from {{ ref('int_calendar__months') }}
-    where month > (select min(activity_date) from person_days)
+    where month > (select min(pd.activity_date) from person_days as pd)
+),
+
+last_days as (
+    select
+        patient_key,
+        max(activity_date) as last_date
+    from person_days
+    group by patient_key
 ),
 
 states as (
@@ -36,7 +44,7 @@ states as (
         pd.patient_key,
         date_diff('day', max(pd.activity_date), any_value(months.month)) as days_inactive
     from months
-    inner join person_days as pd on pd.activity_date < months.month
+    inner join person_days as pd on months.month > pd.activity_date
     group by months.month, months.month_end, pd.patient_key
 ),
 
@@ -52,9 +60,8 @@ returns as (
         max(later.last_date) as last_active_date
     from states as s
     left join person_days as pd
-        on pd.patient_key = s.patient_key and pd.activity_date between s.month and s.month_end
-    left join (select patient_key, max(activity_date) as last_date from person_days group by all) as later
-        on later.patient_key = s.patient_key
+        on s.patient_key = pd.patient_key and pd.activity_date between s.month and s.month_end
+    left join last_days as later on s.patient_key = later.patient_key
     where s.days_inactive >= {{ var('lifecycle_silent_days') }}
     group by s.month, s.patient_key, s.days_inactive
 ),
@@ -73,16 +80,22 @@ select
     months.month,
     cast(count(f.patient_key) filter (where f.state_at_start = 'silent') as bigint) as silent_at_start,
     cast(count(f.patient_key) filter (where f.state_at_start = 'silent' and f.return_date is not null) as bigint) as recalled,
-    cast(count(f.patient_key) filter (where f.state_at_start = 'silent' and f.return_date is not null)
-        / nullif(count(f.patient_key) filter (where f.state_at_start = 'silent'), 0) as double) as recall_rate,
+    cast(
+        count(f.patient_key) filter (where f.state_at_start = 'silent' and f.return_date is not null)
+        / nullif(count(f.patient_key) filter (where f.state_at_start = 'silent'), 0) as double
+    ) as recall_rate,
     cast(count(f.patient_key) filter (where f.state_at_start = 'churned') as bigint) as churned_at_start,
     cast(count(f.patient_key) filter (where f.state_at_start = 'churned' and f.return_date is not null) as bigint) as won_back,
-    cast(count(f.patient_key) filter (where f.state_at_start = 'churned' and f.return_date is not null)
-        / nullif(count(f.patient_key) filter (where f.state_at_start = 'churned'), 0) as double) as winback_rate,
+    cast(
+        count(f.patient_key) filter (where f.state_at_start = 'churned' and f.return_date is not null)
+        / nullif(count(f.patient_key) filter (where f.state_at_start = 'churned'), 0) as double
+    ) as winback_rate,
     cast(count(f.patient_key) filter (where f.is_retention_eligible) as bigint) as winback_retention_eligible,
     cast(count(f.patient_key) filter (where f.is_retention_eligible and f.is_retained) as bigint) as winback_retained,
-    cast(count(f.patient_key) filter (where f.is_retention_eligible and f.is_retained)
-        / nullif(count(f.patient_key) filter (where f.is_retention_eligible), 0) as double) as winback_retention_rate
+    cast(
+        count(f.patient_key) filter (where f.is_retention_eligible and f.is_retained)
+        / nullif(count(f.patient_key) filter (where f.is_retention_eligible), 0) as double
+    ) as winback_retention_rate
 from months
-left join flags as f on f.month = months.month
+left join flags as f on months.month = f.month
 group by months.month
