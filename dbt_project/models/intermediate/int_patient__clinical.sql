@@ -4,18 +4,19 @@ with as_of as (
     select as_of_date from {{ ref('int_run__as_of') }}
 ),
 
-links as (
-    select * from {{ ref('identity_links') }} where source = 'his'
-),
-
 diagnoses as (
-    select l.patient_key, d.icd10_code, d.icd10_category, d.diagnosed_at, d.is_primary
-    from {{ ref('stg_his__diagnoses') }} as d
-    inner join links as l on l.source_record_id = d.mrn
+    select
+        patient_key,
+        icd10_code,
+        icd10_category,
+        diagnosed_at,
+        is_primary
+    from {{ ref('int_his__diagnoses_keyed') }}
 ),
 
 programmes as (
-    select d.patient_key,
+    select
+        d.patient_key,
         bool_or(p.programme = 'diabetes') as has_diabetes,
         bool_or(p.programme = 'gestational_diabetes') as has_gestational_diabetes,
         bool_or(p.programme = 'hypertension') as has_hypertension,
@@ -27,20 +28,24 @@ programmes as (
         min(d.diagnosed_at) filter (where p.programme = 'oncology') as oncology_first_diagnosed_at,
         string_agg(distinct p.programme, ';' order by p.programme) as programmes
     from diagnoses as d
-    inner join {{ ref('icd10_programmes') }} as p on p.icd10_prefix = d.icd10_category
+    inner join {{ ref('icd10_programmes') }} as p on d.icd10_category = p.icd10_prefix
     group by d.patient_key
 ),
 
 labs as (
-    select l.patient_key, r.test_code, r.result_value, r.collected_at
-    from {{ ref('stg_his__lab_results') }} as r
-    inner join links as l on l.source_record_id = r.mrn
+    select
+        r.patient_key,
+        r.test_code,
+        r.result_value,
+        r.collected_at
+    from {{ ref('int_his__lab_results_keyed') }} as r
     cross join as_of
     where r.collected_date <= as_of.as_of_date
 ),
 
 latest_labs as (
-    select patient_key,
+    select
+        patient_key,
         arg_max(result_value, collected_at) filter (where test_code = 'HBA1C') as latest_hba1c_pct,
         max(collected_at) filter (where test_code = 'HBA1C') as latest_hba1c_at,
         arg_max(result_value, collected_at) filter (where test_code = 'SBP') as clinic_sbp,
@@ -51,16 +56,16 @@ latest_labs as (
 ),
 
 home_bp as (
-    select wl.patient_key,
+    select
+        d.patient_key,
         arg_max(d.avg_value, d.measured_date) filter (where d.metric = 'systolic') as home_sbp,
         arg_max(d.avg_value, d.measured_date) filter (where d.metric = 'diastolic') as home_dbp,
         max(d.measured_date) filter (where d.metric = 'systolic') as home_bp_date,
         arg_max(d.avg_value, d.measured_date) filter (where d.metric = 'glucose') as latest_glucose_mmol
-    from {{ ref('int_wearable__daily') }} as d
-    inner join {{ ref('identity_links') }} as wl on wl.source = 'wearable' and wl.source_record_id = d.binding_id
+    from {{ ref('int_wearable__daily_keyed') }} as d
     cross join as_of
     where d.measured_date <= as_of.as_of_date
-    group by wl.patient_key
+    group by d.patient_key
 )
 
 select
@@ -79,10 +84,16 @@ select
     case when ll.latest_hba1c_pct is not null then ll.latest_hba1c_pct < {{ var('hba1c_target_pct') }} end as hba1c_controlled,
     hb.latest_glucose_mmol,
     -- the more recent of clinic and home BP
-    case when hb.home_bp_date is not null and (ll.clinic_bp_at is null or hb.home_bp_date >= cast(ll.clinic_bp_at as date))
-        then hb.home_sbp else ll.clinic_sbp end as latest_sbp,
-    case when hb.home_bp_date is not null and (ll.clinic_bp_at is null or hb.home_bp_date >= cast(ll.clinic_bp_at as date))
-        then hb.home_dbp else ll.clinic_dbp end as latest_dbp
+    case
+        when hb.home_bp_date is not null and (ll.clinic_bp_at is null or hb.home_bp_date >= cast(ll.clinic_bp_at as date))
+            then hb.home_sbp
+        else ll.clinic_sbp
+    end as latest_sbp,
+    case
+        when hb.home_bp_date is not null and (ll.clinic_bp_at is null or hb.home_bp_date >= cast(ll.clinic_bp_at as date))
+            then hb.home_dbp
+        else ll.clinic_dbp
+    end as latest_dbp
 from programmes as p
-full outer join latest_labs as ll on ll.patient_key = p.patient_key
+full outer join latest_labs as ll on p.patient_key = ll.patient_key
 full outer join home_bp as hb on hb.patient_key = coalesce(p.patient_key, ll.patient_key)

@@ -1,19 +1,14 @@
 -- Marketing-side facts per person: acquisition channel/campaign (earliest contact),
 -- consent (PIPL: a separate opt-in; any withdrawal on the current record wins),
 -- community membership, points, referrals made and latest NPS.
-with links as (
-    select * from {{ ref('identity_links') }} where source = 'crm'
-),
-
-contacts as (
-    select l.patient_key, c.*
-    from {{ ref('stg_crm__contacts') }} as c
-    inner join links as l on l.source_record_id = c.contact_id
-    where c.is_latest_version
+with contacts as (
+    select * from {{ ref('int_crm__contacts_keyed') }}
+    where is_latest_version
 ),
 
 acquisition as (
-    select patient_key,
+    select
+        patient_key,
         arg_min(source_channel, created_at) as acquisition_channel,
         arg_min(campaign_id, created_at) as acquisition_campaign_id,
         cast(min(created_at) as date) as crm_created_date,
@@ -24,34 +19,39 @@ acquisition as (
 ),
 
 membership as (
-    select l.patient_key,
-        count(*) filter (where m.left_at is null) as active_group_count,
+    select
+        patient_key,
+        count(*) filter (where left_at is null) as active_group_count,
         count(*) as groups_ever_joined,
-        min(m.joined_at) as first_joined_at
-    from {{ ref('stg_crm__group_memberships') }} as m
-    inner join links as l on l.source_record_id = m.contact_id
-    group by l.patient_key
+        min(joined_at) as first_joined_at
+    from {{ ref('int_crm__group_memberships_keyed') }}
+    group by patient_key
 ),
 
 points as (
-    select l.patient_key, sum(p.points) as points_balance, sum(greatest(p.points, 0)) as points_earned
-    from {{ ref('stg_crm__points_ledger') }} as p
-    inner join links as l on l.source_record_id = p.contact_id
-    group by l.patient_key
+    select
+        patient_key,
+        sum(points) as points_balance,
+        sum(greatest(points, 0)) as points_earned
+    from {{ ref('int_crm__points_ledger_keyed') }}
+    group by patient_key
 ),
 
 referrals as (
-    select l.patient_key, count(distinct r.referee_contact_id) as referrals_made
-    from {{ ref('stg_crm__referrals') }} as r
-    inner join links as l on l.source_record_id = r.referrer_contact_id
-    group by l.patient_key
+    select
+        referrer_patient_key as patient_key,
+        count(distinct referee_contact_id) as referrals_made
+    from {{ ref('int_crm__referrals_keyed') }}
+    where referrer_patient_key is not null
+    group by referrer_patient_key
 ),
 
 nps as (
-    select l.patient_key, arg_max(n.nps_score, n.answered_at) as latest_nps_score
-    from {{ ref('stg_crm__nps_responses') }} as n
-    inner join links as l on l.source_record_id = n.contact_id
-    group by l.patient_key
+    select
+        patient_key,
+        arg_max(nps_score, answered_at) as latest_nps_score
+    from {{ ref('int_crm__nps_responses_keyed') }}
+    group by patient_key
 )
 
 select
@@ -67,7 +67,7 @@ select
     coalesce(r.referrals_made, 0) as referrals_made,
     n.latest_nps_score
 from acquisition as a
-left join membership as m on m.patient_key = a.patient_key
-left join points as p on p.patient_key = a.patient_key
-left join referrals as r on r.patient_key = a.patient_key
-left join nps as n on n.patient_key = a.patient_key
+left join membership as m on a.patient_key = m.patient_key
+left join points as p on a.patient_key = p.patient_key
+left join referrals as r on a.patient_key = r.patient_key
+left join nps as n on a.patient_key = n.patient_key

@@ -5,35 +5,52 @@ with as_of as (
     select as_of_date from {{ ref('int_run__as_of') }}
 ),
 
-links as (
-    select * from {{ ref('identity_links') }}
-),
-
 his_latest as (
-    select links.patient_key, p.gender, p.birth_date, p.city, p.province, p.registered_at
-    from {{ ref('stg_his__patients') }} as p
-    inner join links on links.source = 'his' and links.source_record_id = p.mrn
-    where p.is_latest_version
-    qualify row_number() over (partition by links.patient_key order by p.updated_at desc, p.mrn) = 1
+    select
+        patient_key,
+        gender,
+        birth_date,
+        city,
+        province,
+        registered_at
+    from {{ ref('int_his__patients_keyed') }}
+    where is_latest_version
+    qualify row_number() over (partition by patient_key order by updated_at desc, mrn asc) = 1
 ),
 
+-- first day each source saw the person: HIS registration, CRM contact, consult request,
+-- device binding (every record version counts)
 first_seen as (
-    select links.patient_key, min(first_at) as first_seen_at
+    select
+        patient_key,
+        min(first_at) as first_seen_at
     from (
-        select 'his' as source, mrn as record_id, min(registered_at) as first_at from {{ ref('stg_his__patients') }} group by all
+        select
+            patient_key,
+            registered_at as first_at
+        from {{ ref('int_his__patients_keyed') }}
         union all
-        select 'crm', contact_id, min(created_at) from {{ ref('stg_crm__contacts') }} group by all
+        select
+            patient_key,
+            created_at
+        from {{ ref('int_crm__contacts_keyed') }}
         union all
-        select 'consult', platform_user_id, min(requested_at) from {{ ref('stg_consult__sessions') }} group by all
+        select
+            patient_key,
+            requested_at
+        from {{ ref('int_consult__sessions_keyed') }}
         union all
-        select 'wearable', binding_id, min(bound_at) from {{ ref('stg_wearable__device_bindings') }} group by all
+        select
+            patient_key,
+            bound_at
+        from {{ ref('int_wearable__bindings_keyed') }}
     ) as firsts
-    inner join links on links.source = firsts.source and links.source_record_id = firsts.record_id
-    group by links.patient_key
+    group by patient_key
 ),
 
+-- everybody identity resolution knows, from any source
 people as (
-    select distinct patient_key from links
+    select distinct patient_key from {{ ref('identity_links') }}
 )
 
 select
@@ -47,5 +64,5 @@ select
     h.patient_key is not null as has_medical_record
 from people
 cross join as_of
-left join his_latest as h on h.patient_key = people.patient_key
-left join first_seen as f on f.patient_key = people.patient_key
+left join his_latest as h on people.patient_key = h.patient_key
+left join first_seen as f on people.patient_key = f.patient_key

@@ -1,42 +1,76 @@
--- Per-person service and activity facts as of the run date.
+-- Per-person service and activity facts as of the run date: day-based facts (first/last
+-- service, last active day, service days, active days in the window) from
+-- int_patient__activity_days, event counts and the main specialty from int_patient__events.
 with as_of as (
     select as_of_date from {{ ref('int_run__as_of') }}
 ),
 
 events as (
-    select e.* from {{ ref('int_patient__events') }} as e
+    select e.*
+    from {{ ref('int_patient__events') }} as e
     cross join as_of
     where e.event_date <= as_of.as_of_date
 ),
 
 specialty_rank as (
-    select patient_key, specialty,
+    select
+        patient_key,
+        specialty,
         row_number() over (partition by patient_key order by count(*) desc, specialty) as rnk
     from events
     where specialty is not null
     group by patient_key, specialty
+),
+
+days as (
+    select
+        d.patient_key,
+        min(d.activity_date) filter (where d.is_service_day) as first_service_date,
+        max(d.activity_date) filter (where d.is_service_day) as last_service_date,
+        max(d.activity_date) as last_active_date,
+        count(*) filter (where d.is_service_day) as service_days,
+        count(*) filter (
+            where d.activity_date > as_of.as_of_date - interval {{ var('lifecycle_active_window_days') }} day
+        ) as active_days_30d
+    from {{ ref('int_patient__activity_days') }} as d
+    cross join as_of
+    group by d.patient_key
+),
+
+counts as (
+    select
+        events.patient_key,
+        count(*) filter (where events.event_type like 'visit_%') as visit_count,
+        count(*) filter (where events.event_type = 'consult_completed') as consult_count,
+        count(*) filter (where events.event_type like 'consult_%') as consult_request_count,
+        count(*) filter (where events.event_type = 'prescription') as prescription_count,
+        count(*) filter (where events.is_service) as service_count,
+        cast(coalesce(sum(events.revenue), 0) as decimal(18, 2)) as total_revenue,
+        count(*) filter (
+            where events.is_service
+            and events.event_date > as_of.as_of_date - interval {{ var('lifecycle_active_window_days') }} day
+        ) as services_30d,
+        any_value(sr.specialty) as primary_specialty
+    from events
+    cross join as_of
+    left join specialty_rank as sr on events.patient_key = sr.patient_key and sr.rnk = 1
+    group by events.patient_key
 )
 
 select
-    events.patient_key,
-    min(events.event_date) filter (where events.is_service) as first_service_date,
-    max(events.event_date) filter (where events.is_service) as last_service_date,
-    max(events.event_date) as last_active_date,
-    count(*) filter (where events.event_type like 'visit_%') as visit_count,
-    count(*) filter (where events.event_type = 'consult_completed') as consult_count,
-    count(*) filter (where events.event_type like 'consult_%') as consult_request_count,
-    count(*) filter (where events.event_type = 'prescription') as prescription_count,
-    count(*) filter (where events.is_service) as service_count,
-    count(distinct events.event_date) filter (where events.is_service) as service_days,
-    cast(coalesce(sum(events.revenue), 0) as decimal(18, 2)) as total_revenue,
-    count(distinct events.event_date) filter (
-        where events.event_date > as_of.as_of_date - interval {{ var('lifecycle_active_window_days') }} day
-    ) as active_days_30d,
-    count(*) filter (
-        where events.is_service and events.event_date > as_of.as_of_date - interval {{ var('lifecycle_active_window_days') }} day
-    ) as services_30d,
-    any_value(sr.specialty) as primary_specialty
-from events
-cross join as_of
-left join specialty_rank as sr on sr.patient_key = events.patient_key and sr.rnk = 1
-group by events.patient_key
+    counts.patient_key,
+    days.first_service_date,
+    days.last_service_date,
+    days.last_active_date,
+    counts.visit_count,
+    counts.consult_count,
+    counts.consult_request_count,
+    counts.prescription_count,
+    counts.service_count,
+    days.service_days,
+    counts.total_revenue,
+    days.active_days_30d,
+    counts.services_30d,
+    counts.primary_specialty
+from counts
+inner join days on counts.patient_key = days.patient_key

@@ -2,30 +2,41 @@
 -- HbA1c (lab), blood pressure (clinic SBP/DBP of the day, or the home device's daily
 -- means) and home glucose (abnormal-day flag only). is_abnormal: the device's daily
 -- abnormal flag (int_wearable__daily thresholds); null for lab results.
-with links as (
-    select * from {{ ref('identity_links') }} where source = 'his'
-),
-
-labs as (
-    select l.patient_key, r.collected_date, r.test_code, r.result_value
-    from {{ ref('stg_his__lab_results') }} as r
-    inner join links as l on l.source_record_id = r.mrn
-    where r.test_code in ('HBA1C', 'SBP', 'DBP')
+with labs as (
+    select
+        patient_key,
+        collected_date,
+        test_code,
+        result_value
+    from {{ ref('int_his__lab_results_keyed') }}
+    where test_code in ('HBA1C', 'SBP', 'DBP')
 ),
 
 hba1c as (
-    select patient_key, collected_date as measured_date, 'hba1c' as measure, 'lab' as measure_source,
-        avg(result_value) as hba1c_pct, null::double as sbp, null::double as dbp, null::boolean as is_abnormal
+    select
+        patient_key,
+        collected_date as measured_date,
+        'hba1c' as measure,
+        'lab' as measure_source,
+        avg(result_value) as hba1c_pct,
+        null::double as sbp,
+        null::double as dbp,
+        null::boolean as is_abnormal
     from labs
     where test_code = 'HBA1C'
     group by all
 ),
 
 clinic_bp as (
-    select patient_key, collected_date, 'bp', 'lab', null::double,
-        avg(result_value) filter (where test_code = 'SBP'),
-        avg(result_value) filter (where test_code = 'DBP'),
-        null::boolean
+    select
+        patient_key,
+        collected_date as measured_date,
+        'bp' as measure,
+        'lab' as measure_source,
+        null::double as hba1c_pct,
+        avg(result_value) filter (where test_code = 'SBP') as sbp,
+        avg(result_value) filter (where test_code = 'DBP') as dbp,
+        null::boolean as is_abnormal
     from labs
     where test_code in ('SBP', 'DBP')
     group by all
@@ -34,18 +45,27 @@ clinic_bp as (
 
 -- per person (a person may have two devices of one metric): mean of the daily means
 device as (
-    select wl.patient_key, d.measured_date, d.metric, avg(d.avg_value) as avg_value, bool_or(d.is_abnormal) as is_abnormal
-    from {{ ref('int_wearable__daily') }} as d
-    inner join {{ ref('identity_links') }} as wl on wl.source = 'wearable' and wl.source_record_id = d.binding_id
-    where d.metric in ('systolic', 'diastolic', 'glucose')
+    select
+        patient_key,
+        measured_date,
+        metric,
+        avg(avg_value) as avg_value,
+        bool_or(is_abnormal) as is_abnormal
+    from {{ ref('int_wearable__daily_keyed') }}
+    where metric in ('systolic', 'diastolic', 'glucose')
     group by all
 ),
 
 home_bp as (
-    select patient_key, measured_date, 'bp', 'device', null::double,
-        max(avg_value) filter (where metric = 'systolic'),
-        max(avg_value) filter (where metric = 'diastolic'),
-        bool_or(is_abnormal)
+    select
+        patient_key,
+        measured_date,
+        'bp' as measure,
+        'device' as measure_source,
+        null::double as hba1c_pct,
+        max(avg_value) filter (where metric = 'systolic') as sbp,
+        max(avg_value) filter (where metric = 'diastolic') as dbp,
+        bool_or(is_abnormal) as is_abnormal
     from device
     where metric in ('systolic', 'diastolic')
     group by all
@@ -53,12 +73,23 @@ home_bp as (
 ),
 
 home_glucose as (
-    select patient_key, measured_date, 'glucose', 'device', null::double, null::double, null::double, is_abnormal
+    select
+        patient_key,
+        measured_date,
+        'glucose' as measure,
+        'device' as measure_source,
+        null::double as hba1c_pct,
+        null::double as sbp,
+        null::double as dbp,
+        is_abnormal
     from device
     where metric = 'glucose'
 )
 
 select * from hba1c
-union all select * from clinic_bp
-union all select * from home_bp
-union all select * from home_glucose
+union all
+select * from clinic_bp
+union all
+select * from home_bp
+union all
+select * from home_glucose

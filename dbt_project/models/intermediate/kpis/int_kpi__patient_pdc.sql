@@ -12,13 +12,12 @@ with as_of as (
 
 fills as (
     select
-        l.patient_key,
+        p.patient_key,
         p.drug_code,
         p.prescription_id,
         date_diff('day', date '1970-01-01', p.prescribed_date) as fill_day,
         p.days_supplied
-    from {{ ref('stg_his__prescriptions') }} as p
-    inner join {{ ref('identity_links') }} as l on l.source = 'his' and l.source_record_id = p.mrn
+    from {{ ref('int_his__prescriptions_keyed') }} as p
     cross join as_of
     where p.prescribed_date <= as_of.as_of_date
 ),
@@ -58,7 +57,8 @@ per_drug as (
         s.drug_code,
         w.window_days,
         -- supply_end_excl - days_supplied is where the (carried-over) supply of a fill starts
-        sum(greatest(0,
+        sum(greatest(
+            0,
             least(s.supply_end_excl - 1, w.as_of_day)
             - greatest(s.supply_end_excl - s.days_supplied, w.window_start_day, s.first_fill_day) + 1
         )) as covered_days,

@@ -1,39 +1,30 @@
 -- Person x calendar month spine: one row for every month from the person's acquisition
 -- month to the as-of month (inactive months included, so retention and engagement
--- denominators are explicit), with that month's activity from int_patient__events
--- (events after the as-of date ignored).
-with as_of as (
-    select as_of_date from {{ ref('int_run__as_of') }}
-),
-
-people as (
+-- denominators are explicit; months from int_calendar__months), with that month's activity
+-- from int_patient__activity_days (days after the as-of date ignored).
+with people as (
     select * from {{ ref('int_kpi__person_acquisition') }}
 ),
 
 spine as (
-    select people.patient_key, cast(m.month as date) as month
+    select
+        people.patient_key,
+        months.month
     from people
-    cross join as_of
-    cross join unnest(generate_series(
-        cast(people.cohort_month as timestamp),
-        cast(date_trunc('month', as_of.as_of_date) as timestamp),
-        interval 1 month
-    )) as m (month)
+    inner join {{ ref('int_calendar__months') }} as months on people.cohort_month <= months.month
 ),
 
 activity as (
     select
-        e.patient_key,
-        cast(date_trunc('month', e.event_date) as date) as month,
-        count(distinct e.event_date) as active_days,
-        count(distinct e.event_date) filter (where e.is_service) as service_days,
-        count(*) filter (where e.is_service) as services,
-        sum(e.revenue) as revenue,
-        min(e.event_date) as first_active_date,
-        max(e.event_date) as last_active_date
-    from {{ ref('int_patient__events') }} as e
-    cross join as_of
-    where e.event_date <= as_of.as_of_date
+        patient_key,
+        cast(date_trunc('month', activity_date) as date) as activity_month,
+        count(*) as active_days,
+        count(*) filter (where is_service_day) as service_days,
+        sum(services) as services,
+        sum(revenue) as revenue,
+        min(activity_date) as first_active_date,
+        max(activity_date) as last_active_date
+    from {{ ref('int_patient__activity_days') }}
     group by all
 )
 
@@ -53,5 +44,5 @@ select
     a.last_active_date,
     coalesce(a.active_days, 0) > 0 as is_active
 from spine
-inner join people on people.patient_key = spine.patient_key
-left join activity as a on a.patient_key = spine.patient_key and a.month = spine.month
+inner join people on spine.patient_key = people.patient_key
+left join activity as a on spine.patient_key = a.patient_key and spine.month = a.activity_month

@@ -14,10 +14,7 @@
 ) }}
 
 with keyed as (
-    select s.*, l.patient_key
-    from {{ ref('stg_consult__sessions') }} as s
-    inner join {{ ref('identity_links') }} as l
-        on l.source = 'consult' and l.source_record_id = s.platform_user_id
+    select * from {{ ref('int_consult__sessions_keyed') }}
 ),
 
 changed as (

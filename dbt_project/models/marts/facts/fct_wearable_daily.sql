@@ -1,22 +1,22 @@
--- Person x day x metric summary of home-device readings (int_wearable__daily keyed to
--- the person via identity_links on binding_id); no device serial, no binding id. A
--- person with two devices of one metric gets one row (counts summed, mean weighted).
+-- Person x day x metric summary of home-device readings (int_wearable__daily_keyed: the
+-- daily summary keyed to the person); no device serial, no binding id. A person with two
+-- devices of one metric gets one row (counts summed, mean weighted).
 -- Incremental: a run re-processes the last incremental_lookback_days days before the
 -- latest one stored, plus every day of persons whose stored history no longer matches
 -- their bindings (identity merges, late readings older than the window); rows of keys
--- that no longer exist are deleted (post-hook), so an incremental run equals a full refresh.
+-- without a device binding any more are deleted (post-hook), so an incremental run equals
+-- a full refresh.
 {{ config(
     materialized='incremental',
     unique_key=['patient_key', 'measured_date', 'metric'],
     incremental_strategy='delete+insert',
     on_schema_change='fail',
-    post_hook="delete from {{ this }} where patient_key not in (select patient_key from {{ ref('identity_links') }} where source = 'wearable')"
+    post_hook="delete from {{ this }} where patient_key not in (select patient_key from {{ ref('int_wearable__bindings_keyed') }})"
 ) }}
+-- depends_on: {{ ref('int_wearable__bindings_keyed') }}
 
 with keyed as (
-    select l.patient_key, d.*
-    from {{ ref('int_wearable__daily') }} as d
-    inner join {{ ref('identity_links') }} as l on l.source = 'wearable' and l.source_record_id = d.binding_id
+    select * from {{ ref('int_wearable__daily_keyed') }}
 ),
 
 {% if is_incremental() %}

@@ -13,29 +13,35 @@ with as_of as (
 ),
 
 members as (
-    select patient_key, 'diabetes' as programme from {{ ref('int_patient__clinical') }} where has_diabetes
+    select
+        patient_key,
+        'diabetes' as programme
+    from {{ ref('int_patient__clinical') }}
+    where has_diabetes
     union all
-    select patient_key, 'hypertension' from {{ ref('int_patient__clinical') }} where has_hypertension
+    select
+        patient_key,
+        'hypertension' as programme
+    from {{ ref('int_patient__clinical') }}
+    where has_hypertension
 ),
 
 measures as (
-    select m.*, case m.measure when 'hba1c' then 'diabetes' when 'bp' then 'hypertension' end as programme
+    select
+        m.*,
+        case m.measure when 'hba1c' then 'diabetes' when 'bp' then 'hypertension' end as programme
     from {{ ref('int_kpi__control_measurements') }} as m
     cross join as_of
     where m.measured_date <= as_of.as_of_date
 ),
 
+-- months from the first measurement on
 months as (
-    select cast(mo.month as date) as month,
-        least(cast(mo.month + interval 1 month - interval 1 day as date), as_of.as_of_date) as month_end
-    from (select min(measured_date) as first_day from measures) as bounds
-    cross join as_of
-    cross join unnest(generate_series(
-        cast(date_trunc('month', bounds.first_day) as timestamp),
-        cast(date_trunc('month', as_of.as_of_date) as timestamp),
-        interval 1 month
-    )) as mo (month)
-    where bounds.first_day is not null
+    select
+        month,
+        month_end
+    from {{ ref('int_calendar__months') }}
+    where month >= (select date_trunc('month', min(ms.measured_date)) from measures as ms)
 ),
 
 latest as (
@@ -53,12 +59,14 @@ latest as (
     from members as mb
     cross join months
     inner join measures as ms
-        on ms.patient_key = mb.patient_key and ms.programme = mb.programme and ms.measured_date <= months.month_end
+        on mb.patient_key = ms.patient_key and mb.programme = ms.programme and months.month_end >= ms.measured_date
     group by mb.programme, mb.patient_key, months.month
 ),
 
 abnormal_days as (
-    select patient_key, measured_date,
+    select
+        patient_key,
+        measured_date,
         case measure when 'glucose' then 'diabetes' else 'hypertension' end as programme,
         measured_date - cast(row_number() over (
             partition by patient_key, measure order by measured_date
@@ -68,16 +76,21 @@ abnormal_days as (
 ),
 
 alerts as (
-    select a.patient_key, a.programme,
+    select
+        a.patient_key,
+        a.programme,
         min(a.measured_date) + ({{ var('churn_abnormal_streak_days') }} - 1) as alert_date
     from abnormal_days as a
-    inner join members as mb on mb.patient_key = a.patient_key and mb.programme = a.programme
+    inner join members as mb on a.patient_key = mb.patient_key and a.programme = mb.programme
     group by a.patient_key, a.programme, a.run_id
     having count(*) >= {{ var('churn_abnormal_streak_days') }}
 ),
 
 programme_months as (
-    select p.programme, months.month, months.month_end
+    select
+        p.programme,
+        months.month,
+        months.month_end
     from (values ('diabetes'), ('hypertension')) as p (programme)
     cross join months
 )
@@ -85,15 +98,28 @@ programme_months as (
 select
     pm.month,
     pm.programme,
-    cast((select count(*) from members where members.programme = pm.programme) as bigint) as programme_patients,
+    cast((
+        select count(*) from members
+        where members.programme = pm.programme
+    ) as bigint) as programme_patients,
     cast(count(distinct l.patient_key) as bigint) as measured_patients,
     cast(count(distinct l.patient_key) filter (where l.is_controlled) as bigint) as controlled_patients,
     cast(count(distinct l.patient_key) filter (where l.is_controlled) / nullif(count(distinct l.patient_key), 0) as double)
         as control_rate,
-    cast((select count(*) from alerts where alerts.programme = pm.programme
-        and date_trunc('month', alerts.alert_date) = pm.month) as bigint) as alert_count,
-    cast((select count(distinct alerts.patient_key) from alerts where alerts.programme = pm.programme
-        and date_trunc('month', alerts.alert_date) = pm.month) as bigint) as alerted_patients
+    cast((
+        select count(*)
+        from alerts
+        where
+            alerts.programme = pm.programme
+            and date_trunc('month', alerts.alert_date) = pm.month
+    ) as bigint) as alert_count,
+    cast((
+        select count(distinct alerts.patient_key)
+        from alerts
+        where
+            alerts.programme = pm.programme
+            and date_trunc('month', alerts.alert_date) = pm.month
+    ) as bigint) as alerted_patients
 from programme_months as pm
-left join latest as l on l.programme = pm.programme and l.month = pm.month
+left join latest as l on pm.programme = l.programme and pm.month = l.month
 group by pm.programme, pm.month

@@ -14,103 +14,204 @@ with as_of as (
     select as_of_date from {{ ref('int_run__as_of') }}
 ),
 
-links as (
-    select source_record_id as contact_id, patient_key from {{ ref('identity_links') }} where source = 'crm'
-),
-
+-- inputs, one row per person (or per membership / interaction)
 contacts as (
-    select l.patient_key, cast(min(c.created_at) as date) as first_contact_date
-    from {{ ref('stg_crm__contacts') }} as c
-    inner join links as l on l.contact_id = c.contact_id
-    group by l.patient_key
+    select
+        patient_key,
+        cast(min(created_at) as date) as first_contact_date
+    from {{ ref('int_crm__contacts_keyed') }}
+    group by patient_key
 ),
 
 memberships as (
-    select l.patient_key, cast(m.joined_at as date) as joined_date, cast(m.left_at as date) as left_date
-    from {{ ref('stg_crm__group_memberships') }} as m
-    inner join links as l on l.contact_id = m.contact_id
+    select
+        m.patient_key,
+        cast(m.joined_at as date) as joined_date,
+        cast(m.left_at as date) as left_date
+    from {{ ref('int_crm__group_memberships_keyed') }} as m
     cross join as_of
     where cast(m.joined_at as date) <= as_of.as_of_date
 ),
 
 first_joins as (
-    select patient_key, min(joined_date) as first_joined_date from memberships group by patient_key
+    select
+        patient_key,
+        min(joined_date) as first_joined_date
+    from memberships
+    group by patient_key
 ),
 
 interactions as (
-    select l.patient_key, p.occurred_date, p.event_type
-    from {{ ref('stg_crm__points_ledger') }} as p
-    inner join links as l on l.contact_id = p.contact_id
+    select
+        p.patient_key,
+        p.occurred_date,
+        cast(date_trunc('month', p.occurred_date) as date) as interaction_month,
+        p.event_type
+    from {{ ref('int_crm__points_ledger_keyed') }} as p
     cross join as_of
     where p.occurred_date <= as_of.as_of_date and p.event_type <> 'redeem'
 ),
 
+last_interactions as (
+    select
+        patient_key,
+        max(occurred_date) as last_interaction_date
+    from interactions
+    group by patient_key
+),
+
 referees as (
-    select l.patient_key, cast(min(r.referred_at) as date) as referred_date
-    from {{ ref('stg_crm__referrals') }} as r
-    inner join links as l on l.contact_id = r.referee_contact_id
-    group by l.patient_key
+    select
+        referee_patient_key as patient_key,
+        cast(min(referred_at) as date) as referred_date
+    from {{ ref('int_crm__referrals_keyed') }}
+    where referee_patient_key is not null
+    group by referee_patient_key
 ),
 
-services as (
-    select patient_key, first_service_date from {{ ref('int_patient__service_summary') }}
-),
-
+-- the month spine from the month of the first contact on
 months as (
-    select cast(m.month as date) as month,
-        least(cast(m.month + interval 1 month - interval 1 day as date), as_of.as_of_date) as month_end
-    from (select min(first_contact_date) as first_day from contacts) as bounds
-    cross join as_of
-    cross join unnest(generate_series(
-        cast(date_trunc('month', bounds.first_day) as timestamp),
-        cast(date_trunc('month', as_of.as_of_date) as timestamp),
-        interval 1 month
-    )) as m (month)
-    where bounds.first_day is not null
+    select
+        month,
+        month_end,
+        observed_days
+    from {{ ref('int_calendar__months') }}
+    where month >= (select date_trunc('month', min(c.first_contact_date)) from contacts as c)
 ),
 
+-- one row per month and person in a group at some point of the month
 member_months as (
-    select distinct months.month, m.patient_key,
-        max(case when m.left_date is null or m.left_date > months.month_end then 1 else 0 end)
-            over (partition by months.month, m.patient_key) = 1 as member_at_end
+    select distinct
+        months.month,
+        m.patient_key,
+        bool_or(m.left_date is null or m.left_date > months.month_end)
+            over (partition by months.month, m.patient_key) as member_at_end
     from months
     inner join memberships as m
-        on m.joined_date <= months.month_end and (m.left_date is null or m.left_date >= months.month)
+        on months.month_end >= m.joined_date and (m.left_date is null or months.month <= m.left_date)
+),
+
+-- one CTE per metric, each by month
+join_conversion as (
+    select
+        cast(date_trunc('month', c.first_contact_date) as date) as contact_month,
+        count(*) as new_contacts,
+        count(fj.patient_key) as joined_contacts
+    from contacts as c
+    left join first_joins as fj on c.patient_key = fj.patient_key
+    group by all
+),
+
+community_retention as (
+    select
+        cast(date_trunc('month', fj.first_joined_date) as date) as join_month,
+        count(*) as retention_eligible,
+        count(*) filter (
+            where li.last_interaction_date >= fj.first_joined_date + {{ var('community_retention_days') }}
+        ) as retained_members
+    from first_joins as fj
+    cross join as_of
+    left join last_interactions as li on fj.patient_key = li.patient_key
+    where fj.first_joined_date + {{ var('community_retention_days') }} <= as_of.as_of_date
+    group by all
+),
+
+members as (
+    select
+        month,
+        count(*) as members
+    from member_months
+    group by month
+),
+
+tasks as (
+    select
+        interaction_month,
+        count(*) as task_completions
+    from interactions
+    where event_type = 'task_completed'
+    group by interaction_month
+),
+
+weekly_interactions as (
+    select
+        interaction_month,
+        count(*) as interactions
+    from interactions
+    group by interaction_month
+),
+
+vas_penetration as (
+    select
+        i.interaction_month,
+        count(distinct i.patient_key) as purchasing_members
+    from interactions as i
+    inner join member_months as mm on i.patient_key = mm.patient_key and i.interaction_month = mm.month
+    where i.event_type = 'purchase'
+    group by i.interaction_month
+),
+
+referral_conversion as (
+    select
+        cast(date_trunc('month', r.referred_date) as date) as referral_month,
+        count(*) as referees,
+        count(*) filter (where s.first_service_date is not null) as converted_referees
+    from referees as r
+    left join {{ ref('int_patient__service_summary') }} as s on r.patient_key = s.patient_key
+    group by all
+),
+
+-- members at month end with an interaction in the last community_churn_days of the month
+recently_active_members as (
+    select distinct
+        mm.month,
+        mm.patient_key
+    from member_months as mm
+    inner join months on mm.month = months.month
+    inner join interactions as i
+        on
+            mm.patient_key = i.patient_key
+            and i.occurred_date > months.month_end - {{ var('community_churn_days') }}
+            and months.month_end >= i.occurred_date
+    where mm.member_at_end
+),
+
+community_churn as (
+    select
+        mm.month,
+        count(*) as members_at_end,
+        count(*) filter (where ra.patient_key is null) as churned_members
+    from member_months as mm
+    left join recently_active_members as ra on mm.month = ra.month and mm.patient_key = ra.patient_key
+    where mm.member_at_end
+    group by mm.month
 ),
 
 per_month as (
     select
         months.month,
-        months.month_end,
-        date_diff('day', months.month, months.month_end) + 1 as observed_days,
-        (select count(*) from contacts as c where date_trunc('month', c.first_contact_date) = months.month) as new_contacts,
-        (select count(*) from contacts as c inner join first_joins as fj on fj.patient_key = c.patient_key
-            where date_trunc('month', c.first_contact_date) = months.month) as joined_contacts,
-        (select count(*) from first_joins as fj
-            where date_trunc('month', fj.first_joined_date) = months.month
-            and fj.first_joined_date + {{ var('community_retention_days') }} <= as_of.as_of_date) as retention_eligible,
-        (select count(*) from first_joins as fj
-            where date_trunc('month', fj.first_joined_date) = months.month
-            and fj.first_joined_date + {{ var('community_retention_days') }} <= as_of.as_of_date
-            and exists (select 1 from interactions as i where i.patient_key = fj.patient_key
-                and i.occurred_date >= fj.first_joined_date + {{ var('community_retention_days') }})) as retained_members,
-        (select count(*) from member_months as mm where mm.month = months.month) as members,
-        (select count(*) from interactions as i where date_trunc('month', i.occurred_date) = months.month
-            and i.event_type = 'task_completed') as task_completions,
-        (select count(*) from interactions as i where date_trunc('month', i.occurred_date) = months.month) as interactions,
-        (select count(distinct i.patient_key) from interactions as i
-            inner join member_months as mm on mm.patient_key = i.patient_key and mm.month = months.month
-            where date_trunc('month', i.occurred_date) = months.month and i.event_type = 'purchase') as purchasing_members,
-        (select count(*) from referees as r where date_trunc('month', r.referred_date) = months.month) as referees,
-        (select count(*) from referees as r inner join services as s on s.patient_key = r.patient_key
-            where date_trunc('month', r.referred_date) = months.month and s.first_service_date is not null) as converted_referees,
-        (select count(*) from member_months as mm where mm.month = months.month and mm.member_at_end) as members_at_end,
-        (select count(*) from member_months as mm where mm.month = months.month and mm.member_at_end
-            and not exists (select 1 from interactions as i where i.patient_key = mm.patient_key
-                and i.occurred_date > months.month_end - {{ var('community_churn_days') }}
-                and i.occurred_date <= months.month_end)) as churned_members
+        months.observed_days,
+        coalesce(jc.new_contacts, 0) as new_contacts,
+        coalesce(jc.joined_contacts, 0) as joined_contacts,
+        coalesce(cr.retention_eligible, 0) as retention_eligible,
+        coalesce(cr.retained_members, 0) as retained_members,
+        coalesce(mb.members, 0) as members,
+        coalesce(tk.task_completions, 0) as task_completions,
+        coalesce(wi.interactions, 0) as interactions,
+        coalesce(vp.purchasing_members, 0) as purchasing_members,
+        coalesce(rc.referees, 0) as referees,
+        coalesce(rc.converted_referees, 0) as converted_referees,
+        coalesce(ch.members_at_end, 0) as members_at_end,
+        coalesce(ch.churned_members, 0) as churned_members
     from months
-    cross join as_of
+    left join join_conversion as jc on months.month = jc.contact_month
+    left join community_retention as cr on months.month = cr.join_month
+    left join members as mb on months.month = mb.month
+    left join tasks as tk on months.month = tk.interaction_month
+    left join weekly_interactions as wi on months.month = wi.interaction_month
+    left join vas_penetration as vp on months.month = vp.interaction_month
+    left join referral_conversion as rc on months.month = rc.referral_month
+    left join community_churn as ch on months.month = ch.month
 )
 
 select

@@ -1,29 +1,25 @@
--- Engagement by day and by month ("active" = any interaction in int_patient__events).
+-- Engagement by day and by month ("active" = a day in int_patient__activity_days: any
+-- interaction up to the as-of date; days from int_calendar__days).
 -- Day rows (grain = 'day'):
 --   dau = people active that day; mau = people active in the 30 days ending that day;
 --   stickiness = dau / mau; mean_active_days = person-days active in those 30 days / mau.
 -- Month rows (grain = 'month', days after the as-of date not counted):
 --   dau = mean daily actives over the month's observed days; mau = people active in the month;
 --   stickiness = dau / mau; mean_active_days = person-days active in the month / mau.
-with as_of as (
-    select as_of_date from {{ ref('int_run__as_of') }}
+with person_days as (
+    select
+        patient_key,
+        activity_date
+    from {{ ref('int_patient__activity_days') }}
 ),
 
-person_days as (
-    select distinct e.patient_key, e.event_date
-    from {{ ref('int_patient__events') }} as e
-    cross join as_of
-    where e.event_date <= as_of.as_of_date
-),
-
+-- the day spine from the first active day to the as-of date
 days as (
-    select cast(d.day as date) as day
-    from (select min(event_date) as first_day from person_days) as bounds
-    cross join as_of
-    cross join unnest(generate_series(
-        cast(bounds.first_day as timestamp), cast(as_of.as_of_date as timestamp), interval 1 day
-    )) as d (day)
-    where bounds.first_day is not null
+    select
+        day,
+        month
+    from {{ ref('int_calendar__days') }}
+    where day >= (select min(pd.activity_date) from person_days as pd)
 ),
 
 -- MAU without a 30-day self-join (30x the person-days): a person counts towards the MAU of
@@ -32,28 +28,48 @@ days as (
 -- day is the number of runs covering it, a running sum of +1 at run starts and -1 after
 -- run ends. Linear in person-days.
 coverage_runs as (
-    select patient_key, event_date,
-        sum(case when event_date - prev_date <= 29 then 0 else 1 end)
-            over (partition by patient_key order by event_date rows unbounded preceding) as run_no
+    select
+        patient_key,
+        activity_date,
+        sum(case when activity_date - prev_date <= 29 then 0 else 1 end)
+            over (partition by patient_key order by activity_date rows unbounded preceding) as run_no
     from (
-        select patient_key, event_date,
-            lag(event_date) over (partition by patient_key order by event_date) as prev_date
+        select
+            patient_key,
+            activity_date,
+            lag(activity_date) over (partition by patient_key order by activity_date) as prev_date
         from person_days
     ) as ordered
 ),
 
 run_edges as (
-    select min(event_date) as day, 1 as delta from coverage_runs group by patient_key, run_no
+    select
+        min(activity_date) as edge_date,
+        1 as delta
+    from coverage_runs
+    group by patient_key, run_no
     union all
-    select cast(max(event_date) + 30 as date), -1 from coverage_runs group by patient_key, run_no
+    select
+        cast(max(activity_date) + 30 as date) as edge_date,
+        -1 as delta
+    from coverage_runs
+    group by patient_key, run_no
 ),
 
 mau_steps as (
-    select day, sum(delta) as delta from run_edges group by day
+    select
+        edge_date,
+        sum(delta) as delta
+    from run_edges
+    group by edge_date
 ),
 
 dau_by_day as (
-    select event_date as day, count(*) as dau from person_days group by event_date
+    select
+        activity_date,
+        count(*) as dau
+    from person_days
+    group by activity_date
 ),
 
 daily as (
@@ -65,18 +81,18 @@ daily as (
         sum(coalesce(dau_by_day.dau, 0)) over (order by days.day rows between 29 preceding and current row)
             as active_person_days
     from days
-    left join dau_by_day on dau_by_day.day = days.day
-    left join mau_steps on mau_steps.day = days.day
+    left join dau_by_day on days.day = dau_by_day.activity_date
+    left join mau_steps on days.day = mau_steps.edge_date
 ),
 
 monthly as (
     select
-        cast(date_trunc('month', days.day) as date) as month,
+        days.month,
         count(distinct days.day) as observed_days,
         count(distinct pd.patient_key) as mau,
         count(pd.patient_key) as active_person_days
     from days
-    left join person_days as pd on pd.event_date = days.day
+    left join person_days as pd on days.day = pd.activity_date
     group by all
 )
 
@@ -92,12 +108,12 @@ select
 from daily
 union all
 select
-    'month',
-    month,
-    cast(observed_days as integer),
-    cast(active_person_days / observed_days as double),
-    cast(mau as bigint),
-    cast(active_person_days / observed_days / nullif(mau, 0) as double),
-    cast(active_person_days as bigint),
-    cast(active_person_days / nullif(mau, 0) as double)
+    'month' as grain,
+    month as period_start,
+    cast(observed_days as integer) as observed_days,
+    cast(active_person_days / observed_days as double) as dau,
+    cast(mau as bigint) as mau,
+    cast(active_person_days / observed_days / nullif(mau, 0) as double) as stickiness,
+    cast(active_person_days as bigint) as active_person_days,
+    cast(active_person_days / nullif(mau, 0) as double) as mean_active_days
 from monthly

@@ -11,40 +11,52 @@ with as_of as (
 ),
 
 chronic_programmes as (
-    select distinct programme from {{ ref('icd10_programmes') }} where is_chronic
+    select distinct programme from {{ ref('icd10_programmes') }}
+    where is_chronic
 ),
 
 patient_programmes as (
-    select c.patient_key, p.programme
+    select
+        c.patient_key,
+        p.programme
     from {{ ref('int_patient__clinical') }} as c
     cross join unnest(string_split(c.programmes, ';')) as p (programme)
-    where p.programme in (select programme from chronic_programmes)
+    where p.programme in (select cp.programme from chronic_programmes as cp)
     union all
-    select patient_key, 'all_chronic' from {{ ref('int_patient__clinical') }} where is_chronic
+    select
+        patient_key,
+        'all_chronic' as programme
+    from {{ ref('int_patient__clinical') }}
+    where is_chronic
 ),
 
 windows as (
-    select cast(w.window_days as integer) as window_days,
+    select
+        cast(w.window_days as integer) as window_days,
         cast(ceil(w.window_days / {{ var('followup_window_days') }}) as integer) as periods
     from unnest({{ var('adherence_windows_days') }}) as w (window_days)
 ),
 
 contacts as (
-    select e.patient_key,
+    select
+        e.patient_key,
         -- 0 = the period ending on the as-of date, 1 = the one before, ...
         date_diff('day', e.event_date, as_of.as_of_date) // {{ var('followup_window_days') }} as period_index
     from {{ ref('int_patient__events') }} as e
     cross join as_of
-    where e.event_date <= as_of.as_of_date
+    where
+        e.event_date <= as_of.as_of_date
         and (e.event_type like 'visit_%' or e.event_type in ('consult_completed', 'lab_result'))
 ),
 
 followup as (
-    select pp.patient_key, w.window_days,
+    select
+        pp.patient_key,
+        w.window_days,
         count(distinct c.period_index) = w.periods as completed
     from (select distinct patient_key from patient_programmes) as pp
     cross join windows as w
-    left join contacts as c on c.patient_key = pp.patient_key and c.period_index < w.periods
+    left join contacts as c on pp.patient_key = c.patient_key and w.periods > c.period_index
     group by pp.patient_key, w.window_days, w.periods
 )
 
@@ -53,7 +65,8 @@ select
     w.window_days,
     cast(count(*) as bigint) as chronic_patients,
     cast(count(pdc.pdc) as bigint) as patients_with_prescription,
-    cast(avg(pdc.pdc) as double) as mean_pdc,
+    -- averaged from an exact decimal sum: a double sum depends on the order DuckDB's threads add rows in
+    cast(avg(cast(pdc.pdc as decimal(38, 18))) as double) as mean_pdc,
     cast(count(*) filter (where pdc.pdc >= {{ var('adherence_pdc_threshold') }}) as bigint) as adherent_patients,
     cast(count(*) filter (where pdc.pdc >= {{ var('adherence_pdc_threshold') }}) / nullif(count(pdc.pdc), 0) as double)
         as adherent_share,
@@ -61,6 +74,6 @@ select
     cast(count(*) filter (where f.completed) / count(*) as double) as followup_completion_rate
 from patient_programmes as pp
 cross join windows as w
-left join {{ ref('int_kpi__patient_pdc') }} as pdc on pdc.patient_key = pp.patient_key and pdc.window_days = w.window_days
-left join followup as f on f.patient_key = pp.patient_key and f.window_days = w.window_days
+left join {{ ref('int_kpi__patient_pdc') }} as pdc on pp.patient_key = pdc.patient_key and w.window_days = pdc.window_days
+left join followup as f on pp.patient_key = f.patient_key and w.window_days = f.window_days
 group by pp.programme, w.window_days

@@ -7,13 +7,12 @@ with as_of as (
 
 answers as (
     select
-        l.patient_key,
-        cast(date_trunc('month', n.answered_date) as date) as month,
+        n.patient_key,
+        cast(date_trunc('month', n.answered_date) as date) as month,  -- noqa: RF04
         n.nps_score,
         n.answered_at,
         n.response_id
-    from {{ ref('stg_crm__nps_responses') }} as n
-    inner join {{ ref('identity_links') }} as l on l.source = 'crm' and l.source_record_id = n.contact_id
+    from {{ ref('int_crm__nps_responses_keyed') }} as n
     cross join as_of
     where n.answered_date <= as_of.as_of_date and n.nps_score between 0 and 10
 ),

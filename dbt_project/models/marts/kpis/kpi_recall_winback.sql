@@ -1,4 +1,4 @@
--- Silent-user recall and churned-user win-back by month, from int_patient__events
+-- Silent-user recall and churned-user win-back by month, from int_patient__activity_days
 -- (lifecycle state at each month start derived here from the last active day before it,
 -- with the lifecycle vars, so every month has a state even without a seg_lifecycle snapshot):
 --   days_inactive = month start - last active day before the month;
@@ -14,23 +14,27 @@ with as_of as (
 ),
 
 person_days as (
-    select distinct e.patient_key, e.event_date
-    from {{ ref('int_patient__events') }} as e
-    cross join as_of
-    where e.event_date <= as_of.as_of_date
+    select
+        patient_key,
+        activity_date
+    from {{ ref('int_patient__activity_days') }}
 ),
 
+-- a state at month start needs an earlier active day: months after the first active one
 months as (
-    select cast(m.month as date) as month,
-        least(cast(m.month + interval 1 month - interval 1 day as date), as_of.as_of_date) as month_end
-    from (select min(event_date) as first_day from person_days) as bounds
-    cross join as_of
-    cross join unnest(generate_series(
-        cast(date_trunc('month', bounds.first_day) as timestamp) + interval 1 month,
-        cast(date_trunc('month', as_of.as_of_date) as timestamp),
-        interval 1 month
-    )) as m (month)
-    where bounds.first_day is not null
+    select
+        month,
+        month_end
+    from {{ ref('int_calendar__months') }}
+    where month > (select min(pd.activity_date) from person_days as pd)
+),
+
+last_days as (
+    select
+        patient_key,
+        max(activity_date) as last_date
+    from person_days
+    group by patient_key
 ),
 
 states as (
@@ -38,9 +42,9 @@ states as (
         months.month,
         months.month_end,
         pd.patient_key,
-        date_diff('day', max(pd.event_date), any_value(months.month)) as days_inactive
+        date_diff('day', max(pd.activity_date), any_value(months.month)) as days_inactive
     from months
-    inner join person_days as pd on pd.event_date < months.month
+    inner join person_days as pd on months.month > pd.activity_date
     group by months.month, months.month_end, pd.patient_key
 ),
 
@@ -52,13 +56,12 @@ returns as (
             when s.days_inactive > {{ var('lifecycle_churned_days') }} then 'churned'
             when s.days_inactive >= {{ var('lifecycle_silent_days') }} then 'silent'
         end as state_at_start,
-        min(pd.event_date) as return_date,
+        min(pd.activity_date) as return_date,
         max(later.last_date) as last_active_date
     from states as s
     left join person_days as pd
-        on pd.patient_key = s.patient_key and pd.event_date between s.month and s.month_end
-    left join (select patient_key, max(event_date) as last_date from person_days group by all) as later
-        on later.patient_key = s.patient_key
+        on s.patient_key = pd.patient_key and pd.activity_date between s.month and s.month_end
+    left join last_days as later on s.patient_key = later.patient_key
     where s.days_inactive >= {{ var('lifecycle_silent_days') }}
     group by s.month, s.patient_key, s.days_inactive
 ),
@@ -77,16 +80,22 @@ select
     months.month,
     cast(count(f.patient_key) filter (where f.state_at_start = 'silent') as bigint) as silent_at_start,
     cast(count(f.patient_key) filter (where f.state_at_start = 'silent' and f.return_date is not null) as bigint) as recalled,
-    cast(count(f.patient_key) filter (where f.state_at_start = 'silent' and f.return_date is not null)
-        / nullif(count(f.patient_key) filter (where f.state_at_start = 'silent'), 0) as double) as recall_rate,
+    cast(
+        count(f.patient_key) filter (where f.state_at_start = 'silent' and f.return_date is not null)
+        / nullif(count(f.patient_key) filter (where f.state_at_start = 'silent'), 0) as double
+    ) as recall_rate,
     cast(count(f.patient_key) filter (where f.state_at_start = 'churned') as bigint) as churned_at_start,
     cast(count(f.patient_key) filter (where f.state_at_start = 'churned' and f.return_date is not null) as bigint) as won_back,
-    cast(count(f.patient_key) filter (where f.state_at_start = 'churned' and f.return_date is not null)
-        / nullif(count(f.patient_key) filter (where f.state_at_start = 'churned'), 0) as double) as winback_rate,
+    cast(
+        count(f.patient_key) filter (where f.state_at_start = 'churned' and f.return_date is not null)
+        / nullif(count(f.patient_key) filter (where f.state_at_start = 'churned'), 0) as double
+    ) as winback_rate,
     cast(count(f.patient_key) filter (where f.is_retention_eligible) as bigint) as winback_retention_eligible,
     cast(count(f.patient_key) filter (where f.is_retention_eligible and f.is_retained) as bigint) as winback_retained,
-    cast(count(f.patient_key) filter (where f.is_retention_eligible and f.is_retained)
-        / nullif(count(f.patient_key) filter (where f.is_retention_eligible), 0) as double) as winback_retention_rate
+    cast(
+        count(f.patient_key) filter (where f.is_retention_eligible and f.is_retained)
+        / nullif(count(f.patient_key) filter (where f.is_retention_eligible), 0) as double
+    ) as winback_retention_rate
 from months
-left join flags as f on f.month = months.month
+left join flags as f on months.month = f.month
 group by months.month

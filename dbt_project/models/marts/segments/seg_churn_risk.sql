@@ -9,62 +9,92 @@
 -- Level: high if leave_intent or abnormal_streak (stated intent, health signal); medium if
 -- no_interaction_medium or two behaviour signals; low if no_interaction_low or one behaviour
 -- signal; else none. Churned people (> lifecycle_churned_days inactive) are out of scope: 'none'.
-{{ config(materialized='incremental', unique_key='as_of_date', incremental_strategy='delete+insert', on_schema_change='append_new_columns') }}
+{{ config(
+    materialized='incremental',
+    unique_key='as_of_date',
+    incremental_strategy='delete+insert',
+    on_schema_change='append_new_columns'
+) }}
 
 with as_of as (
     select as_of_date from {{ ref('int_run__as_of') }}
 ),
 
 events as (
-    select e.*, as_of.as_of_date from {{ ref('int_patient__events') }} as e cross join as_of
+    select
+        e.*,
+        as_of.as_of_date
+    from {{ ref('int_patient__events') }} as e
+    cross join as_of
     where e.event_date <= as_of.as_of_date
 ),
 
 per_person as (
-    select patient_key, any_value(as_of_date) as as_of_date,
+    select
+        patient_key,
+        any_value(as_of_date) as as_of_date,
         max(event_date) as last_event_date,
         max(event_date) filter (where event_type = 'community_checkin') as last_checkin_date,
         max(event_date) filter (where event_type = 'message_opened') as last_open_date,
         count(*) filter (where event_type like 'consult_%' and event_date > as_of_date - interval 30 day) as consults_last_30,
-        count(*) filter (where event_type like 'consult_%' and event_date <= as_of_date - interval 30 day
-            and event_date > as_of_date - interval 60 day) as consults_prev_30
+        count(*) filter (
+            where
+            event_type like 'consult_%'
+            and event_date <= as_of_date - interval 30 day
+            and event_date > as_of_date - interval 60 day
+        ) as consults_prev_30
     from events
     group by patient_key
 ),
 
 sent as (
-    select l.patient_key, min(m.occurred_date) as first_sent_date
-    from {{ ref('stg_crm__message_events') }} as m
-    inner join {{ ref('identity_links') }} as l on l.source = 'crm' and l.source_record_id = m.contact_id
-    where m.event_type = 'sent'
-    group by l.patient_key
+    select
+        patient_key,
+        min(occurred_date) as first_sent_date
+    from {{ ref('int_crm__message_events_keyed') }}
+    where event_type = 'sent'
+    group by patient_key
 ),
 
 abnormal_days as (
-    select distinct l.patient_key, d.measured_date
-    from {{ ref('int_wearable__daily') }} as d
-    inner join {{ ref('identity_links') }} as l on l.source = 'wearable' and l.source_record_id = d.binding_id
+    select distinct
+        d.patient_key,
+        d.measured_date
+    from {{ ref('int_wearable__daily_keyed') }} as d
     cross join as_of
     where d.is_abnormal and d.metric in ('glucose', 'systolic', 'diastolic') and d.measured_date <= as_of.as_of_date
 ),
 
 streaks as (
     -- gaps-and-islands: consecutive abnormal days share (date - row_number)
-    select patient_key, max(n) as longest_recent_streak from (
-        select patient_key, count(*) as n, max(measured_date) as streak_end
-        from (select *, measured_date - cast(row_number() over (partition by patient_key order by measured_date) as integer)
-            as grp from abnormal_days)
-        group by patient_key, grp
-    ) cross join as_of
-    where streak_end > as_of.as_of_date - interval 7 day
-    group by patient_key
+    select
+        runs.patient_key,
+        max(runs.n) as longest_recent_streak
+    from (
+        select
+            numbered.patient_key,
+            count(*) as n,
+            max(numbered.measured_date) as streak_end
+        from (
+            select
+                *,
+                measured_date - cast(row_number() over (partition by patient_key order by measured_date) as integer)
+                    as grp
+            from abnormal_days
+        ) as numbered
+        group by numbered.patient_key, numbered.grp
+    ) as runs
+    cross join as_of
+    where runs.streak_end > as_of.as_of_date - interval 7 day
+    group by runs.patient_key
 ),
 
 leave as (
-    select l.patient_key, bool_or(m.left_at is not null and m.leave_reason is not null) as left_with_reason
-    from {{ ref('stg_crm__group_memberships') }} as m
-    inner join {{ ref('identity_links') }} as l on l.source = 'crm' and l.source_record_id = m.contact_id
-    group by l.patient_key
+    select
+        patient_key,
+        bool_or(left_at is not null and leave_reason is not null) as left_with_reason
+    from {{ ref('int_crm__group_memberships_keyed') }}
+    group by patient_key
 ),
 
 signals as (
@@ -72,41 +102,58 @@ signals as (
         d.patient_key,
         as_of.as_of_date,
         date_diff('day', coalesce(p.last_event_date, d.registered_date), as_of.as_of_date) as days_without_interaction,
-        date_diff('day', coalesce(p.last_event_date, d.registered_date), as_of.as_of_date)
-            >= {{ var('churn_low_days_without_interaction') }} as no_interaction_low,
-        date_diff('day', coalesce(p.last_event_date, d.registered_date), as_of.as_of_date)
-            >= {{ var('churn_medium_days_without_interaction') }} as no_interaction_medium,
-        coalesce(c.community_member, false) and date_diff('day', coalesce(p.last_checkin_date, date '1900-01-01'),
-            as_of.as_of_date) >= {{ var('churn_checkin_gap_days') }} as no_checkin,
-        s.first_sent_date is not null and s.first_sent_date <= as_of.as_of_date - interval {{ var('churn_message_open_gap_days') }} day
+        (
+            date_diff('day', coalesce(p.last_event_date, d.registered_date), as_of.as_of_date)
+            >= {{ var('churn_low_days_without_interaction') }}
+        ) as no_interaction_low,
+        (
+            date_diff('day', coalesce(p.last_event_date, d.registered_date), as_of.as_of_date)
+            >= {{ var('churn_medium_days_without_interaction') }}
+        ) as no_interaction_medium,
+        (
+            coalesce(c.community_member, false)
+            and date_diff('day', coalesce(p.last_checkin_date, date '1900-01-01'), as_of.as_of_date)
+            >= {{ var('churn_checkin_gap_days') }}
+        ) as no_checkin,
+        (
+            s.first_sent_date is not null
+            and s.first_sent_date <= as_of.as_of_date - interval {{ var('churn_message_open_gap_days') }} day
             and date_diff('day', coalesce(p.last_open_date, date '1900-01-01'), as_of.as_of_date)
-            >= {{ var('churn_message_open_gap_days') }} as no_message_open,
-        coalesce(p.consults_prev_30, 0) > 0
-            and p.consults_last_30 <= (1 - {{ var('churn_consult_drop_ratio') }}) * p.consults_prev_30 as consult_drop,
+            >= {{ var('churn_message_open_gap_days') }}
+        ) as no_message_open,
+        (
+            coalesce(p.consults_prev_30, 0) > 0
+            and p.consults_last_30 <= (1 - {{ var('churn_consult_drop_ratio') }}) * p.consults_prev_30
+        ) as consult_drop,
         coalesce(st.longest_recent_streak, 0) >= {{ var('churn_abnormal_streak_days') }} as abnormal_streak,
         coalesce(lv.left_with_reason, false) or coalesce(c.latest_nps_score <= 3, false) as leave_intent
     from {{ ref('int_patient__demographics') }} as d
     cross join as_of
-    left join per_person as p on p.patient_key = d.patient_key
-    left join sent as s on s.patient_key = d.patient_key
-    left join streaks as st on st.patient_key = d.patient_key
-    left join leave as lv on lv.patient_key = d.patient_key
-    left join {{ ref('int_patient__crm') }} as c on c.patient_key = d.patient_key
+    left join per_person as p on d.patient_key = p.patient_key
+    left join sent as s on d.patient_key = s.patient_key
+    left join streaks as st on d.patient_key = st.patient_key
+    left join leave as lv on d.patient_key = lv.patient_key
+    left join {{ ref('int_patient__crm') }} as c on d.patient_key = c.patient_key
 )
 
 select
     *,
-    (no_checkin::int + no_message_open::int + consult_drop::int) as behaviour_signals,
+    (cast(no_checkin as int) + cast(no_message_open as int) + cast(consult_drop as int)) as behaviour_signals,
     case
         when days_without_interaction > {{ var('lifecycle_churned_days') }} then 'none'
         when leave_intent or abnormal_streak then 'high'
-        when no_interaction_medium or (no_checkin::int + no_message_open::int + consult_drop::int) >= 2 then 'medium'
+        when
+            no_interaction_medium or (cast(no_checkin as int) + cast(no_message_open as int) + cast(consult_drop as int)) >= 2
+            then 'medium'
         when no_interaction_low or no_checkin or no_message_open or consult_drop then 'low'
         else 'none'
     end as churn_risk_level,
-    concat_ws(';',
-        case when no_interaction_medium then 'no_interaction_' || {{ var('churn_medium_days_without_interaction') }} || 'd'
-             when no_interaction_low then 'no_interaction_' || {{ var('churn_low_days_without_interaction') }} || 'd' end,
+    concat_ws(
+        ';',
+        case
+            when no_interaction_medium then 'no_interaction_' || {{ var('churn_medium_days_without_interaction') }} || 'd'
+            when no_interaction_low then 'no_interaction_' || {{ var('churn_low_days_without_interaction') }} || 'd'
+        end,
         case when no_checkin then 'no_checkin_' || {{ var('churn_checkin_gap_days') }} || 'd' end,
         case when no_message_open then 'no_message_open_' || {{ var('churn_message_open_gap_days') }} || 'd' end,
         case when consult_drop then 'consult_drop' end,
