@@ -20,5 +20,5 @@ def test_every_source_has_contracts_and_columns_are_classified():
 
 
 def test_dbt_sources_yaml_is_generated_from_contracts():
-    # one definition, not two: regenerate with `python -m patient360.dbt_sources`
+    # one definition, not two: regenerate with `patient360 dev sources`
     assert SOURCES_YAML.read_text(encoding="utf-8") == render_sources_yaml()

@@ -151,5 +151,7 @@ def main(argv: list[str]) -> int:
     return 0
 
 
+# An internal process boundary, not a user entry point: measure.run_stage starts each
+# stage as `python -m patient360.benchmark.stage` so that it is measured alone.
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))
