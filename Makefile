@@ -22,7 +22,7 @@ $(STAMP): requirements.lock pyproject.toml
 	@touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python -m patient360.demo
+	$(BIN)/patient360 demo
 
 # CI runs exactly this: lint first, then every test.
 test: lint compose-validator

@@ -5,6 +5,7 @@ target verdicts of the report against hand-made figures. Timings are never asser
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -170,3 +171,23 @@ def test_repeat_counts_apply_per_size():
     assert repeats_per_size(args.patients, args.repeat) == {200: 3, 400: 3}
     with pytest.raises(SystemExit):
         build_parser().parse_args(["--repeat", "0"])
+
+
+# The focused benchmarks (`patient360 bench-<x>`) at a tiny scale: each runs through the
+# CLI and prints its measurement. Timings are never asserted.
+FOCUSED = {
+    "bench-generate": (["--sizes", "50", "--days", "1", "--workdir", "{tmp}"], r"^\s+50\s+[\d,]+\s+[\d,]+\s+\d+\s"),
+    "bench-land": (["--rows", "2000", "--repeat", "1"], r"^rows read by landing: 6,000 \(3 files\)"),
+    "bench-gates": (["--sizes", "500", "--dir", "{tmp}"], r"^patient_360\s+500 rows .* run_gates median .* checks"),
+    "bench-identity": (["--sizes", "100", "--days", "1"], r"^\s+100\s+[\d,]+\s+(0\.\d+|1\.0000)\s+(0\.\d+|1\.0000)\s"),
+}
+
+
+@pytest.mark.parametrize("command", sorted(FOCUSED))
+def test_focused_benchmark_runs_at_a_tiny_scale(command, tmp_path):
+    args, expected = FOCUSED[command]
+    cli = Path(sys.executable).with_name("patient360")
+    cmd = [str(cli), command, *(a.format(tmp=tmp_path / "work") for a in args)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert re.search(expected, proc.stdout, re.MULTILINE), proc.stdout[-3000:]

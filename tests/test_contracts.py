@@ -74,5 +74,5 @@ def test_staging_columns_keep_the_class_of_their_contract_column():
 
 
 def test_dbt_sources_yaml_is_generated_from_contracts():
-    # one definition, not two: regenerate with `python -m patient360.dbt_sources`
+    # one definition, not two: regenerate with `patient360 dev sources`
     assert SOURCES_YAML.read_text(encoding="utf-8") == render_sources_yaml()

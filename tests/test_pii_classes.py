@@ -13,11 +13,11 @@ from patient360.gates.schema_allowlist import ALLOWLIST_PATH, class_drift, load_
 from patient360.paths import PROJECT_ROOT
 from patient360.pii_classes import classes_by_column_name
 
-GLOSSARY = PROJECT_ROOT / "scripts" / "devtools" / "column_glossary.yml"
+GLOSSARY = PROJECT_ROOT / "src" / "patient360" / "devtools" / "column_glossary.yml"
 
 
 def test_signed_allowlist_agrees_with_dbt_meta_pii():
-    # fix class drift with `python -m patient360.gates.schema_allowlist --sync`; list new columns by hand
+    # fix class drift with `patient360 dev allowlist --sync`; list new columns by hand
     assert class_drift() == []
 
 

@@ -3,22 +3,19 @@ no server, examples off, Cosmos telemetry off. Runs DAGs with `airflow dags test
 
 from __future__ import annotations
 
+import json
 import logging
 import os
-import sqlite3
 import subprocess
 import sys
-from datetime import date
+import tempfile
+from datetime import date, datetime
 from pathlib import Path
 
 from patient360 import paths
+from patient360.airflow_pools import WAREHOUSE_POOL
 
 log = logging.getLogger(__name__)
-
-# One writer process for the DuckDB file: every task that writes it runs in this
-# one-slot pool (and DAGs set max_active_tasks=1, so an unconfigured pool still
-# cannot run two writers).
-WAREHOUSE_POOL = "duckdb_writer"
 
 
 def airflow_env(airflow_home: Path, exports: Path, warehouse: Path) -> dict[str, str]:
@@ -119,25 +116,61 @@ def dags_test(
 def asset_condition(env: dict[str, str], consumer_dag_id: str) -> dict[str, str | None]:
     """What the scheduler would check before an asset-scheduled run, read from Airflow's own
     metadata: for every asset `consumer_dag_id` is scheduled on, the time of its newest event
-    since the consumer's last successful run ended, or None when that asset has not been
-    updated since. `airflow dags test` runs no scheduler,
-    so `make demo` checks this before it starts the transformation DAG."""
-    url = env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
-    if not url.startswith("sqlite:///"):
-        raise ValueError(f"asset_condition reads local SQLite metadata only, not {url.split(':', 1)[0]}")
-    con = sqlite3.connect(f"file:{url.removeprefix('sqlite:///')}?mode=ro", uri=True)
-    try:
-        since = con.execute(
-            "SELECT max(end_date) FROM dag_run WHERE dag_id = ? AND state = 'success'", [consumer_dag_id]
-        ).fetchone()[0]
-        rows = con.execute(
-            """SELECT a.name, max(e.timestamp) FILTER (WHERE ? IS NULL OR e.timestamp > ?)
-               FROM dag_schedule_asset_reference AS r
-               JOIN asset AS a ON a.id = r.asset_id
-               LEFT JOIN asset_event AS e ON e.asset_id = a.id
-               WHERE r.dag_id = ? GROUP BY a.name ORDER BY a.name""",
-            [since, since, consumer_dag_id],
-        ).fetchall()
-    finally:
-        con.close()
-    return dict(rows)
+    if that is later than the end of the consumer's last successful run, else None.
+    `airflow dags test` runs no scheduler, so `make demo` checks this before it starts the
+    transformation DAG.
+
+    Read through Airflow's public REST API (v2), served in a child process by Airflow's own
+    API app without an api-server: the child gets the instance's configuration from `env`
+    (Airflow reads it from the environment when imported), with the local-only simple auth
+    manager letting it in as admin."""
+    api_env = {
+        **env,
+        "AIRFLOW__CORE__AUTH_MANAGER": "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+    }
+    code = "import sys; from patient360.airflow_env import _query_asset_condition as q; q(sys.argv[1], sys.argv[2])"
+    with tempfile.TemporaryDirectory(prefix="p360-assets-") as tmp:
+        out = Path(tmp) / "condition.json"  # Airflow logs to stdout: the answer goes to a file
+        cmd = [sys.executable, "-c", code, consumer_dag_id, str(out)]
+        proc = subprocess.run(cmd, env=api_env, capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            tail = (proc.stdout + proc.stderr).splitlines()[-40:]
+            raise RuntimeError(f"reading the Asset condition of {consumer_dag_id} failed:\n" + "\n".join(tail))
+        return json.loads(out.read_text(encoding="utf-8"))
+
+
+def _query_asset_condition(consumer_dag_id: str, out: str) -> None:
+    """In a process configured for the Airflow instance: ask its REST API, write the answer."""
+    from airflow.api_fastapi.app import create_app
+    from fastapi.testclient import TestClient  # calls the ASGI app in-process, no server or port
+
+    api = TestClient(create_app(apps="core"))
+
+    def get(path: str, **params: str | int) -> dict:
+        response = api.get(f"/api/v2{path}", params=params)
+        response.raise_for_status()
+        return response.json()
+
+    assets = get("/assets", dag_ids=consumer_dag_id, limit=100)
+    if assets["total_entries"] > len(assets["assets"]):
+        raise RuntimeError(f"{consumer_dag_id}: more assets than one page of the REST API")
+    runs = get(f"/dags/{consumer_dag_id}/dagRuns", state="success", order_by="-end_date", limit=1)
+    since = runs["dag_runs"][0]["end_date"] if runs["dag_runs"] else None
+    condition = updated_since(consumer_dag_id, assets["assets"], since)
+    Path(out).write_text(json.dumps(condition), encoding="utf-8")
+
+
+def updated_since(consumer_dag_id: str, assets: list[dict], since: str | None) -> dict[str, str | None]:
+    """Asset name -> its last event's time when later than `since`, else None, for the
+    assets (REST API AssetResponse dicts) that schedule `consumer_dag_id`; the API's
+    `dag_ids` filter also returns the assets a DAG produces or consumes in a task."""
+    after = datetime.fromisoformat(since) if since else None
+    condition: dict[str, str | None] = {}
+    for asset in assets:
+        if consumer_dag_id not in {ref["dag_id"] for ref in asset["scheduled_dags"]}:
+            continue
+        last = (asset.get("last_asset_event") or {}).get("timestamp")
+        fresh = last is not None and (after is None or datetime.fromisoformat(last) > after)
+        condition[asset["name"]] = last if fresh else None
+    return dict(sorted(condition.items()))

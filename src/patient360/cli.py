@@ -1,7 +1,12 @@
-"""`patient360` command line: one subcommand per pipeline stage.
+"""patient360 command line: pipeline stages, the demo, benchmarks and developer tools.
 
-Each subcommand calls the same package function the Airflow tasks call, so what an
-engineer runs by hand is exactly what the scheduler runs.
+The project's one front door (also `python -m patient360`): one subcommand per pipeline
+stage, the demo, the benchmarks and the developer tools (`patient360 --help`).
+
+Each pipeline subcommand calls the same package function the Airflow tasks call, so what
+an engineer runs by hand is exactly what the scheduler runs. Commands whose options live
+with their code (demo, focused benchmarks, dev scaffold-yaml) take them from the
+module's `add_arguments` and run its `run(args)`.
 """
 
 from __future__ import annotations
@@ -79,11 +84,52 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return bench_main(args.bench_args, prog="patient360 bench")
 
 
+def _cmd_dev_sources(args: argparse.Namespace) -> int:
+    from patient360.dbt_sources import SOURCES_YAML, render_sources_yaml
+
+    target: Path = args.file or SOURCES_YAML
+    text = render_sources_yaml()
+    if args.check:
+        current = target.read_text(encoding="utf-8") if target.exists() else None
+        if current != text:
+            print(f"{target} differs from the source contracts: run `patient360 dev sources`", file=sys.stderr)
+            return 1
+        print(f"{target} matches the source contracts")
+        return 0
+    target.write_text(text, encoding="utf-8")
+    print(f"wrote {target}")
+    return 0
+
+
+def _cmd_dev_allowlist(args: argparse.Namespace) -> int:
+    import yaml
+
+    from patient360.gates.schema_allowlist import ALLOWLIST_PATH, class_drift, draft_from_dbt, sync_classes
+
+    if args.sync:
+        print(f"{sync_classes()} class(es) updated in {ALLOWLIST_PATH}")
+    if args.check or args.sync:
+        drift = class_drift()
+        print("\n".join(drift) or "allow-list in step with dbt meta.pii")
+        return 1 if drift else 0
+    if not args.models_dir.is_dir():
+        print(f"not a folder: {args.models_dir}", file=sys.stderr)
+        return 2
+    print(yaml.safe_dump(draft_from_dbt(args.models_dir), allow_unicode=True, sort_keys=False, width=200), end="")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="patient360", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_pipeline_commands(sub)
+    _add_tool_commands(sub)
+    _add_dev_commands(sub)
+    return parser
 
+
+def _add_pipeline_commands(sub: argparse._SubParsersAction) -> None:
     g = sub.add_parser("generate", help="write synthetic HIS/CRM/consult/wearable exports with ground truth")
     g.add_argument("--out", type=Path, required=True, help="export folder to write (DIR/<source>/<YYYY-MM-DD>/...)")
     g.add_argument("--patients", type=int, default=2000)
@@ -131,13 +177,55 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--warehouse", type=Path, default=paths.warehouse_path())
     p.add_argument("--out", type=Path, default=None, help="published folder (default: warehouse/published)")
     p.set_defaults(func=_cmd_publish)
+
+
+def _add_tool_commands(sub: argparse._SubParsersAction) -> None:
+    """The demo and the benchmarks (modules with light imports: heavy ones happen in `run`)."""
+    from patient360 import demo
+    from patient360.benchmark import gates_synthetic, generate_throughput, identity_quality, land_vs_bare
+
+    d = sub.add_parser(
+        "demo",
+        help="generate exports and run the whole pipeline through a local Airflow (make demo)",
+        description=(demo.__doc__ or "").split("\n\n")[0],
+    )
+    demo.add_arguments(d)
+    d.set_defaults(func=demo.run)
     b = sub.add_parser(
         "bench",
-        help="benchmark the pipeline at 10k/100k/1M patients (scripts/bench.py); `patient360 bench -h` for options",
+        help="benchmark the pipeline at 10k/100k/1M patients; `patient360 bench -h` for options",
         add_help=False,
     )
     b.set_defaults(func=_cmd_bench)  # its options are the harness's own (parsed there)
-    return parser
+    for name, module, text in (
+        ("bench-generate", generate_throughput, "focused benchmark: generator throughput and peak memory"),
+        ("bench-land", land_vs_bare, "focused benchmark: landing vs a bare DuckDB read of the same files"),
+        ("bench-gates", gates_synthetic, "focused benchmark: the gates on synthetic 100k/1M-row marts"),
+        ("bench-identity", identity_quality, "focused benchmark: identity precision/recall and stage timings"),
+    ):
+        cmd = sub.add_parser(name, help=text, description=(module.__doc__ or text).split("\n\n")[0])
+        module.add_arguments(cmd)
+        cmd.set_defaults(func=module.run)
+
+
+def _add_dev_commands(sub: argparse._SubParsersAction) -> None:
+    from patient360.devtools import scaffold_yaml
+
+    dev = sub.add_parser("dev", help="developer tools: dbt sources from contracts, allow-list drafts, model YAML")
+    tools = dev.add_subparsers(dest="dev_command", required=True, metavar="TOOL")
+    s = tools.add_parser("sources", help="write dbt's sources YAML from the source contracts")
+    s.add_argument("--check", action="store_true", help="only compare; exit 1 when the file differs")
+    s.add_argument("--file", type=Path, default=None, help="default: dbt_project/models/staging/_sources.yml")
+    s.set_defaults(func=_cmd_dev_sources)
+    a = tools.add_parser("allowlist", help="draft, check or sync the published-schema allow-list against dbt YAML")
+    mode = a.add_mutually_exclusive_group()
+    mode.add_argument("--check", action="store_true", help="report drift from the marts' dbt YAML; exit 1 on any")
+    mode.add_argument("--sync", action="store_true", help="copy the classes of listed columns from dbt meta.pii")
+    a.add_argument("models_dir", nargs="?", type=Path, default=paths.DBT_PROJECT_DIR / "models" / "marts")
+    a.set_defaults(func=_cmd_dev_allowlist)
+    y = tools.add_parser("scaffold-yaml", help="add missing model/column entries to the dbt folder YAMLs")
+    scaffold_yaml.add_arguments(y)
+    y.set_defaults(func=scaffold_yaml.run)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -152,7 +240,3 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     return args.func(args)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,13 +1,11 @@
-"""`make demo`: generate synthetic exports, run the whole pipeline through Airflow
-(`airflow dags test` on local SQLite metadata), print where the warehouse is, the
-mart row counts and a short KPI summary. Safe to run again (idempotent)."""
+"""`patient360 demo` (`make demo`): generate synthetic exports, run the whole pipeline
+through Airflow (`airflow dags test` on local SQLite metadata), print where the warehouse
+is, the mart row counts and a short KPI summary. Safe to run again (idempotent)."""
 
 from __future__ import annotations
 
 import argparse
-import logging
 import os
-import sys
 import time
 from datetime import date
 from pathlib import Path
@@ -18,8 +16,7 @@ from patient360 import paths
 from patient360.airflow_env import airflow_env, asset_condition, dags_test, prepare_airflow
 from patient360.contracts import SOURCES
 from patient360.pseudonym import KEY_ENV, ensure_key_file
-
-log = logging.getLogger("patient360.demo")
+from patient360.warehouse import connect, one
 
 DEMO_PATIENTS = 3000
 DEMO_DAYS = 30
@@ -55,7 +52,7 @@ def _generate(exports: Path, patients: int, days: int, seed: int) -> date:
 
 def print_summary(warehouse: Path) -> None:
     published = paths.published_dir() if os.environ.get("P360_PUBLISHED_DIR") else warehouse.parent / "published"
-    con = duckdb.connect(str(warehouse), read_only=True)
+    con = connect(warehouse, read_only=True)
     try:
         tables = con.execute(
             "select table_name from information_schema.tables where table_schema = 'marts' order by table_name"
@@ -64,12 +61,12 @@ def print_summary(warehouse: Path) -> None:
         print(f"published for BI: {published / 'marts.duckdb'} (+ Parquet in {published / 'parquet'})")
         print("\nmart row counts:")
         for (name,) in tables:
-            n = con.execute(f'select count(*) from marts."{name}"').fetchone()[0]
+            n = one(con.execute(f'select count(*) from marts."{name}"'))[0]
             print(f"  marts.{name:<38} {n:>10,}")
         print("\nKPI summary:")
         for label, sql in _KPI_QUERIES:
             try:
-                value = con.execute(sql).fetchone()[0]
+                value = one(con.execute(sql))[0]
             except duckdb.Error:
                 continue
             print(f"  {label:<44} {value}")
@@ -104,17 +101,16 @@ _KPI_QUERIES = [
 ]
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--patients", type=int, default=DEMO_PATIENTS)
     parser.add_argument("--days", type=int, default=DEMO_DAYS)
     parser.add_argument("--seed", type=int, default=DEMO_SEED)
     parser.add_argument("--exports", type=Path, default=paths.PROJECT_ROOT / "exports" / "demo")
     parser.add_argument("--warehouse", type=Path, default=paths.PROJECT_ROOT / "warehouse" / "patient360.duckdb")
     parser.add_argument("--airflow-home", type=Path, default=paths.PROJECT_ROOT / ".airflow")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
+
+def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     _ensure_key()
     exports, warehouse = args.exports.resolve(), args.warehouse.resolve()
@@ -148,7 +144,3 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nAirflow task logs: {log_file}")
     print(f"demo finished in {time.perf_counter() - started:.0f} s")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -13,7 +13,7 @@ from pathlib import Path
 from airflow.sdk import Asset
 
 from patient360 import paths
-from patient360.airflow_env import WAREHOUSE_POOL  # noqa: F401  (re-exported for the DAG files)
+from patient360.airflow_pools import WAREHOUSE_POOL  # noqa: F401  (re-exported for the DAG files)
 from patient360.contracts import SOURCES
 
 DEFAULT_ARGS = {
@@ -114,7 +114,7 @@ def dbt_layer_tasks() -> list:
     from cosmos.operators.local import DbtBuildLocalOperator
 
     project, profile, execution = cosmos_configs()
-    tasks = []
+    tasks: list = []
     for layer in DBT_LAYERS:
         task = DbtBuildLocalOperator(
             task_id=f"dbt_build_{layer.split('/')[-1]}",

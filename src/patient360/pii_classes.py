@@ -7,7 +7,7 @@ A class (`direct | quasi | pseudonym | sensitive | none`) is declared once per c
 - a raw source column: `pii` in its source contract (src/patient360/contracts/).
 
 Everything else reads these declarations or is checked against them: the published-schema
-allow-list copies the classes of the marts (`python -m patient360.gates.schema_allowlist
+allow-list copies the classes of the marts (`patient360 dev allowlist
 --sync`, a test fails on drift) and the YAML scaffolder takes the class of a known column name.
 """
 

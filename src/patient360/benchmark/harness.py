@@ -25,7 +25,6 @@ import os
 import platform
 import shutil
 import statistics
-import sys
 import time
 from datetime import date
 from pathlib import Path
@@ -358,7 +357,3 @@ def _write(report: dict, out: Path, stamp: str) -> tuple[Path, Path]:
     json_path.write_text(json.dumps(report, indent=1, default=str), encoding="utf-8")
     md_path.write_text(render_markdown(report), encoding="utf-8")
     return json_path, md_path
-
-
-if __name__ == "__main__":
-    sys.exit(main())

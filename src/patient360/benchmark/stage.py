@@ -18,6 +18,8 @@ from pathlib import Path
 
 import duckdb
 
+from patient360.warehouse import one
+
 # dbt models that make the patient_360 aggregation: per-person service facts and the mart
 P360_MODELS = ("int_patient__service_summary", "patient_360")
 
@@ -40,7 +42,7 @@ def _generate(p: dict) -> dict:
 def _land(p: dict) -> dict:
     from patient360.land import land_exports
 
-    days = [date.fromisoformat(d) for d in p["days"]] if p.get("days") else [None]
+    days: list[date | None] = [date.fromisoformat(d) for d in p["days"]] if p.get("days") else [None]
     totals = {"rows_read": 0, "rows_landed": 0, "rows_quarantined": 0, "files": 0}
     for day in days:
         report = land_exports(Path(p["exports"]), Path(p["warehouse"]), day=day)
@@ -96,7 +98,7 @@ def _bare_read(p: dict) -> dict:
         for i, f in enumerate(p["files"]):
             reader = "read_json" if ".ndjson" in f else "read_csv"
             con.execute(f"CREATE TABLE t{i} AS SELECT * FROM {reader}(?)", [f])
-            rows += con.execute(f"SELECT count(*) FROM t{i}").fetchone()[0]
+            rows += one(con.execute(f"SELECT count(*) FROM t{i}"))[0]
     finally:
         con.close()
     return {"rows": rows}
@@ -151,5 +153,7 @@ def main(argv: list[str]) -> int:
     return 0
 
 
+# An internal process boundary, not a user entry point: measure.run_stage starts each
+# stage as `python -m patient360.benchmark.stage` so that it is measured alone.
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))

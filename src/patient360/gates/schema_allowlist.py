@@ -10,9 +10,9 @@ Which tables and columns are listed is signed off by hand. The privacy class is 
 declared here: it is copied from the mart's dbt `meta.pii` (the one declaration), so a
 change of class shows up as a reviewed diff of this file too.
 
-    python -m patient360.gates.schema_allowlist --check   # classes and sign-off vs dbt YAML
-    python -m patient360.gates.schema_allowlist --sync    # rewrite the classes from meta.pii
-    python -m patient360.gates.schema_allowlist dbt_project/models/marts   # draft new entries
+    patient360 dev allowlist --check # classes and sign-off vs dbt YAML
+    patient360 dev allowlist --sync  # rewrite the classes from meta.pii
+    patient360 dev allowlist dbt_project/models/marts   # draft new entries
 
 `--sync` never adds or removes a table or column: a new published column still needs an
 entry written and reviewed by hand (start from the draft).
@@ -20,9 +20,7 @@ entry written and reviewed by hand (start from the draft).
 
 from __future__ import annotations
 
-import argparse
 import re
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -202,30 +200,3 @@ def sync_classes(path: Path = ALLOWLIST_PATH, models_dir: Path = MODELS_DIR) -> 
                 changed += 1
     Path(path).write_text("".join(lines), encoding="utf-8")
     return changed
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m patient360.gates.schema_allowlist",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    mode = parser.add_mutually_exclusive_group()
-    mode.add_argument("--check", action="store_true", help="report drift from the dbt YAML; exit 1 on any")
-    mode.add_argument("--sync", action="store_true", help="copy the classes of listed columns from dbt meta.pii")
-    parser.add_argument("models_dir", nargs="?", type=Path, help="print a draft allow-list from this folder's YAML")
-    args = parser.parse_args(argv)
-    if args.sync:
-        print(f"{sync_classes()} class(es) updated in {ALLOWLIST_PATH}")
-    if args.check or args.sync:
-        drift = class_drift()
-        print("\n".join(drift) or "allow-list in step with dbt meta.pii")
-        return 1 if drift else 0
-    if args.models_dir is None:
-        parser.error("give --check, --sync or a models folder to draft from")
-    print(yaml.safe_dump(draft_from_dbt(args.models_dir), allow_unicode=True, sort_keys=False, width=200))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import time
 import uuid
 from concurrent.futures import Future
@@ -33,9 +32,6 @@ from patient360.warehouse import one
 log = logging.getLogger("patient360.land")
 
 LANDED = ("landed", "landed_with_quarantine")
-# Test hook for the crash test: sleep inside the transaction after the raw insert.
-PAUSE_ENV = "P360_LAND_PAUSE_AFTER_RAW"
-PAUSE_MARKER_ENV = "P360_LAND_PAUSE_MARKER"
 
 
 def new_load_id() -> str:
@@ -101,15 +97,6 @@ def _record_problem(con: duckdb.DuckDBPyConnection, ctx: _Ctx, problem: FileProb
     con.execute("BEGIN")
     _audit(con, ctx, problem)
     con.execute("COMMIT")
-
-
-def _pause_hook() -> None:
-    seconds = os.environ.get(PAUSE_ENV)
-    if seconds:
-        marker = os.environ.get(PAUSE_MARKER_ENV)
-        if marker:
-            Path(marker).touch()
-        time.sleep(float(seconds))
 
 
 def _stage(con: duckdb.DuckDBPyConnection, ef: ExportFile, info: Inspection) -> stage.Staged:
@@ -270,7 +257,6 @@ def _load_rows(con: duckdb.DuckDBPyConnection, ctx: _Ctx, staged: stage.Staged) 
         )
     )[0]
     ctx.lap("insert_raw")
-    _pause_hook()
     if ef.vendor_format:
         vendors.insert_vendor_meta(con, ef.vendor_format, meta)
     quarantined = one(

@@ -1,0 +1,1 @@
+"""Developer tools behind `patient360 dev ...` (they edit files of the checkout, never data)."""
