@@ -4,38 +4,59 @@
 -- age band -> 20-year band, then suppressed ('suppressed').
 {% set k = var('k_anonymity') %}
 with demo as (
-    select patient_key, age_band, gender, city, province from {{ ref('int_patient__demographics') }}
+    select
+        patient_key,
+        age_band,
+        gender,
+        city,
+        province
+    from {{ ref('int_patient__demographics') }}
 ),
 
 step1 as (
-    select *,
+    select
+        *,
         count(*) over (partition by age_band, gender, city) >= {{ k }} as city_ok
     from demo
 ),
 
 step2 as (
-    select patient_key, age_band, gender, province,
+    select
+        patient_key,
+        age_band,
+        gender,
+        province,
         case when city_ok then city else province end as city_g
     from step1
 ),
 
 step3 as (
-    select *, count(*) over (partition by age_band, gender, city_g) >= {{ k }} as ok2
+    select
+        *,
+        count(*) over (partition by age_band, gender, city_g) >= {{ k }} as ok2
     from step2
 ),
 
 step4 as (
-    select patient_key, gender, city_g as city, province,
-        case when ok2 then age_band
+    select
+        patient_key,
+        gender,
+        city_g as city,
+        province,
+        case
+            when ok2 then age_band
             when age_band in ('unknown', '90+') then age_band
-            else lpad(cast((cast(split_part(age_band, '-', 1) as integer) // 20) * 20 as varchar), 2, '0')
+            else
+                lpad(cast((cast(split_part(age_band, '-', 1) as integer) // 20) * 20 as varchar), 2, '0')
                 || '-' || lpad(cast((cast(split_part(age_band, '-', 1) as integer) // 20) * 20 + 19 as varchar), 2, '0')
         end as age_band
     from step3
 ),
 
 step5 as (
-    select *, count(*) over (partition by age_band, gender, city) >= {{ k }} as ok3
+    select
+        *,
+        count(*) over (partition by age_band, gender, city) >= {{ k }} as ok3
     from step4
 )
 

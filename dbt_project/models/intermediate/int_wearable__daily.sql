@@ -28,12 +28,15 @@ bindings as (
 ),
 
 attributed as (
-    select b.binding_id, r.*
+    select
+        b.binding_id,
+        r.*
     from readings as r
     inner join bindings as b
-        on r.device_serial = b.device_serial
-        and r.measured_at >= b.bound_at
-        and (b.unbound_at is null or r.measured_at < b.unbound_at)
+        on
+            r.device_serial = b.device_serial
+            and r.measured_at >= b.bound_at
+            and (b.unbound_at is null or r.measured_at < b.unbound_at)
 )
 
 select
@@ -47,10 +50,11 @@ select
     min(reading_value) as min_value,
     max(reading_value) as max_value,
     case metric
-        when 'glucose' then bool_or(
-            reading_value > {{ var('glucose_abnormal_high_mmol') }}
-            or reading_value < {{ var('glucose_abnormal_low_mmol') }}
-        )
+        when 'glucose'
+            then bool_or(
+                reading_value > {{ var('glucose_abnormal_high_mmol') }}
+                or reading_value < {{ var('glucose_abnormal_low_mmol') }}
+            )
         when 'systolic' then bool_or(reading_value >= {{ var('sbp_target_mmhg') }})
         when 'diastolic' then bool_or(reading_value >= {{ var('dbp_target_mmhg') }})
         else false

@@ -18,8 +18,8 @@ people as (
         s.last_active_date,
         coalesce(s.total_revenue, 0) as total_revenue
     from {{ ref('int_patient__demographics') }} as d
-    left join {{ ref('int_patient__service_summary') }} as s on s.patient_key = d.patient_key
-    left join {{ ref('int_patient__crm') }} as c on c.patient_key = d.patient_key
+    left join {{ ref('int_patient__service_summary') }} as s on d.patient_key = s.patient_key
+    left join {{ ref('int_patient__crm') }} as c on d.patient_key = c.patient_key
 )
 
 select

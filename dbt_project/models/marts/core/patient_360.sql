@@ -5,7 +5,12 @@ with as_of as (
 ),
 
 people as (
-    select patient_key, age_years, registered_date, has_medical_record from {{ ref('int_patient__demographics') }}
+    select
+        patient_key,
+        age_years,
+        registered_date,
+        has_medical_record
+    from {{ ref('int_patient__demographics') }}
 )
 
 select
@@ -36,8 +41,9 @@ select
     clin.latest_glucose_mmol,
     clin.latest_sbp,
     clin.latest_dbp,
-    case when clin.latest_sbp is not null and clin.latest_dbp is not null
-        then clin.latest_sbp < {{ var('sbp_target_mmhg') }} and clin.latest_dbp < {{ var('dbp_target_mmhg') }}
+    case
+        when clin.latest_sbp is not null and clin.latest_dbp is not null
+            then clin.latest_sbp < {{ var('sbp_target_mmhg') }} and clin.latest_dbp < {{ var('dbp_target_mmhg') }}
     end as bp_controlled,
     coalesce(crm.community_member, false) as community_member,
     coalesce(crm.points_balance, 0) as points_balance,
@@ -61,20 +67,20 @@ select
     as_of.as_of_date
 from people
 cross join as_of
-inner join {{ ref('int_patient__kanon_quasi') }} as q on q.patient_key = people.patient_key
-left join {{ ref('int_patient__service_summary') }} as svc on svc.patient_key = people.patient_key
-left join {{ ref('int_patient__clinical') }} as clin on clin.patient_key = people.patient_key
-left join {{ ref('int_patient__crm') }} as crm on crm.patient_key = people.patient_key
+inner join {{ ref('int_patient__kanon_quasi') }} as q on people.patient_key = q.patient_key
+left join {{ ref('int_patient__service_summary') }} as svc on people.patient_key = svc.patient_key
+left join {{ ref('int_patient__clinical') }} as clin on people.patient_key = clin.patient_key
+left join {{ ref('int_patient__crm') }} as crm on people.patient_key = crm.patient_key
 -- current snapshot of every segment
-left join {{ ref('seg_lifecycle') }} as lc on lc.patient_key = people.patient_key and lc.as_of_date = as_of.as_of_date
-left join {{ ref('seg_rfm_value') }} as rfm on rfm.patient_key = people.patient_key and rfm.as_of_date = as_of.as_of_date
-left join {{ ref('seg_need_type') }} as need on need.patient_key = people.patient_key and need.as_of_date = as_of.as_of_date
+left join {{ ref('seg_lifecycle') }} as lc on people.patient_key = lc.patient_key and as_of.as_of_date = lc.as_of_date
+left join {{ ref('seg_rfm_value') }} as rfm on people.patient_key = rfm.patient_key and as_of.as_of_date = rfm.as_of_date
+left join {{ ref('seg_need_type') }} as need on people.patient_key = need.patient_key and as_of.as_of_date = need.as_of_date
 left join {{ ref('seg_community_activity') }} as com
-    on com.patient_key = people.patient_key and com.as_of_date = as_of.as_of_date
+    on people.patient_key = com.patient_key and as_of.as_of_date = com.as_of_date
 left join {{ ref('seg_disease_programme') }} as dm
-    on dm.patient_key = people.patient_key and dm.as_of_date = as_of.as_of_date and dm.programme = 'diabetes'
+    on people.patient_key = dm.patient_key and as_of.as_of_date = dm.as_of_date and dm.programme = 'diabetes'
 left join {{ ref('seg_disease_programme') }} as onc
-    on onc.patient_key = people.patient_key and onc.as_of_date = as_of.as_of_date and onc.programme = 'oncology'
+    on people.patient_key = onc.patient_key and as_of.as_of_date = onc.as_of_date and onc.programme = 'oncology'
 left join {{ ref('seg_churn_risk') }} as churn
-    on churn.patient_key = people.patient_key and churn.as_of_date = as_of.as_of_date
-left join {{ ref('seg_points_level') }} as pts on pts.patient_key = people.patient_key and pts.as_of_date = as_of.as_of_date
+    on people.patient_key = churn.patient_key and as_of.as_of_date = churn.as_of_date
+left join {{ ref('seg_points_level') }} as pts on people.patient_key = pts.patient_key and as_of.as_of_date = pts.as_of_date

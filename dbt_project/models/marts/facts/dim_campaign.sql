@@ -10,4 +10,4 @@ select
     c.end_date,
     cast(c.budget as decimal(18, 2)) as budget
 from {{ ref('stg_crm__campaigns') }} as c
-left join {{ ref('channels') }} as ch on ch.channel = c.channel
+left join {{ ref('channels') }} as ch on c.channel = ch.channel

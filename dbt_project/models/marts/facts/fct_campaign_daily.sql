@@ -11,4 +11,4 @@ select
     cast(s.appointments as bigint) as appointments,
     cast(s.spend as decimal(18, 2)) as spend
 from {{ ref('stg_crm__campaign_stats') }} as s
-left join {{ ref('stg_crm__campaigns') }} as c on c.campaign_id = s.campaign_id
+left join {{ ref('stg_crm__campaigns') }} as c on s.campaign_id = c.campaign_id

@@ -38,31 +38,54 @@ people as (
 ),
 
 new_patients as (
-    select first_service_month as month, channel, campaign_id,
-        count(*) as new_patients, sum(total_revenue) as cohort_revenue_to_date
+    select
+        first_service_month as month,
+        channel,
+        campaign_id,
+        count(*) as new_patients,
+        sum(total_revenue) as cohort_revenue_to_date
     from people
     where first_service_month is not null
     group by all
 ),
 
 revenue as (
-    select pm.month, pm.acquisition_channel as channel, pm.acquisition_campaign_id as campaign_id,
-        sum(pm.revenue) as revenue, count(*) filter (where pm.is_active) as active_patients
+    select
+        pm.month,
+        pm.acquisition_channel as channel,
+        pm.acquisition_campaign_id as campaign_id,
+        sum(pm.revenue) as revenue,
+        count(*) filter (where pm.is_active) as active_patients
     from {{ ref('int_kpi__person_month') }} as pm
     group by all
 ),
 
 keys as (
-    select month, channel, campaign_id from spend
+    select
+        month,
+        channel,
+        campaign_id
+    from spend
     union
-    select month, channel, campaign_id from new_patients
+    select
+        month,
+        channel,
+        campaign_id
+    from new_patients
     union
-    select month, channel, campaign_id from revenue where revenue > 0 or active_patients > 0
+    select
+        month,
+        channel,
+        campaign_id
+    from revenue
+    where revenue > 0 or active_patients > 0
 ),
 
 by_campaign as (
     select
-        k.month, k.channel, k.campaign_id,
+        k.month,
+        k.channel,
+        k.campaign_id,
         coalesce(s.spend, 0) as spend,
         s.spend is not null as has_spend,
         coalesce(n.new_patients, 0) as new_patients,
@@ -70,16 +93,24 @@ by_campaign as (
         coalesce(r.revenue, 0) as revenue,
         coalesce(r.active_patients, 0) as active_patients
     from keys as k
-    left join spend as s on s.month = k.month and s.channel = k.channel and s.campaign_id = k.campaign_id
-    left join new_patients as n on n.month = k.month and n.channel = k.channel and n.campaign_id = k.campaign_id
-    left join revenue as r on r.month = k.month and r.channel = k.channel and r.campaign_id = k.campaign_id
+    left join spend as s on k.month = s.month and k.channel = s.channel and k.campaign_id = s.campaign_id
+    left join new_patients as n on k.month = n.month and k.channel = n.channel and k.campaign_id = n.campaign_id
+    left join revenue as r on k.month = r.month and k.channel = r.channel and k.campaign_id = r.campaign_id
 ),
 
 with_rollup as (
     select * from by_campaign
     union all
-    select month, channel, '(all)', sum(spend), bool_or(has_spend), sum(new_patients), sum(cohort_revenue_to_date),
-        sum(revenue), sum(active_patients)
+    select
+        month,
+        channel,
+        '(all)',
+        sum(spend),
+        bool_or(has_spend),
+        sum(new_patients),
+        sum(cohort_revenue_to_date),
+        sum(revenue),
+        sum(active_patients)
     from by_campaign
     group by month, channel
 ),

@@ -52,14 +52,23 @@ by_campaign as (
         coalesce(p.repeat_visit_patients, 0) as repeat_visit_patients,
         coalesce(p.referral_patients, 0) as referral_patients
     from stats as st
-    full outer join persons as p on p.channel = st.channel and p.campaign_id = st.campaign_id
+    full outer join persons as p on st.channel = p.channel and st.campaign_id = p.campaign_id
 ),
 
 with_rollup as (
     select * from by_campaign
     union all
-    select channel, '(all)', sum(impressions), sum(clicks), sum(consult_requests), sum(appointments),
-        sum(acquired_patients), sum(first_visit_patients), sum(repeat_visit_patients), sum(referral_patients)
+    select
+        channel,
+        '(all)',
+        sum(impressions),
+        sum(clicks),
+        sum(consult_requests),
+        sum(appointments),
+        sum(acquired_patients),
+        sum(first_visit_patients),
+        sum(repeat_visit_patients),
+        sum(referral_patients)
     from by_campaign
     group by channel
 )

@@ -11,7 +11,11 @@ with as_of as (
 ),
 
 persons as (
-    select patient_key, cohort_month, acquisition_date, max(last_active_date) as last_active_date
+    select
+        patient_key,
+        cohort_month,
+        acquisition_date,
+        max(last_active_date) as last_active_date
     from {{ ref('int_kpi__person_month') }}
     group by all
 ),

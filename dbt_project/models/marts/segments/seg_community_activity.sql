@@ -12,7 +12,8 @@ with as_of as (
 ),
 
 activity as (
-    select e.patient_key,
+    select
+        e.patient_key,
         count(*) filter (where e.event_type like 'community_%' and e.event_date > a.as_of_date - interval 28 day) / 4.0
             as weekly_interactions,
         count(*) filter (where e.event_type = 'community_purchase' and e.event_date > a.as_of_date - interval 30 day)
@@ -34,7 +35,8 @@ select
     ) as indicators_on_target,
     case
         when not coalesce(c.community_member, false) then 'non_member'
-        when coalesce(act.weekly_interactions, 0) >= {{ var('community_high_weekly_interactions') }}
+        when
+            coalesce(act.weekly_interactions, 0) >= {{ var('community_high_weekly_interactions') }}
             and coalesce(act.purchases_30d, 0) >= {{ var('community_high_monthly_purchases') }}
             and coalesce(cl.hba1c_controlled, true)
             and coalesce(cl.latest_sbp < {{ var('sbp_target_mmhg') }} and cl.latest_dbp < {{ var('dbp_target_mmhg') }}, true)
@@ -44,6 +46,6 @@ select
     end as community_activity_tier
 from {{ ref('int_patient__demographics') }} as d
 cross join as_of
-left join {{ ref('int_patient__crm') }} as c on c.patient_key = d.patient_key
-left join activity as act on act.patient_key = d.patient_key
-left join {{ ref('int_patient__clinical') }} as cl on cl.patient_key = d.patient_key
+left join {{ ref('int_patient__crm') }} as c on d.patient_key = c.patient_key
+left join activity as act on d.patient_key = act.patient_key
+left join {{ ref('int_patient__clinical') }} as cl on d.patient_key = cl.patient_key

@@ -14,17 +14,45 @@ c as (
 ),
 
 programmes as (
-    select patient_key, 'diabetes' as programme, diabetes_first_diagnosed_date as first_diagnosed_date,
+    select
+        patient_key,
+        'diabetes' as programme,
+        diabetes_first_diagnosed_date as first_diagnosed_date,
         case when has_gestational_diabetes and not has_diabetes then 'gestational' end as fixed_stage
-    from c where has_diabetes or has_gestational_diabetes
+    from c
+    where has_diabetes or has_gestational_diabetes
     union all
-    select patient_key, 'oncology', oncology_first_diagnosed_date, null from c where has_oncology
+    select
+        patient_key,
+        'oncology',
+        oncology_first_diagnosed_date,
+        null
+    from c
+    where has_oncology
     union all
-    select patient_key, 'oncology', null, 'high_risk_screening' from c where has_oncology_family_history and not has_oncology
+    select
+        patient_key,
+        'oncology',
+        null,
+        'high_risk_screening'
+    from c
+    where has_oncology_family_history and not has_oncology
     union all
-    select patient_key, 'hypertension', null, 'managed' from c where has_hypertension
+    select
+        patient_key,
+        'hypertension',
+        null,
+        'managed'
+    from c
+    where has_hypertension
     union all
-    select patient_key, 'copd', null, 'managed' from c where has_copd
+    select
+        patient_key,
+        'copd',
+        null,
+        'managed'
+    from c
+    where has_copd
 )
 
 select

@@ -16,19 +16,26 @@ with as_of as (
 ),
 
 people as (
-    select d.patient_key, d.registered_date, s.last_active_date,
-        coalesce(s.active_days_30d, 0) as active_days_30d, coalesce(s.services_30d, 0) as services_30d,
+    select
+        d.patient_key,
+        d.registered_date,
+        s.last_active_date,
+        coalesce(s.active_days_30d, 0) as active_days_30d,
+        coalesce(s.services_30d, 0) as services_30d,
         c.patient_key is not null as has_crm_contact,
         coalesce(c.community_groups_joined, 0) as community_groups_joined,
         coalesce(c.community_member, false) as community_member,
         coalesce(c.referrals_made, 0) as referrals_made
     from {{ ref('int_patient__demographics') }} as d
-    left join {{ ref('int_patient__service_summary') }} as s on s.patient_key = d.patient_key
-    left join {{ ref('int_patient__crm') }} as c on c.patient_key = d.patient_key
+    left join {{ ref('int_patient__service_summary') }} as s on d.patient_key = s.patient_key
+    left join {{ ref('int_patient__crm') }} as c on d.patient_key = c.patient_key
 ),
 
 community as (
-    select e.patient_key, max(e.event_date) as last_community_date, min(e.event_date) as first_community_date
+    select
+        e.patient_key,
+        max(e.event_date) as last_community_date,
+        min(e.event_date) as first_community_date
     from {{ ref('int_patient__events') }} as e
     where e.event_type like 'community_%'
     group by e.patient_key
@@ -44,11 +51,14 @@ select
     people.services_30d,
     case
         when date_diff('day', people.registered_date, as_of.as_of_date) <= {{ var('lifecycle_new_days') }} then 'new'
-        when date_diff('day', coalesce(people.last_active_date, people.registered_date), as_of.as_of_date)
+        when
+            date_diff('day', coalesce(people.last_active_date, people.registered_date), as_of.as_of_date)
             > {{ var('lifecycle_churned_days') }} then 'churned'
-        when date_diff('day', coalesce(people.last_active_date, people.registered_date), as_of.as_of_date)
+        when
+            date_diff('day', coalesce(people.last_active_date, people.registered_date), as_of.as_of_date)
             >= {{ var('lifecycle_silent_days') }} then 'silent'
-        when people.active_days_30d >= {{ var('lifecycle_active_min_days') }}
+        when
+            people.active_days_30d >= {{ var('lifecycle_active_min_days') }}
             and people.services_30d >= {{ var('lifecycle_active_min_services') }} then 'active'
         else 'occasional'
     end as lifecycle_stage,
@@ -58,10 +68,11 @@ select
         when people.community_member and (
             date_diff('day', community.first_community_date, as_of.as_of_date) >= 180 or people.referrals_made > 0
         ) then 'loyal'
-        when date_diff('day', coalesce(community.last_community_date, date '1900-01-01'), as_of.as_of_date)
+        when
+            date_diff('day', coalesce(community.last_community_date, date '1900-01-01'), as_of.as_of_date)
             > {{ var('community_churn_days') }} then 'community_churned'
         else 'member'
     end as community_lifecycle_stage
 from people
 cross join as_of
-left join community on community.patient_key = people.patient_key
+left join community on people.patient_key = community.patient_key

@@ -8,11 +8,15 @@
 {{ config(materialized='incremental', unique_key='as_of_date', incremental_strategy='delete+insert', on_schema_change='append_new_columns') }}
 
 with mix as (
-    select patient_key,
+    select
+        patient_key,
         count(*) filter (where is_service) as services,
         count(*) filter (where event_type in ('lab_result', 'prescription', 'wearable_sync')) as follow_up_events,
-        count(*) filter (where event_type in ('lab_result', 'prescription', 'wearable_sync')
-            or event_type like 'visit_%' or event_type like 'consult_%') as clinical_events,
+        count(
+            *) filter (
+            where event_type in ('lab_result', 'prescription', 'wearable_sync')
+            or event_type like 'visit_%' or event_type like 'consult_%'
+        ) as clinical_events,
         count(*) filter (where event_type in ('consult_completed', 'visit_emergency')) as acute_services,
         count(*) filter (where event_type = 'visit_inpatient') as inpatient_visits,
         count(*) filter (where event_type = 'prescription') as prescriptions
@@ -37,5 +41,5 @@ select
     end as need_type
 from {{ ref('int_patient__demographics') }} as d
 cross join {{ ref('int_run__as_of') }} as a
-left join mix as m on m.patient_key = d.patient_key
-left join {{ ref('int_patient__clinical') }} as c on c.patient_key = d.patient_key
+left join mix as m on d.patient_key = m.patient_key
+left join {{ ref('int_patient__clinical') }} as c on d.patient_key = c.patient_key

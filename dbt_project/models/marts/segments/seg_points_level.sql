@@ -14,4 +14,4 @@ select
     end as points_level
 from {{ ref('int_patient__demographics') }} as d
 cross join {{ ref('int_run__as_of') }} as a
-left join {{ ref('int_patient__crm') }} as c on c.patient_key = d.patient_key
+left join {{ ref('int_patient__crm') }} as c on d.patient_key = c.patient_key

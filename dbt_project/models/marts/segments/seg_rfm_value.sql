@@ -11,13 +11,18 @@ with as_of as (
 ),
 
 served as (
-    select s.patient_key, s.last_service_date, s.service_days, s.total_revenue
+    select
+        s.patient_key,
+        s.last_service_date,
+        s.service_days,
+        s.total_revenue
     from {{ ref('int_patient__service_summary') }} as s
     where s.service_days > 0
 ),
 
 contribution as (
-    select e.patient_key,
+    select
+        e.patient_key,
         count(*) filter (where e.event_type = 'community_health_talk') as health_talks,
         count(*) filter (where e.event_type = 'community_referral') as referral_events
     from {{ ref('int_patient__events') }} as e
@@ -25,7 +30,8 @@ contribution as (
 ),
 
 scored as (
-    select served.*,
+    select
+        served.*,
         ntile(5) over (order by served.last_service_date, served.patient_key) as r_score,
         ntile(5) over (order by served.service_days, served.patient_key) as f_score,
         ntile(5) over (order by served.total_revenue, served.patient_key) as m_score
@@ -44,19 +50,25 @@ select
     least(coalesce(c.health_talks, 0) + coalesce(c.referral_events, 0), {{ var('rfm_contribution_bonus_cap') }})
         as contribution_bonus,
     scored.r_score + scored.f_score + scored.m_score
-        + least(coalesce(c.health_talks, 0) + coalesce(c.referral_events, 0), {{ var('rfm_contribution_bonus_cap') }})
+    + least(coalesce(c.health_talks, 0) + coalesce(c.referral_events, 0), {{ var('rfm_contribution_bonus_cap') }})
         as rfm_score,
     case
         when scored.patient_key is null then 'no_service'
-        when scored.r_score + scored.f_score + scored.m_score + least(coalesce(c.health_talks, 0)
-            + coalesce(c.referral_events, 0), {{ var('rfm_contribution_bonus_cap') }}) >= {{ var('rfm_high_min_score') }}
+        when
+            scored.r_score + scored.f_score + scored.m_score + least(
+                coalesce(c.health_talks, 0)
+                + coalesce(c.referral_events, 0), {{ var('rfm_contribution_bonus_cap') }}
+            ) >= {{ var('rfm_high_min_score') }}
             then 'high'
-        when scored.r_score + scored.f_score + scored.m_score + least(coalesce(c.health_talks, 0)
-            + coalesce(c.referral_events, 0), {{ var('rfm_contribution_bonus_cap') }}) >= {{ var('rfm_mid_min_score') }}
+        when
+            scored.r_score + scored.f_score + scored.m_score + least(
+                coalesce(c.health_talks, 0)
+                + coalesce(c.referral_events, 0), {{ var('rfm_contribution_bonus_cap') }}
+            ) >= {{ var('rfm_mid_min_score') }}
             then 'mid'
         else 'low'
     end as value_tier
 from {{ ref('int_patient__demographics') }} as d
 cross join as_of
-left join scored on scored.patient_key = d.patient_key
-left join contribution as c on c.patient_key = d.patient_key
+left join scored on d.patient_key = scored.patient_key
+left join contribution as c on d.patient_key = c.patient_key

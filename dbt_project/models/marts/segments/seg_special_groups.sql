@@ -10,4 +10,4 @@ select
     coalesce(d.age_years <= {{ var('child_max_age') }}, false) as is_child
 from {{ ref('int_patient__demographics') }} as d
 cross join {{ ref('int_run__as_of') }} as a
-left join {{ ref('int_patient__clinical') }} as c on c.patient_key = d.patient_key
+left join {{ ref('int_patient__clinical') }} as c on d.patient_key = c.patient_key
