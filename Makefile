@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export AIRFLOW_HOME := $(CURDIR)/.airflow
 
-.PHONY: demo test test-fast lint bench clean venv compose-validator
+.PHONY: airflow demo test test-fast lint bench clean venv compose-validator
 
 venv: $(STAMP)
 
@@ -20,6 +20,10 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/python -m pip install --quiet -r requirements.lock
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	@touch $(STAMP)
+
+# A complete local Airflow 3 on this project (UI on http://127.0.0.1:8080); Ctrl-C stops it.
+airflow: $(STAMP)
+	$(BIN)/patient360 airflow
 
 demo: $(STAMP)
 	$(BIN)/patient360 demo

@@ -1,7 +1,9 @@
-"""Landing DAGs (Airflow): one per source, daily, land that day's export partition
-into the raw zone and emit the source's Asset. Logic lives in patient360.pipeline.
+"""Landing DAGs (Airflow): one per source, daily. The run for day D starts once D is over,
+lands D's export partition into the raw zone and emits the source's Asset. A partition
+that did not arrive skips the task (no Asset event). Logic: patient360.orchestration.
 
-Param all_pending=True lands every partition not yet landed (first run, catch-up).
+Param all_pending=True (or a manual run without a logical date) lands every partition not
+yet landed (first run, catch-up).
 """
 
 from __future__ import annotations
@@ -9,22 +11,14 @@ from __future__ import annotations
 from airflow.sdk import Param, dag, get_current_context, task
 
 from patient360.contracts import SOURCES
-from patient360.orchestration import (
-    DEFAULT_ARGS,
-    START_DATE,
-    WAREHOUSE_POOL,
-    exports_dir,
-    logical_day,
-    raw_asset,
-    warehouse,
-)
+from patient360.orchestration import DEFAULT_ARGS, START_DATE, WAREHOUSE_POOL, landing_timetable, raw_asset, run_landing
 
 
 def build_landing_dag(source: str):
     @dag(
         dag_id=f"patient360_land_{source}",
-        description=f"Land the {source} export partition of the logical date into raw_{source}",
-        schedule="@daily",
+        description=f"Land the {source} export partition of each day into raw_{source}",
+        schedule=landing_timetable(),
         start_date=START_DATE,
         catchup=False,
         max_active_runs=1,
@@ -36,12 +30,7 @@ def build_landing_dag(source: str):
     def landing():
         @task(task_id=f"land_{source}", outlets=[raw_asset(source)], pool=WAREHOUSE_POOL)
         def land() -> dict:
-            from patient360.pipeline import stage_land
-
-            context = get_current_context()
-            day = None if context["params"]["all_pending"] else logical_day(context)
-            report = stage_land(exports_dir(), warehouse(), day=day, sources=[source])
-            return report.totals()
+            return run_landing(source, get_current_context())
 
         land()
 

@@ -1,26 +1,29 @@
-"""Transformation DAG (Airflow): triggered when all four raw-zone Assets were
-updated; dbt (rendered by astronomer-cosmos) -> Great Expectations gates -> publish.
-A failed gate stops publishing; the previously published marts stay in place.
-Execution mode, invocation mode and the one-writer pool: see patient360.orchestration.
+"""Transformation DAG (Airflow): triggered when all four raw-zone Assets were updated (or
+by hand, with or without `as_of_date`). plan (as-of date, backfill or not) -> source
+freshness -> dbt (rendered by astronomer-cosmos) -> dbt docs -> Great Expectations gates
+-> publish. A failed gate stops publishing; the previously published marts stay in place.
+Execution mode, invocation mode, retries and the one-writer pool: patient360.orchestration.
 """
 
 from __future__ import annotations
 
 import os
 
-from airflow.sdk import Param, dag, task
-from airflow.sdk.exceptions import AirflowFailException
+from airflow.sdk import Param, dag, get_current_context, task
 
 from patient360.contracts import SOURCES
 from patient360.orchestration import (
     DEFAULT_ARGS,
     MARTS_ASSET,
+    PLAN_TASK_ID,
     PUBLISHED_ASSET,
     START_DATE,
     WAREHOUSE_POOL,
     dbt_layer_tasks,
     dbt_model_task_group,
+    fail_fast,
     raw_asset,
+    run_plan,
     warehouse,
 )
 
@@ -34,37 +37,50 @@ from patient360.orchestration import (
     max_active_runs=1,
     max_active_tasks=1,
     default_args=DEFAULT_ARGS,
-    params={"as_of_date": Param(None, type=["null", "string"], description="YYYY-MM-DD; default: logical date")},
+    params={
+        "as_of_date": Param(
+            None, type=["null", "string"], description="YYYY-MM-DD; default: the newest landed partition"
+        )
+    },
     tags=["patient360", "dbt", "gates", "publish"],
 )
 def patient360_transform():
+    @task(task_id=PLAN_TASK_ID, pool=WAREHOUSE_POOL)
+    def plan() -> dict:
+        return run_plan(get_current_context())
+
+    @task(pool=WAREHOUSE_POOL)
+    def freshness() -> None:
+        from patient360.pipeline import stage_freshness
+
+        fail_fast(lambda: stage_freshness(warehouse()))
+
     if os.environ.get("P360_COSMOS_RENDER", "layer") == "model":
-        dbt_done = dbt_model_task_group()
+        dbt_first = dbt_last = dbt_model_task_group()
     else:
-        dbt_done = dbt_layer_tasks()[-1]
+        layers = dbt_layer_tasks()
+        dbt_first, dbt_last = layers[0], layers[-1]
 
     @task(pool=WAREHOUSE_POOL)
     def dbt_docs() -> str:
         from patient360.pipeline import stage_docs
 
-        return str(stage_docs(warehouse()))
+        return str(fail_fast(lambda: stage_docs(warehouse())))
 
-    @task(outlets=[MARTS_ASSET], pool=WAREHOUSE_POOL, retries=0)
+    @task(outlets=[MARTS_ASSET], pool=WAREHOUSE_POOL)
     def gates() -> None:
-        from patient360.pipeline import GateFailed, stage_gates
+        from patient360.pipeline import stage_gates
 
-        try:
-            stage_gates(warehouse())
-        except GateFailed as exc:  # a data problem: retrying cannot fix it
-            raise AirflowFailException(str(exc)) from exc
+        fail_fast(lambda: stage_gates(warehouse()))
 
     @task(outlets=[PUBLISHED_ASSET], pool=WAREHOUSE_POOL)
     def publish() -> dict:
         from patient360.pipeline import stage_publish
 
-        return stage_publish(warehouse()).tables
+        return fail_fast(lambda: stage_publish(warehouse())).tables
 
-    dbt_done >> dbt_docs() >> gates() >> publish()
+    plan() >> freshness() >> dbt_first
+    dbt_last >> dbt_docs() >> gates() >> publish()
 
 
 patient360_transform()

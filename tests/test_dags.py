@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
 
@@ -45,6 +46,8 @@ def test_transform_is_scheduled_by_the_four_landing_assets(dagbag):
 def test_transform_runs_dbt_layers_then_gates_then_publish(dagbag):
     transform = dagbag.dags["patient360_transform"]
     order = {t.task_id: set(t.downstream_task_ids) for t in transform.tasks}
+    assert order["plan"] == {"freshness"}
+    assert order["freshness"] == {"dbt_build_seeds"}
     layers = ["seeds", "staging", "restricted", "intermediate", "marts"]
     for upstream, downstream in zip(layers, layers[1:], strict=False):
         assert order[f"dbt_build_{upstream}"] == {f"dbt_build_{downstream}"}
@@ -107,3 +110,44 @@ def test_model_level_rendering_with_cosmos(airflow_home, tmp_path, monkeypatch):
         assert f"dbt.{model}_run" in task_ids, model
         assert not {f"dbt.{model}.run", f"dbt.{model}.test"} & task_ids, model
     assert "dbt.channels.test" in task_ids  # a seed with tests
+
+
+def test_dbt_tasks_take_the_as_of_date_and_backfill_exclusion_from_the_plan_task(dagbag):
+    """Never logical_date/ds: asset-triggered and manual runs have none (the template then
+    raised UndefinedError under the real scheduler)."""
+    transform = dagbag.dags["patient360_transform"]
+    for t in transform.tasks:
+        if t.task_id.startswith("dbt_build_"):
+            assert "xcom_pull(task_ids='plan')" in t.vars["as_of_date"], t.task_id
+            assert "logical_date" not in t.vars["as_of_date"] and "ds" not in t.vars["as_of_date"].split()
+            assert "tag:current" in t.exclude and "backfill" in t.exclude
+
+
+def test_landing_runs_after_the_day_it_lands(dagbag):
+    """A scheduled landing run for day D starts once D is over (data-interval timetable)."""
+    from datetime import UTC, datetime
+
+    dag = dagbag.dags["patient360_land_his"]
+    info = dag.timetable.next_dagrun_info(last_automated_data_interval=None, restriction=_restriction(dag))
+    assert info is not None
+    assert info.logical_date == info.data_interval.start
+    assert info.run_after == info.data_interval.end  # runs when the day it lands is over
+    assert info.data_interval.end - info.data_interval.start == timedelta(days=1)
+    assert info.run_after <= datetime.now(UTC)
+
+
+def _restriction(dag):
+    from airflow.timetables.base import TimeRestriction
+
+    return TimeRestriction(earliest=dag.start_date, latest=None, catchup=False)
+
+
+def test_partition_day_for_every_way_a_landing_run_starts():
+    from datetime import UTC, date, datetime
+
+    from patient360.orchestration import partition_day
+
+    d = datetime(2026, 10, 30, tzinfo=UTC)
+    assert partition_day({"params": {"all_pending": False}, "logical_date": d}) == date(2026, 10, 30)
+    assert partition_day({"params": {"all_pending": True}, "logical_date": d}) is None  # catch-up
+    assert partition_day({"params": {"all_pending": False}, "logical_date": None}) is None  # manual, no date

@@ -61,22 +61,41 @@ def test_pseudonym_is_keyed_not_a_plain_hash():
     assert pseudonymise(None, FIXED_KEY) is None
 
 
-def test_missing_or_weak_key_is_a_clear_error(monkeypatch):
+@pytest.fixture
+def no_key(monkeypatch, tmp_path):
+    """No key anywhere: neither variable, and the project key file points into an empty folder."""
+    from patient360 import pseudonym
+
     monkeypatch.delenv("P360_PSEUDONYM_KEY", raising=False)
     monkeypatch.delenv("P360_PSEUDONYM_KEY_FILE", raising=False)
-    with pytest.raises(PseudonymKeyError, match="P360_PSEUDONYM_KEY is not set"):
+    project_file = tmp_path / "project" / ".secrets" / "pseudonym.key"
+    monkeypatch.setattr(pseudonym, "project_key_file", lambda: project_file)
+    return project_file
+
+
+def test_missing_or_weak_key_is_a_clear_error(no_key, monkeypatch):
+    with pytest.raises(PseudonymKeyError, match="no pseudonym key: export P360_PSEUDONYM_KEY"):
+        load_key()
+    monkeypatch.setenv("P360_PSEUDONYM_KEY_FILE", str(no_key.parent / "missing.key"))
+    with pytest.raises(PseudonymKeyError, match="missing.key, which does not exist"):
         load_key()
     monkeypatch.setenv("P360_PSEUDONYM_KEY", "short")
     with pytest.raises(PseudonymKeyError, match="too short"):
         load_key()
 
 
-def test_key_file(monkeypatch, tmp_path):
-    monkeypatch.delenv("P360_PSEUDONYM_KEY", raising=False)
+def test_key_precedence_variable_then_key_file_then_project_file(no_key, monkeypatch, tmp_path):
+    from patient360.pseudonym import key_source
+
+    no_key.parent.mkdir(parents=True)
+    no_key.write_text("p" * 48 + "\n")
+    assert (load_key(), key_source()) == (b"p" * 48, str(no_key))
     f = tmp_path / "key"
     f.write_text("f" * 48 + "\n")
     monkeypatch.setenv("P360_PSEUDONYM_KEY_FILE", str(f))
-    assert load_key() == b"f" * 48
+    assert (load_key(), key_source()) == (b"f" * 48, f"P360_PSEUDONYM_KEY_FILE={f}")
+    monkeypatch.setenv("P360_PSEUDONYM_KEY", "v" * 40)
+    assert (load_key(), key_source()) == (b"v" * 40, "P360_PSEUDONYM_KEY")
 
 
 def test_duckdb_udf_gives_the_fixed_pseudonyms():

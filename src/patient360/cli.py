@@ -14,10 +14,12 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import time
 from datetime import date
 from pathlib import Path
 
 from patient360 import paths
+from patient360.errors import EXIT_DATA, EXIT_INPUT, EXIT_OK, InputMissing, explain
 from patient360.generate.params import DEFAULT_HR_PER_DAY, HISTORY_DAYS
 
 
@@ -26,6 +28,23 @@ def _date(text: str) -> date:
         return date.fromisoformat(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"expected YYYY-MM-DD, got {text!r}") from exc
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from exc
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _existing_warehouse(path: Path) -> Path:
+    """Commands that read a warehouse refuse a missing one before creating anything."""
+    if not path.is_file():
+        raise InputMissing(f"warehouse not found: {path} (land exports first: patient360 land / patient360 run)")
+    return path
 
 
 def _cmd_generate(args: argparse.Namespace) -> int:
@@ -51,7 +70,9 @@ def _cmd_land(args: argparse.Namespace) -> int:
 
     report = land_exports(exports_dir=args.exports, warehouse=args.warehouse, day=args.date, sources=args.source)
     print(report.render())
-    return 0 if report.ok else 1
+    if not report.ok:
+        return EXIT_DATA
+    return EXIT_OK if report.complete else EXIT_INPUT
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -59,13 +80,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     result = run_pipeline(exports_dir=args.exports, warehouse=args.warehouse, day=args.date)
     print(result.render())
-    return 0 if result.ok else 1
+    return EXIT_OK if result.ok else EXIT_DATA
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
     from patient360.gates import run_gates
 
-    outcome = run_gates(warehouse=args.warehouse, k=args.k)
+    outcome = run_gates(warehouse=_existing_warehouse(args.warehouse), k=args.k)
     print(outcome.render())
     return 0 if outcome.passed else 1
 
@@ -73,9 +94,44 @@ def _cmd_check(args: argparse.Namespace) -> int:
 def _cmd_publish(args: argparse.Namespace) -> int:
     from patient360.publish import publish_marts
 
-    result = publish_marts(warehouse=args.warehouse, out_dir=args.out)
+    result = publish_marts(warehouse=_existing_warehouse(args.warehouse), out_dir=args.out)
     print(result.render())
     return 0
+
+
+def _cmd_airflow(args: argparse.Namespace) -> int:
+    import signal
+
+    from patient360.airflow_local import ADMIN_USER, demo_airflow
+    from patient360.pseudonym import ensure_key_file, project_key_file
+
+    ensure_key_file(project_key_file())
+    airflow = demo_airflow(port=args.port)
+    env = airflow.env
+    print(f"starting Airflow (metadata in {env['AIRFLOW_HOME']}, component logs in {airflow.log_dir}) ...")
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    try:
+        airflow.start()
+        password = airflow.password() or f"(in {env['AIRFLOW_HOME']}/simple_auth_manager_passwords.json.generated)"
+        print(f"Airflow UI: {airflow.url}  user {ADMIN_USER}, password {password}")
+        print(f"DAGs: {env['AIRFLOW__CORE__DAGS_FOLDER']}")
+        print(f"exports: {env['P360_EXPORTS']}  warehouse: {env['P360_WAREHOUSE']}")
+        print("DAGs start paused: unpause the four patient360_land_* DAGs and patient360_transform in the UI")
+        print("Ctrl-C stops every component")
+        while True:
+            for name, proc in airflow.processes.items():
+                if proc.poll() is not None:
+                    print(
+                        f"airflow {name} exited ({proc.returncode}); see {airflow.log_dir}/{name}.log", file=sys.stderr
+                    )
+                    return EXIT_DATA
+            time.sleep(2)
+    except KeyboardInterrupt:
+        print("stopping Airflow ...")
+        return EXIT_OK
+    finally:
+        airflow.stop()
+        print("Airflow stopped")
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
@@ -120,8 +176,13 @@ def _cmd_dev_allowlist(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="patient360", description=__doc__.splitlines()[0])
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser = argparse.ArgumentParser(
+        prog="patient360",
+        description=__doc__.splitlines()[0],
+        epilog=EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging on the console, tracebacks")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_pipeline_commands(sub)
     _add_tool_commands(sub)
@@ -132,8 +193,8 @@ def build_parser() -> argparse.ArgumentParser:
 def _add_pipeline_commands(sub: argparse._SubParsersAction) -> None:
     g = sub.add_parser("generate", help="write synthetic HIS/CRM/consult/wearable exports with ground truth")
     g.add_argument("--out", type=Path, required=True, help="export folder to write (DIR/<source>/<YYYY-MM-DD>/...)")
-    g.add_argument("--patients", type=int, default=2000)
-    g.add_argument("--days", type=int, default=30, help="number of daily partitions")
+    g.add_argument("--patients", type=_positive, default=2000)
+    g.add_argument("--days", type=_positive, default=30, help="number of daily partitions")
     g.add_argument("--seed", type=int, default=42)
     g.add_argument("--end-date", type=_date, default=None, help="last partition date (default: fixed, for determinism)")
     g.add_argument(
@@ -191,6 +252,12 @@ def _add_tool_commands(sub: argparse._SubParsersAction) -> None:
     )
     demo.add_arguments(d)
     d.set_defaults(func=demo.run)
+    af = sub.add_parser(
+        "airflow",
+        help="start a complete local Airflow 3 on this project (api-server, scheduler, dag-processor, triggerer)",
+    )
+    af.add_argument("--port", type=int, default=8080, help="UI and API port on 127.0.0.1 (default 8080)")
+    af.set_defaults(func=_cmd_airflow)
     b = sub.add_parser(
         "bench",
         help="benchmark the pipeline at 10k/100k/1M patients; `patient360 bench -h` for options",
@@ -228,6 +295,44 @@ def _add_dev_commands(sub: argparse._SubParsersAction) -> None:
     y.set_defaults(func=scaffold_yaml.run)
 
 
+EXIT_CODES_HELP = """exit codes:
+  0  success
+  1  data problem: files rejected, dbt models or tests failed, a blocking gate failed
+  2  usage: bad arguments
+  3  input missing: exports folder, export partition or warehouse not found or empty
+  4  warehouse locked by another process (wait for it, then run again)
+  5  configuration: pseudonym key missing or weak"""
+
+# Third-party libraries (Great Expectations, Airflow, dbt adapters) log at INFO; on the console a
+# command shows its own progress and warnings only; everything goes to the log file.
+CONSOLE_LOGGERS = ("patient360",)
+
+
+def _log_file(args: argparse.Namespace) -> Path | None:
+    warehouse = getattr(args, "warehouse", None)
+    if isinstance(warehouse, Path) and warehouse.parent.is_dir():
+        return warehouse.parent / "logs" / "patient360.log"
+    return None
+
+
+def _configure_logging(args: argparse.Namespace) -> Path | None:
+    fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    root = logging.getLogger()
+    root.setLevel(logging.DEBUG if args.verbose else logging.INFO)
+    console = logging.StreamHandler()
+    console.setFormatter(fmt)
+    if not args.verbose:
+        console.addFilter(lambda r: r.levelno >= logging.WARNING or r.name.startswith(CONSOLE_LOGGERS))
+    root.addHandler(console)
+    log_file = _log_file(args)
+    if log_file is not None:
+        log_file.parent.mkdir(exist_ok=True)
+        handler = logging.FileHandler(log_file, encoding="utf-8")
+        handler.setFormatter(fmt)
+        root.addHandler(handler)
+    return log_file
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args, rest = parser.parse_known_args(argv)
@@ -235,8 +340,16 @@ def main(argv: list[str] | None = None) -> int:
         args.bench_args = rest
     elif rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    return args.func(args)
+    log_file = _configure_logging(args)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        print(f"patient360 {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # expected failures get one line; --verbose adds the traceback
+        if args.verbose:
+            logging.getLogger("patient360").exception("patient360 %s failed", args.command)
+        code, line = explain(exc)
+        where = f" (log: {log_file})" if log_file else ""
+        print(f"patient360 {args.command}: error: {line}{where}", file=sys.stderr)
+        return code

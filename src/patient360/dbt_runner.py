@@ -17,13 +17,16 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import duckdb
+
+from patient360.errors import P360Error, WarehouseLocked, explain
 from patient360.paths import DBT_PROJECT_DIR
 from patient360.pseudonym import load_key
 
 log = logging.getLogger(__name__)
 
 
-class DbtError(RuntimeError):
+class DbtError(P360Error):
     """dbt exited non-zero."""
 
 
@@ -36,6 +39,11 @@ class DbtResult:
     def run_results(self) -> dict:
         path = self.target_dir / "run_results.json"
         return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+
+    def sources(self) -> list[dict]:
+        """Per-source results of `dbt source freshness` (sources.json), else []."""
+        path = self.target_dir / "sources.json"
+        return json.loads(path.read_text(encoding="utf-8")).get("results", []) if path.exists() else []
 
 
 def dbt_executable() -> str:
@@ -70,10 +78,15 @@ def run_dbt(
         cmd, cwd=DBT_PROJECT_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     ) as proc:
         assert proc.stdout is not None
+        locked = ""
         for line in proc.stdout:
             log.info("dbt | %s", line.rstrip())
+            if "Could not set lock on file" in line:
+                locked = line.strip()
         returncode = proc.wait()
     result = DbtResult(cmd, returncode, target_dir)
+    if returncode != 0 and locked:  # another process holds the warehouse: transient, say who
+        raise WarehouseLocked(explain(duckdb.IOException(locked))[1])
     if check and returncode != 0:
         raise DbtError(f"dbt {' '.join(args)} failed (exit {returncode}); see the dbt output above and {target_dir}")
     return result

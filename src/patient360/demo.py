@@ -105,8 +105,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--patients", type=int, default=DEMO_PATIENTS)
     parser.add_argument("--days", type=int, default=DEMO_DAYS)
     parser.add_argument("--seed", type=int, default=DEMO_SEED)
-    parser.add_argument("--exports", type=Path, default=paths.PROJECT_ROOT / "exports" / "demo")
-    parser.add_argument("--warehouse", type=Path, default=paths.PROJECT_ROOT / "warehouse" / "patient360.duckdb")
+    parser.add_argument("--exports", type=Path, default=paths.exports_dir())
+    parser.add_argument("--warehouse", type=Path, default=paths.warehouse_path())
     parser.add_argument("--airflow-home", type=Path, default=paths.PROJECT_ROOT / ".airflow")
 
 

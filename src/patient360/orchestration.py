@@ -3,18 +3,30 @@
 Assets are the contract between the landing DAGs and the transformation DAG: each
 landing DAG emits the asset of its source's raw zone, and the transformation DAG is
 scheduled when all four have been updated (data-driven, not clock-driven).
+
+Every task body here works for every way a run starts: scheduled, backfilled,
+asset-triggered and manual runs with or without a logical date (docs/orchestration.md).
+Errors that cannot heal (configuration, contracts, dbt errors, gates) fail the task at
+once with one line; transient ones (the warehouse lock held by another process, OS I/O
+errors) are raised as they are, so Airflow retries them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import Any, TypeVar
 
 from airflow.sdk import Asset
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from patient360 import paths
 from patient360.airflow_pools import WAREHOUSE_POOL  # noqa: F401  (re-exported for the DAG files)
 from patient360.contracts import SOURCES
+from patient360.errors import explain, is_transient
+
+T = TypeVar("T")
 
 DEFAULT_ARGS = {
     "owner": "patient360",
@@ -25,6 +37,28 @@ DEFAULT_ARGS = {
 }
 
 START_DATE = datetime(2026, 1, 1)
+
+
+def landing_timetable() -> Any:
+    """Daily data intervals in UTC: the run for day D starts once D is over and lands D's
+    partition (its logical date is D). Airflow 3's plain "@daily" would run at the start
+    of D, before D's export exists."""
+    from airflow.timetables.interval import CronDataIntervalTimetable
+
+    return CronDataIntervalTimetable("0 0 * * *", timezone="UTC")
+
+
+def fail_fast(fn: Callable[[], T]) -> T:
+    """Run a task body: transient errors propagate (Airflow retries them), every other
+    error fails the task at once, without retries, with the one-line explanation."""
+    try:
+        return fn()
+    except (AirflowSkipException, AirflowFailException):
+        raise
+    except Exception as exc:
+        if is_transient(exc):
+            raise
+        raise AirflowFailException(explain(exc)[1]) from exc
 
 
 def raw_asset(source: str) -> Asset:
@@ -45,10 +79,39 @@ def warehouse() -> Path:
     return paths.warehouse_path()
 
 
-def logical_day(context: dict) -> date | None:
-    """The run's logical date as a date (None for asset-triggered runs, which have none)."""
+def partition_day(context: Any) -> date | None:
+    """The partition a landing run lands: its logical date's day (a scheduled run's logical
+    date is the start of the day it covers; a backfill's and a manual run's are the day asked
+    for); None, meaning every partition not yet landed, for `all_pending` and for a manual run
+    without a logical date."""
+    if context["params"].get("all_pending"):
+        return None
     logical = context.get("logical_date")
     return logical.date() if logical is not None else None
+
+
+def run_landing(source: str, context: Any) -> dict:
+    """Land one source's partition. A partition that did not arrive skips the task: nothing
+    landed, so no Asset event and no transformation for data that is not there."""
+    from patient360.pipeline import stage_land
+
+    day = partition_day(context)
+    report = fail_fast(lambda: stage_land(exports_dir(), warehouse(), day=day, sources=[source]))
+    if report.missing_partitions:
+        raise AirflowSkipException(
+            f"no export partition at {report.missing_partitions[0]}: the {source} export for {day} did not "
+            "arrive; nothing landed, no Asset event (it lands with the next run of this day or all_pending)"
+        )
+    return report.totals()
+
+
+def run_plan(context: Any) -> dict:
+    """The transform run's as-of date and whether it is a backfill (patient360.run_plan)."""
+    from patient360.run_plan import plan_run
+
+    requested = context["params"].get("as_of_date")
+    plan = fail_fast(lambda: plan_run(warehouse(), date.fromisoformat(requested) if requested else None))
+    return plan.as_xcom()
 
 
 # --- dbt through astronomer-cosmos -------------------------------------------------
@@ -62,7 +125,11 @@ def logical_day(context: dict) -> date | None:
 # tests run right after each model inside it) or by model (P360_COSMOS_RENDER=model:
 # a Cosmos DbtTaskGroup from the manifest, one task per model with its tests).
 DBT_LAYERS = ("seeds", "models/staging", "models/restricted", "models/intermediate", "models/marts")
-AS_OF_TEMPLATE = "{{ params.as_of_date or (ds if logical_date else '') }}"
+# The dbt tasks read the plan task's result: never logical_date/ds, which asset-triggered and
+# manual runs do not have. A backfill excludes the models that show the current view.
+PLAN_TASK_ID = "plan"
+AS_OF_TEMPLATE = "{{ ti.xcom_pull(task_ids='" + PLAN_TASK_ID + "')['as_of_date'] }}"
+EXCLUDE_TEMPLATE = "{{ 'tag:current' if ti.xcom_pull(task_ids='" + PLAN_TASK_ID + "')['backfill'] else '' }}"
 
 
 def cosmos_configs():
@@ -105,18 +172,37 @@ def dbt_operator_args() -> dict:
             "DBT_EXCLUDE_RESOURCE_TYPES": "unit_test",
         },
         "vars": {"as_of_date": AS_OF_TEMPLATE},
+        "exclude": EXCLUDE_TEMPLATE,
         "pool": WAREHOUSE_POOL,
     }
 
 
-def dbt_layer_tasks() -> list:
-    """One Cosmos `dbt build` task per layer, chained in layer order."""
+def _dbt_build_operator() -> type:
+    """Cosmos' `dbt build` operator, failing at once unless dbt could not lock the warehouse."""
+    from airflow.exceptions import AirflowException
     from cosmos.operators.local import DbtBuildLocalOperator
 
+    class WarehouseDbtBuildOperator(DbtBuildLocalOperator):
+        def handle_exception_subprocess(self, result: Any) -> None:
+            if result.exit_code == 0:
+                return
+            output = list(result.full_output or [])
+            self.log.error("\n".join(output))
+            if any("Could not set lock on file" in line for line in output):
+                raise AirflowException("dbt could not lock the warehouse (another process holds it); retrying")
+            errors = [line.strip() for line in output if "ERROR" in line or "FAIL" in line][-3:]
+            raise AirflowFailException(f"dbt build failed (exit {result.exit_code}): " + " | ".join(errors))
+
+    return WarehouseDbtBuildOperator
+
+
+def dbt_layer_tasks() -> list:
+    """One Cosmos `dbt build` task per layer, chained in layer order."""
+    operator = _dbt_build_operator()
     project, profile, execution = cosmos_configs()
     tasks: list = []
     for layer in DBT_LAYERS:
-        task = DbtBuildLocalOperator(
+        task = operator(
             task_id=f"dbt_build_{layer.split('/')[-1]}",
             project_dir=str(project.dbt_project_path),
             profile_config=profile,

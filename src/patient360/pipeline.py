@@ -13,12 +13,18 @@ from datetime import date
 from pathlib import Path
 
 from patient360.dbt_runner import run_dbt
+from patient360.errors import InputMissing, P360Error
+from patient360.run_plan import plan_run
 
 log = logging.getLogger(__name__)
 
 
-class GateFailed(RuntimeError):
+class GateFailed(P360Error):
     """A blocking expectation failed: nothing is published."""
+
+
+class StaleSources(P360Error):
+    """`dbt source freshness` found a raw table past its error threshold."""
 
 
 def stage_land(exports_dir: Path, warehouse: Path, day: date | None = None, sources: list[str] | None = None):
@@ -44,11 +50,26 @@ def stage_transform(
     """`dbt build`: every model and data test. dbt unit tests check SQL logic on fixed
     inputs, not the data, so scheduled runs leave them out (dbt's own advice for
     production); `unit_tests=True` runs them, as CI does (the `built_warehouse` fixture in tests/conftest.py)."""
-    dbt_vars = {"as_of_date": as_of.isoformat()} if as_of else None
-    args = ["build"] + (["--full-refresh"] if full_refresh else [])
+    plan = plan_run(Path(warehouse), as_of)
+    log.info("transform %s", plan.describe())
+    args = ["build", *plan.dbt_args()] + (["--full-refresh"] if full_refresh else [])
     if not unit_tests:
         args += ["--exclude-resource-type", "unit_test"]
-    return run_dbt(args, Path(warehouse), dbt_vars=dbt_vars, target_dir=target_dir)
+    return run_dbt(args, Path(warehouse), dbt_vars={"as_of_date": plan.as_of.isoformat()}, target_dir=target_dir)
+
+
+def stage_freshness(warehouse: Path, target_dir: Path | None = None) -> None:
+    """`dbt source freshness` on the raw zone's load times (thresholds: dbt vars
+    freshness_warn_after_hours / freshness_error_after_hours). Warnings are logged; a source
+    past the error threshold stops the run before anything is rebuilt or published."""
+    result = run_dbt(["source", "freshness"], Path(warehouse), target_dir=target_dir, check=False)
+    stale = [r for r in result.sources() if r.get("status") in ("error", "runtime error")]
+    for r in result.sources():
+        if r.get("status") == "warn":
+            log.warning("source %s is late (freshness warn threshold)", r.get("unique_id"))
+    if stale:
+        names = ", ".join(str(r.get("unique_id", "?")).removeprefix("source.patient360.") for r in stale)
+        raise StaleSources(f"raw sources past the freshness error threshold: {names} (land the missing exports)")
 
 
 def stage_docs(warehouse: Path, docs_dir: Path | None = None) -> Path:
@@ -82,21 +103,36 @@ class PipelineResult:
     ok: bool
     timings: dict[str, float] = field(default_factory=dict)
     messages: list[str] = field(default_factory=list)
+    data_problems: list[str] = field(default_factory=list)
 
     def render(self) -> str:
-        lines = [f"pipeline {'succeeded' if self.ok else 'FAILED'}"]
+        verdict = "succeeded" if self.ok else "finished with data problems (exit 1)"
+        lines = [f"pipeline {verdict}"]
         lines += [f"  {stage:<10} {secs:7.1f} s" for stage, secs in self.timings.items()]
         lines += [f"  {m}" for m in self.messages]
         return "\n".join(lines)
 
 
+def _land_complete(exports_dir: Path, warehouse: Path, day: date | None, result: PipelineResult):
+    report = stage_land(exports_dir, warehouse, day)
+    if not report.complete:
+        raise InputMissing("export partitions missing: " + ", ".join(report.missing_partitions))
+    if not report.ok:  # bad files never block the good ones; the run goes on and says so
+        result.data_problems.append("some export files were rejected or failed (see the landing report)")
+    return report
+
+
 def run_pipeline(exports_dir: Path, warehouse: Path, day: date | None = None) -> PipelineResult:
-    """Land every pending partition (or `day`), build, gate, publish: in-process, no scheduler."""
+    """Land every pending partition (or `day`), build, gate, publish: in-process, no scheduler.
+
+    Raises P360Error subclasses for expected failures (missing exports, stale sources, a failed
+    gate) so the CLI can explain them; `result.ok` is False when files were rejected."""
     result = PipelineResult(ok=False)
     warehouse = Path(warehouse)
     warehouse.parent.mkdir(parents=True, exist_ok=True)
     steps = [
-        ("land", lambda: stage_land(exports_dir, warehouse, day)),
+        ("land", lambda: _land_complete(exports_dir, warehouse, day, result)),
+        ("freshness", lambda: stage_freshness(warehouse)),
         ("transform", lambda: stage_transform(warehouse, day)),
         ("docs", lambda: stage_docs(warehouse)),
         ("gates", lambda: stage_gates(warehouse)),
@@ -106,12 +142,13 @@ def run_pipeline(exports_dir: Path, warehouse: Path, day: date | None = None) ->
         started = time.perf_counter()
         try:
             out = step()
-        except Exception as exc:  # the CLI reports which stage failed and why
+        except Exception as exc:
+            exc.add_note(f"stage: {name}")
+            raise
+        finally:
             result.timings[name] = time.perf_counter() - started
-            result.messages.append(f"{name} failed: {exc}")
-            return result
-        result.timings[name] = time.perf_counter() - started
         if name == "publish":
             result.messages.append(f"published to {out.duckdb_path}")
-    result.ok = True
+    result.messages += result.data_problems
+    result.ok = not result.data_problems
     return result

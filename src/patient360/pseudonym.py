@@ -24,14 +24,38 @@ class PseudonymKeyError(RuntimeError):
     """The pseudonym key is missing or too weak."""
 
 
+def project_key_file() -> Path:
+    """The project's local key file (`make demo` creates it; outside git)."""
+    from patient360.paths import PROJECT_ROOT
+
+    return PROJECT_ROOT / ".secrets" / "pseudonym.key"
+
+
+def key_source() -> str:
+    """Where the key comes from, by the one precedence: P360_PSEUDONYM_KEY, then the file
+    named by P360_PSEUDONYM_KEY_FILE, then the project's .secrets/pseudonym.key."""
+    if os.environ.get(KEY_ENV):
+        return KEY_ENV
+    if os.environ.get(KEY_FILE_ENV):
+        return f"{KEY_FILE_ENV}={os.environ[KEY_FILE_ENV]}"
+    if project_key_file().is_file():
+        return str(project_key_file())
+    return ""
+
+
 def load_key() -> bytes:
     key = os.environ.get(KEY_ENV)
     if not key and os.environ.get(KEY_FILE_ENV):
-        key = Path(os.environ[KEY_FILE_ENV]).read_text(encoding="utf-8").strip()
+        path = Path(os.environ[KEY_FILE_ENV])
+        if not path.is_file():
+            raise PseudonymKeyError(f"{KEY_FILE_ENV} names {path}, which does not exist")
+        key = path.read_text(encoding="utf-8").strip()
+    if not key and project_key_file().is_file():
+        key = project_key_file().read_text(encoding="utf-8").strip()
     if not key:
         raise PseudonymKeyError(
-            f"{KEY_ENV} is not set: export a secret of at least {MIN_KEY_LENGTH} characters "
-            f"(or point {KEY_FILE_ENV} at a file holding it); `make demo` creates .secrets/pseudonym.key"
+            f"no pseudonym key: export {KEY_ENV} (a secret of at least {MIN_KEY_LENGTH} characters), "
+            f"or point {KEY_FILE_ENV} at a file holding it; `make demo` creates {project_key_file()}"
         )
     if len(key) < MIN_KEY_LENGTH:
         raise PseudonymKeyError(f"{KEY_ENV} is too short: use at least {MIN_KEY_LENGTH} characters")

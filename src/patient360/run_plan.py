@@ -22,6 +22,7 @@ from pathlib import Path
 
 import duckdb
 
+from patient360.errors import InputMissing
 from patient360.warehouse import connect
 
 # dbt selector of the models that show the newest state (see dbt_project.yml `+tags`).
@@ -29,7 +30,7 @@ CURRENT_TAG = "tag:current"
 LANDED_STATUSES = ("landed", "landed_with_quarantine")
 
 
-class NothingLanded(RuntimeError):
+class NothingLanded(InputMissing):
     """No export partition has been landed yet: there is nothing to build."""
 
 

@@ -53,6 +53,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
 
+from patient360.contracts import SOURCES
+from patient360.errors import InputMissing
 from patient360.land.files import Inspection, discover, inspect
 from patient360.land.loader import land_file, new_load_id
 from patient360.land.report import FileResult, LandingReport
@@ -69,10 +71,16 @@ def land_exports(
 ) -> LandingReport:
     """Land every matching export file; returns a per-file report. Closes the connection."""
     exports_dir, warehouse = Path(exports_dir), Path(warehouse)
-    if not exports_dir.is_dir():
-        raise FileNotFoundError(f"exports folder not found: {exports_dir}")
-    files = discover(exports_dir, day, sources)
+    wanted = list(sources or SOURCES)
+    _check_layout(exports_dir, wanted)
+    files = discover(exports_dir, day, wanted)
     report = LandingReport(load_id=new_load_id())
+    if day is not None:
+        report.missing_partitions = [
+            str(exports_dir / s / day.isoformat()) for s in wanted if not (exports_dir / s / day.isoformat()).is_dir()
+        ]
+        for folder in report.missing_partitions:
+            log.warning("no export partition at %s: the export for %s did not arrive", folder, day)
     log.info("landing %d file(s) from %s into %s (load %s)", len(files), exports_dir, warehouse, report.load_id)
     warehouse.parent.mkdir(parents=True, exist_ok=True)
     con = connect(warehouse)
@@ -93,3 +101,16 @@ def land_exports(
     finally:
         con.close()
     return report
+
+
+LAYOUT = "<exports>/<source>/<YYYY-MM-DD>/<files> with <source> one of " + ", ".join(SOURCES)
+
+
+def _check_layout(exports_dir: Path, sources: list[str]) -> None:
+    """An exports folder that is missing, or holds no partition of the sources asked for, is
+    a mistake (a wrong path, an unmounted share), never "nothing to do"."""
+    if not exports_dir.is_dir():
+        raise InputMissing(f"exports folder not found: {exports_dir} (expected {LAYOUT})")
+    partitions = [p for s in sources if (exports_dir / s).is_dir() for p in (exports_dir / s).iterdir() if p.is_dir()]
+    if not partitions:
+        raise InputMissing(f"no export partitions of {', '.join(sources)} in {exports_dir}: expected {LAYOUT}")

@@ -43,11 +43,19 @@ class FileResult:
 class LandingReport:
     load_id: str
     files: list[FileResult] = field(default_factory=list)
+    # partition folders asked for (a --date / a scheduled day) that do not exist: the export
+    # did not arrive. An existing empty folder is an export with no rows, not a missing one.
+    missing_partitions: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         """False when any file failed or was rejected; quarantined rows alone are fine."""
         return not any(f.status in FAILED_STATUSES for f in self.files)
+
+    @property
+    def complete(self) -> bool:
+        """Every partition asked for was there."""
+        return not self.missing_partitions
 
     def totals(self) -> dict[str, int]:
         return {
@@ -96,4 +104,8 @@ class LandingReport:
                 + "  "
                 + r[-1]
             )
+        lines += [
+            f"missing partition: {m} (the export did not arrive; nothing landed for it)"
+            for m in self.missing_partitions
+        ]
         return "\n".join(line.rstrip() for line in lines)
