@@ -61,4 +61,4 @@ select distinct * from (
     select * from his_extra
     union all
     select * from crm_extra
-)
+) as identifiers

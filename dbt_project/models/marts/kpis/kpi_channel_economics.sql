@@ -104,13 +104,13 @@ with_rollup as (
     select
         month,
         channel,
-        '(all)',
-        sum(spend),
-        bool_or(has_spend),
-        sum(new_patients),
-        sum(cohort_revenue_to_date),
-        sum(revenue),
-        sum(active_patients)
+        '(all)' as campaign_id,
+        sum(spend) as spend,
+        bool_or(has_spend) as has_spend,
+        sum(new_patients) as new_patients,
+        sum(cohort_revenue_to_date) as cohort_revenue_to_date,
+        sum(revenue) as revenue,
+        sum(active_patients) as active_patients
     from by_campaign
     group by month, channel
 ),

@@ -60,15 +60,15 @@ with_rollup as (
     union all
     select
         channel,
-        '(all)',
-        sum(impressions),
-        sum(clicks),
-        sum(consult_requests),
-        sum(appointments),
-        sum(acquired_patients),
-        sum(first_visit_patients),
-        sum(repeat_visit_patients),
-        sum(referral_patients)
+        '(all)' as campaign_id,
+        sum(impressions) as impressions,
+        sum(clicks) as clicks,
+        sum(consult_requests) as consult_requests,
+        sum(appointments) as appointments,
+        sum(acquired_patients) as acquired_patients,
+        sum(first_visit_patients) as first_visit_patients,
+        sum(repeat_visit_patients) as repeat_visit_patients,
+        sum(referral_patients) as referral_patients
     from by_campaign
     group by channel
 )

@@ -5,7 +5,12 @@
 --                      purchases, indicators on target
 --   potential_active:  >= community_potential_weekly_interactions a week
 --   low_frequency:     fewer; non_member: not in a group.
-{{ config(materialized='incremental', unique_key='as_of_date', incremental_strategy='delete+insert', on_schema_change='append_new_columns') }}
+{{ config(
+    materialized='incremental',
+    unique_key='as_of_date',
+    incremental_strategy='delete+insert',
+    on_schema_change='append_new_columns'
+) }}
 
 with as_of as (
     select as_of_date from {{ ref('int_run__as_of') }}

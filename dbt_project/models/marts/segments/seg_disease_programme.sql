@@ -3,7 +3,12 @@
 -- programme_new_days), long_term_managed. Oncology: newly_diagnosed, long_term_rehabilitation
 -- (>= oncology_rehab_years since first diagnosis), in_treatment otherwise; high_risk_screening
 -- (family history Z80 without an oncology diagnosis). Hypertension and COPD: managed.
-{{ config(materialized='incremental', unique_key='as_of_date', incremental_strategy='delete+insert', on_schema_change='append_new_columns') }}
+{{ config(
+    materialized='incremental',
+    unique_key='as_of_date',
+    incremental_strategy='delete+insert',
+    on_schema_change='append_new_columns'
+) }}
 
 with as_of as (
     select as_of_date from {{ ref('int_run__as_of') }}
@@ -24,33 +29,33 @@ programmes as (
     union all
     select
         patient_key,
-        'oncology',
-        oncology_first_diagnosed_date,
-        null
+        'oncology' as programme,
+        oncology_first_diagnosed_date as first_diagnosed_date,
+        null as fixed_stage
     from c
     where has_oncology
     union all
     select
         patient_key,
-        'oncology',
-        null,
-        'high_risk_screening'
+        'oncology' as programme,
+        null as first_diagnosed_date,
+        'high_risk_screening' as fixed_stage
     from c
     where has_oncology_family_history and not has_oncology
     union all
     select
         patient_key,
-        'hypertension',
-        null,
-        'managed'
+        'hypertension' as programme,
+        null as first_diagnosed_date,
+        'managed' as fixed_stage
     from c
     where has_hypertension
     union all
     select
         patient_key,
-        'copd',
-        null,
-        'managed'
+        'copd' as programme,
+        null as first_diagnosed_date,
+        'managed' as fixed_stage
     from c
     where has_copd
 )

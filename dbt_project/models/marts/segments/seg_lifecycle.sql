@@ -9,7 +9,12 @@
 -- active bar). Community lifecycle: none (no CRM contact), potential (contact, never
 -- joined a group), loyal (member >= 180 days or referred someone), community_churned
 -- (member without community interaction for community_churn_days), member.
-{{ config(materialized='incremental', unique_key='as_of_date', incremental_strategy='delete+insert', on_schema_change='append_new_columns') }}
+{{ config(
+    materialized='incremental',
+    unique_key='as_of_date',
+    incremental_strategy='delete+insert',
+    on_schema_change='append_new_columns'
+) }}
 
 with as_of as (
     select as_of_date from {{ ref('int_run__as_of') }}

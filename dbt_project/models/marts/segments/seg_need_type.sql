@@ -5,7 +5,12 @@
 --   medical_resource:  inpatient visits or offline referrals, or prescriptions >= 50% of services;
 --   preventive_care:   any other service (check-ups, paediatrics, gynaecology prevention);
 --   unknown:           no service yet.
-{{ config(materialized='incremental', unique_key='as_of_date', incremental_strategy='delete+insert', on_schema_change='append_new_columns') }}
+{{ config(
+    materialized='incremental',
+    unique_key='as_of_date',
+    incremental_strategy='delete+insert',
+    on_schema_change='append_new_columns'
+) }}
 
 with mix as (
     select

@@ -1,6 +1,11 @@
 -- Points level (business_rules.md "Community activity tiers"): on points earned (redemptions do
 -- not demote anyone): novice 0..points_novice_max, expert ..points_expert_max, ambassador above.
-{{ config(materialized='incremental', unique_key='as_of_date', incremental_strategy='delete+insert', on_schema_change='append_new_columns') }}
+{{ config(
+    materialized='incremental',
+    unique_key='as_of_date',
+    incremental_strategy='delete+insert',
+    on_schema_change='append_new_columns'
+) }}
 
 select
     d.patient_key,

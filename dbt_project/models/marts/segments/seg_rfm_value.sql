@@ -4,7 +4,12 @@
 -- plus a health-contribution bonus (health talks attended + referrals made, capped at
 -- rfm_contribution_bonus_cap). Tier: high (>= rfm_high_min_score), mid (>=
 -- rfm_mid_min_score), low; people without services are 'no_service'.
-{{ config(materialized='incremental', unique_key='as_of_date', incremental_strategy='delete+insert', on_schema_change='append_new_columns') }}
+{{ config(
+    materialized='incremental',
+    unique_key='as_of_date',
+    incremental_strategy='delete+insert',
+    on_schema_change='append_new_columns'
+) }}
 
 with as_of as (
     select as_of_date from {{ ref('int_run__as_of') }}

@@ -1,6 +1,11 @@
 -- Special groups (business_rules.md "Population mix"): chronic (a chronic programme diagnosis),
 -- elderly (age >= elderly_min_age), children (age <= child_max_age, decisions by parents).
-{{ config(materialized='incremental', unique_key='as_of_date', incremental_strategy='delete+insert', on_schema_change='append_new_columns') }}
+{{ config(
+    materialized='incremental',
+    unique_key='as_of_date',
+    incremental_strategy='delete+insert',
+    on_schema_change='append_new_columns'
+) }}
 
 select
     d.patient_key,
