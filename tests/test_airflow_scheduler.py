@@ -93,7 +93,7 @@ def scheduler(tmp_path_factory, pseudonym_key):
 
 @pytest.fixture(scope="module")
 def day_one(scheduler):
-    airflow, day = scheduler["airflow"], scheduler["day"]
+    airflow = scheduler["airflow"]
     _wait(
         "the DAGs to be parsed", lambda: len(airflow.api("dags?dag_id_pattern=patient360")["dags"]) == 5, 120, airflow
     )
