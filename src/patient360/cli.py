@@ -116,7 +116,7 @@ def _cmd_airflow(args: argparse.Namespace) -> int:
         print(f"Airflow UI: {airflow.url}  user {ADMIN_USER}, password {password}")
         print(f"DAGs: {env['AIRFLOW__CORE__DAGS_FOLDER']}")
         print(f"exports: {env['P360_EXPORTS']}  warehouse: {env['P360_WAREHOUSE']}")
-        print("DAGs start paused: unpause the four patient360_land_* DAGs and patient360_transform in the UI")
+        print("DAGs start paused: unpause patient360_transform first, then the four patient360_land_* DAGs")
         print("Ctrl-C stops every component")
         while True:
             for name, proc in airflow.processes.items():
