@@ -65,7 +65,8 @@ def scheduler(tmp_path_factory, pseudonym_key):
     root = tmp_path_factory.mktemp("scheduler")
     day = datetime.now(UTC).date() - timedelta(days=1)  # the newest complete daily interval
     exports, warehouse = root / "exports", root / "warehouse" / "patient360.duckdb"
-    generate_exports(out_dir=exports, patients=200, days=2, seed=11, end_date=day, history_days=60, progress=False)
+    # one partition, yesterday's: the first (full) export, as on the day a hospital starts
+    generate_exports(out_dir=exports, patients=200, days=1, seed=11, end_date=day, history_days=60, progress=False)
     key_file = root / "pseudonym.key"
     key_file.write_text(pseudonym_key)
     env = local_env(root / "airflow", exports, warehouse, port=_free_port(), key_file=key_file)

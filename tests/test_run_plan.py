@@ -93,3 +93,18 @@ def test_a_backfill_rebuilds_its_snapshot_and_never_rewinds_the_current_view(bui
         assert {older, newest} <= snapshots
     finally:
         pub.close()
+
+
+def test_freshness_fails_the_run_when_a_source_stops_arriving(built_warehouse, tmp_path):
+    """`dbt source freshness` on when each source's export last landed: fresh passes; a source
+    whose last file landed three days ago stops the run, naming its tables."""
+    from patient360.pipeline import StaleSources, stage_freshness
+
+    warehouse = _copy(built_warehouse, tmp_path)
+    stage_freshness(warehouse, target_dir=tmp_path / "fresh")
+    con = duckdb.connect(str(warehouse))
+    con.execute("update audit.file_loads set finished_at = finished_at - interval 3 day where source = 'his'")
+    con.close()
+    with pytest.raises(StaleSources, match="raw_his.patients") as err:
+        stage_freshness(warehouse, target_dir=tmp_path / "stale")
+    assert "raw_crm" not in str(err.value)

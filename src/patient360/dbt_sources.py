@@ -6,6 +6,8 @@ only compares); a test fails when the checked-in file drifts from the contracts.
 
 from __future__ import annotations
 
+import copy
+
 import yaml
 
 from patient360.contracts import SOURCES, contracts_for
@@ -48,6 +50,11 @@ AUDIT_SOURCE = {
     ],
 }
 
+LOADED_AT_QUERY = (
+    "select max(finished_at) from audit.file_loads "
+    "where source = '{source}' and status in ('landed', 'landed_with_quarantine', 'empty')"
+)
+
 
 def render_sources_yaml() -> str:
     sources = []
@@ -78,9 +85,13 @@ def render_sources_yaml() -> str:
                 "description": (
                     f"Rows landed from the {source} exports (contract-valid rows only; see audit.quarantine)."
                 ),
-                "loaded_at_field": "_loaded_at",
-                # `dbt source freshness`: how long since the newest landed row (thresholds are vars)
-                "freshness": FRESHNESS,
+                # `dbt source freshness`: how long since this source's export last landed (a file
+                # landed, with or without rows, per the landing audit; thresholds are vars). Row load
+                # times would call a table stale on every day its export legitimately had no rows.
+                "config": {
+                    "freshness": copy.deepcopy(FRESHNESS),
+                    "loaded_at_query": LOADED_AT_QUERY.format(source=source),
+                },
                 "tables": tables,
             }
         )

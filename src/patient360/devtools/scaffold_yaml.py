@@ -49,7 +49,7 @@ def _glossary() -> dict[str, str]:
 
 def known_class(column: str, models: Path = MODELS) -> str:
     """The class declared for every other column of this name, or TODO (none, or they disagree)."""
-    found = classes_by_column_name(models).get(column, set())
+    found = classes_by_column_name(MODELS).get(column, set()) | classes_by_column_name(models).get(column, set())
     if len(found) > 1:
         print(f"  {column}: declared as {' and '.join(sorted(found))} elsewhere; decide and replace TODO")
     return next(iter(found)) if len(found) == 1 else "TODO"
