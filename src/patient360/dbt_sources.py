@@ -7,6 +7,7 @@ only compares); a test fails when the checked-in file drifts from the contracts.
 from __future__ import annotations
 
 import copy
+from typing import Any
 
 import yaml
 
@@ -29,7 +30,7 @@ FRESHNESS = {
 }
 
 # The landing audit (patient360.land.schema), for the run's as-of date: the newest landed partition.
-AUDIT_SOURCE = {
+AUDIT_SOURCE: dict[str, Any] = {
     "name": "audit",
     "schema": "audit",
     "description": "The landing audit: one row per export file attempt (written by patient360 land).",
