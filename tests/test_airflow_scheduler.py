@@ -85,11 +85,15 @@ def scheduler(tmp_path_factory, pseudonym_key):
     try:
         yield {"airflow": airflow, "day": day, "warehouse": warehouse, "exports": exports, "timeline": timeline}
     finally:
-        pids = [p.pid for p in airflow.processes.values()]
-        airflow.stop()
         import psutil
 
-        assert not [p for p in pids if psutil.pid_exists(p) and psutil.Process(p).status() != "zombie"]
+        tree = []  # every component and every process it started (workers, task processes, dbt)
+        for proc in airflow.processes.values():
+            parent = psutil.Process(proc.pid)
+            tree += [parent, *parent.children(recursive=True)]
+        airflow.stop()
+        alive = [p for p in tree if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+        assert not alive, f"processes left running after stop: {alive}"
 
 
 @pytest.fixture(scope="module")
