@@ -62,6 +62,8 @@ def stage_freshness(warehouse: Path, target_dir: Path | None = None) -> None:
     """`dbt source freshness` on the raw zone's load times (thresholds: dbt vars
     freshness_warn_after_hours / freshness_error_after_hours). Warnings are logged; a source
     past the error threshold stops the run before anything is rebuilt or published."""
+    # artifacts next to the warehouse: a scheduled run never writes into the project folder
+    target_dir = target_dir or Path(warehouse).parent / "dbt" / "freshness"
     result = run_dbt(["source", "freshness"], Path(warehouse), target_dir=target_dir, check=False)
     stale = [r for r in result.sources() if r.get("status") in ("error", "runtime error")]
     for r in result.sources():
