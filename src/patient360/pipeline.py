@@ -129,6 +129,9 @@ def run_pipeline(exports_dir: Path, warehouse: Path, day: date | None = None) ->
 
     Raises P360Error subclasses for expected failures (missing exports, stale sources, a failed
     gate) so the CLI can explain them; `result.ok` is False when files were rejected."""
+    from patient360.pseudonym import load_key
+
+    load_key()  # a missing or weak key fails now, not after minutes of landing
     result = PipelineResult(ok=False)
     warehouse = Path(warehouse)
     warehouse.parent.mkdir(parents=True, exist_ok=True)
