@@ -37,7 +37,7 @@ def test_missing_and_empty_exports_folders(tmp_path: Path) -> None:
         proc = cli(command, "--exports", tmp_path / "empty", "--warehouse", wh)
         assert proc.returncode == EXIT_INPUT, (command, proc.stderr)
         assert "<exports>/<source>/<YYYY-MM-DD>/" in _one_line(proc, command)
-    assert not wh.exists()  # nothing was created: no warehouse, no published marts
+    assert not wh.parent.exists()  # nothing was created: no warehouse folder, no published marts
 
 
 def test_a_missing_partition_is_named(small_exports: Path, tmp_path: Path) -> None:

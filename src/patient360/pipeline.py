@@ -134,7 +134,6 @@ def run_pipeline(exports_dir: Path, warehouse: Path, day: date | None = None) ->
     load_key()  # a missing or weak key fails now, not after minutes of landing
     result = PipelineResult(ok=False)
     warehouse = Path(warehouse)
-    warehouse.parent.mkdir(parents=True, exist_ok=True)
     steps = [
         ("land", lambda: _land_complete(exports_dir, warehouse, day, result)),
         ("freshness", lambda: stage_freshness(warehouse)),
