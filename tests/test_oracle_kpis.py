@@ -89,7 +89,8 @@ def test_adherence_and_health_management_share_match_the_truth(oracle):
     truth_adherent = (chronic["medication_adherent"].astype(str) == "True").mean()
     mart = _sql(
         warehouse,
-        "select adherent_share from marts.kpi_medication_adherence where programme = 'all_chronic' and window_days = 90",
+        "select adherent_share from marts.kpi_medication_adherence "
+        "where programme = 'all_chronic' and window_days = 90",
     )["adherent_share"].iloc[0]
     assert truth_adherent == pytest.approx(0.35, abs=0.05)  # the generator's field figure
     assert mart == pytest.approx(truth_adherent, abs=0.08), "PDC-measured adherence strays from the truth"
