@@ -1,11 +1,11 @@
--- One row per person and day with any interaction (int_patient__events) up to the as-of
--- date: the one definition of an active day, for engagement, recall, retention and
--- lifecycle. is_service_day: a service that day (visit, completed consult, prescription);
--- services: the day's service events; revenue: what the person paid that day (exact decimal).
-with as_of as (
-    select as_of_date from {{ ref('int_run__as_of') }}
-)
-
+-- One row per person and active day up to the as-of date: a day on which the person did
+-- something (int_patient__events.is_activity: a visit, a consult request, a community
+-- purchase, post, check-in, talk, task or referral). Engagement signals (device syncs,
+-- message opens, payments, lab results, NPS answers) never make a day active (docs/metrics.md
+-- "Activity"). The one definition of an active day, for engagement, recall, retention,
+-- lifecycle and churn warning. is_service_day: a service that day (visit, completed consult,
+-- prescription); services: the day's service events; revenue: what the person paid that day
+-- (exact decimal; payments on a day without activity are in int_patient__events only).
 select
     e.patient_key,
     e.event_date as activity_date,
@@ -13,6 +13,5 @@ select
     count(*) filter (where e.is_service) as services,
     cast(sum(e.revenue) as decimal(18, 2)) as revenue
 from {{ ref('int_patient__events') }} as e
-cross join as_of
-where e.event_date <= as_of.as_of_date
 group by e.patient_key, e.event_date
+having bool_or(e.is_activity)

@@ -1,5 +1,6 @@
 -- Chronic programmes (ICD-10 categories mapped by the icd10_programmes seed) and the
 -- latest control measurements: HbA1c from labs, BP from clinic labs or home devices.
+-- Point-in-time: diagnoses and measurements dated on or before the as-of date only.
 with as_of as (
     select as_of_date from {{ ref('int_run__as_of') }}
 ),
@@ -12,6 +13,7 @@ diagnoses as (
         diagnosed_at,
         is_primary
     from {{ ref('int_his__diagnoses_keyed') }}
+    where cast(diagnosed_at as date) <= (select a.as_of_date from as_of as a)
 ),
 
 programmes as (

@@ -1,9 +1,19 @@
--- Marketing-side facts per person: acquisition channel/campaign (earliest contact),
--- consent (PIPL: a separate opt-in; any withdrawal on the current record wins),
--- community membership, points, referrals made and latest NPS.
-with contacts as (
-    select * from {{ ref('int_crm__contacts_keyed') }}
-    where is_latest_version
+-- Marketing-side facts per person as of the run date (point-in-time: only contacts, record
+-- versions, memberships, points, referrals and NPS answers dated on or before it): first CRM
+-- contact's channel/campaign (the person's first touch; acquisition proper is
+-- int_kpi__person_acquisition), consent (PIPL: a separate opt-in; any withdrawal on the record
+-- version in force wins), community membership, points, referrals made and latest NPS.
+with as_of as (
+    select as_of_date from {{ ref('int_run__as_of') }}
+),
+
+-- the version of each contact in force at the as-of date (a contact = patient_key x created_at)
+contacts as (
+    select k.*
+    from {{ ref('int_crm__contacts_keyed') }} as k
+    cross join as_of
+    where cast(k.updated_at as date) <= as_of.as_of_date and cast(k.created_at as date) <= as_of.as_of_date
+    qualify row_number() over (partition by k.patient_key, k.created_at order by k.updated_at desc) = 1
 ),
 
 acquisition as (
@@ -18,13 +28,23 @@ acquisition as (
     group by patient_key
 ),
 
+memberships_as_of as (
+    select
+        m.patient_key,
+        m.joined_at,
+        case when cast(m.left_at as date) <= as_of.as_of_date then m.left_at end as left_at
+    from {{ ref('int_crm__group_memberships_keyed') }} as m
+    cross join as_of
+    where cast(m.joined_at as date) <= as_of.as_of_date
+),
+
 membership as (
     select
         patient_key,
         count(*) filter (where left_at is null) as active_group_count,
         count(*) as groups_ever_joined,
         min(joined_at) as first_joined_at
-    from {{ ref('int_crm__group_memberships_keyed') }}
+    from memberships_as_of
     group by patient_key
 ),
 
@@ -34,6 +54,7 @@ points as (
         sum(points) as points_balance,
         sum(greatest(points, 0)) as points_earned
     from {{ ref('int_crm__points_ledger_keyed') }}
+    where occurred_date <= (select a.as_of_date from as_of as a)
     group by patient_key
 ),
 
@@ -42,7 +63,7 @@ referrals as (
         referrer_patient_key as patient_key,
         count(distinct referee_contact_id) as referrals_made
     from {{ ref('int_crm__referrals_keyed') }}
-    where referrer_patient_key is not null
+    where referrer_patient_key is not null and cast(referred_at as date) <= (select a.as_of_date from as_of as a)
     group by referrer_patient_key
 ),
 
@@ -51,6 +72,7 @@ nps as (
         patient_key,
         arg_max(nps_score, answered_at) as latest_nps_score
     from {{ ref('int_crm__nps_responses_keyed') }}
+    where answered_date <= (select a.as_of_date from as_of as a)
     group by patient_key
 )
 

@@ -1,21 +1,24 @@
 -- One row per patient_key with generalised quasi-identifiers only: 5-year age band
 -- (90+ grouped), gender, city and province. Exact birth date, name and address stay
--- in staging/restricted; persons known only to CRM/consult get 'unknown'.
+-- in staging/restricted; persons known only to CRM/consult get 'unknown'. Point-in-time: the
+-- HIS record version in force at the as-of date (updated on or before it), and only people
+-- some source had seen by the as-of date (nobody registered later).
 with as_of as (
     select as_of_date from {{ ref('int_run__as_of') }}
 ),
 
 his_latest as (
     select
-        patient_key,
-        gender,
-        birth_date,
-        city,
-        province,
-        registered_at
-    from {{ ref('int_his__patients_keyed') }}
-    where is_latest_version
-    qualify row_number() over (partition by patient_key order by updated_at desc, mrn asc) = 1
+        p.patient_key,
+        p.gender,
+        p.birth_date,
+        p.city,
+        p.province,
+        p.registered_at
+    from {{ ref('int_his__patients_keyed') }} as p
+    cross join as_of
+    where cast(p.updated_at as date) <= as_of.as_of_date and cast(p.registered_at as date) <= as_of.as_of_date
+    qualify row_number() over (partition by p.patient_key order by p.updated_at desc, p.mrn asc) = 1
 ),
 
 -- first day each source saw the person: HIS registration, CRM contact, consult request,
@@ -48,9 +51,13 @@ first_seen as (
     group by patient_key
 ),
 
--- everybody identity resolution knows, from any source
+-- everybody identity resolution knows, from any source, first seen by the as-of date
 people as (
-    select distinct patient_key from {{ ref('identity_links') }}
+    select distinct links.patient_key
+    from {{ ref('identity_links') }} as links
+    inner join first_seen as f on links.patient_key = f.patient_key
+    cross join as_of
+    where cast(f.first_seen_at as date) <= as_of.as_of_date
 )
 
 select

@@ -1,6 +1,10 @@
--- Every interaction of every person on one spine: the input of lifecycle, RFM,
--- churn-risk and activity KPIs. is_service marks paid/clinical services
--- (visits, consults, prescriptions); revenue is what the person paid, as DECIMAL(18,2):
+-- Every event of every person up to the as-of date (nothing after it: point-in-time) on one
+-- spine: the input of lifecycle, RFM, churn-risk and activity KPIs (docs/metrics.md "Activity").
+-- is_service marks paid/clinical services (visits, completed consults, prescriptions);
+-- is_activity marks what the person did (visits, consult requests, community purchases, posts,
+-- check-ins, talks, tasks, referrals); everything else (payments, lab results, prescriptions
+-- written by a doctor, device syncs, message opens/clicks, NPS answers) is an engagement
+-- signal: kept, never counted as activity. revenue is what the person paid, as DECIMAL(18,2):
 -- money is never summed as double (float sums depend on the order DuckDB's threads add them).
 with his as (
     select
@@ -90,12 +94,25 @@ wearable as (
         0.0 as revenue,
         false as is_service
     from {{ ref('int_wearable__daily_keyed') }}
+),
+
+all_events as (
+    select * from his
+    union all
+    select * from consult
+    union all
+    select * from crm
+    union all
+    select * from wearable
 )
 
-select * from his
-union all
-select * from consult
-union all
-select * from crm
-union all
-select * from wearable
+select
+    e.*,
+    (
+        e.event_type like 'visit_%'
+        or e.event_type like 'consult_%'
+        or (e.event_type like 'community_%' and e.event_type <> 'community_redeem')
+    ) as is_activity
+from all_events as e
+cross join {{ ref('int_run__as_of') }} as a
+where e.event_date <= a.as_of_date

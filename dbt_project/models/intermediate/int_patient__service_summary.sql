@@ -1,6 +1,6 @@
--- Per-person service and activity facts as of the run date: day-based facts (first/last
--- service, last active day, service days, active days in the window) from
--- int_patient__activity_days, event counts and the main specialty from int_patient__events.
+-- Per-person service and activity facts as of the run date: service facts (first/last
+-- service, first paid service, service days) and event counts from int_patient__events,
+-- activity facts (last active day, active days in the window) from int_patient__activity_days.
 with as_of as (
     select as_of_date from {{ ref('int_run__as_of') }}
 ),
@@ -22,13 +22,21 @@ specialty_rank as (
     group by patient_key, specialty
 ),
 
-days as (
+service_days as (
+    select
+        patient_key,
+        min(event_date) filter (where is_service) as first_service_date,
+        min(event_date) filter (where revenue > 0) as first_paid_date,
+        max(event_date) filter (where is_service) as last_service_date,
+        count(distinct event_date) filter (where is_service) as service_days
+    from events
+    group by patient_key
+),
+
+active_days as (
     select
         d.patient_key,
-        min(d.activity_date) filter (where d.is_service_day) as first_service_date,
-        max(d.activity_date) filter (where d.is_service_day) as last_service_date,
         max(d.activity_date) as last_active_date,
-        count(*) filter (where d.is_service_day) as service_days,
         count(*) filter (
             where d.activity_date > as_of.as_of_date - interval {{ var('lifecycle_active_window_days') }} day
         ) as active_days_30d
@@ -59,18 +67,20 @@ counts as (
 
 select
     counts.patient_key,
-    days.first_service_date,
-    days.last_service_date,
-    days.last_active_date,
+    sd.first_service_date,
+    sd.first_paid_date,
+    sd.last_service_date,
+    ad.last_active_date,
     counts.visit_count,
     counts.consult_count,
     counts.consult_request_count,
     counts.prescription_count,
     counts.service_count,
-    days.service_days,
+    sd.service_days,
     counts.total_revenue,
-    days.active_days_30d,
+    coalesce(ad.active_days_30d, 0) as active_days_30d,
     counts.services_30d,
     counts.primary_specialty
 from counts
-inner join days on counts.patient_key = days.patient_key
+inner join service_days as sd on counts.patient_key = sd.patient_key
+left join active_days as ad on counts.patient_key = ad.patient_key

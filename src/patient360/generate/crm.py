@@ -103,16 +103,17 @@ def build_crm_contacts(rng: np.random.Generator, persons: pd.DataFrame, tl: Time
 
 
 def campaign_stats(
-    rng, campaigns: pd.DataFrame, contacts: pd.DataFrame, his: pd.DataFrame, tl: Timeline
+    rng, campaigns: pd.DataFrame, contacts: pd.DataFrame, spend_total: pd.Series, tl: Timeline
 ) -> pd.DataFrame:
-    """Daily funnel per campaign, consistent with the contacts each campaign really acquired."""
+    """Daily funnel per campaign, consistent with the contacts each campaign really acquired; each
+    campaign's spend_total (acquisition.campaign_spend) spread over its days by impressions."""
     first = contacts.drop_duplicates("contact_id")
     acquired = (
         first.assign(d=first["created_at"].to_numpy().astype("datetime64[D]")).groupby(["campaign_id", "d"]).size()
     )
     rows = []
     for c in campaigns.itertuples():
-        _share, conv, cpi, ctr = P.CHANNELS[c.channel]
+        _share, _conv, _cpi, ctr = P.CHANNELS[c.channel]
         days = np.arange(np.datetime64(c.start_date, "D"), np.datetime64(c.end_date, "D") + 1)
         days = days[days <= tl.end]
         leads = np.array([acquired.get((c.campaign_id, d), 0) for d in days])
@@ -120,7 +121,8 @@ def campaign_stats(
         requests = _add_drop_off(rng, appointments, "consult_requests")
         clicks = _add_drop_off(rng, requests, "clicks")
         impressions = clicks + rng.poisson(clicks / ctr)
-        spend = (impressions * cpi * rng.uniform(*P.DAILY_SPEND_JITTER, len(days))).round(2)
+        weight = (impressions + 1) * rng.uniform(*P.DAILY_SPEND_JITTER, len(days))
+        spend = (spend_total[c.campaign_id] * weight / weight.sum()).round(2)
         rows.append(
             pd.DataFrame(
                 {

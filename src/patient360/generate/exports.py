@@ -18,7 +18,7 @@ from tqdm import tqdm
 
 from patient360 import __version__
 from patient360.contracts import SOURCES, Contract, all_contracts, get_contract
-from patient360.generate import community, consult, crm, his, truth, wearable, writers
+from patient360.generate import acquisition, community, consult, crm, his, truth, wearable, writers
 from patient360.generate import dirt as dirt_mod
 from patient360.generate import identifiers as ids
 from patient360.generate.events import DAY, Timeline
@@ -121,7 +121,10 @@ def build_tables(rng: np.random.Generator, patients: int, tl: Timeline) -> tuple
     tables[("consult", "sessions")] = sessions
     tables[("crm", "contacts")] = contacts
     tables[("crm", "campaigns")] = campaigns
-    tables[("crm", "campaign_stats")] = crm.campaign_stats(rng, campaigns, contacts, his_patients, tl)
+    paid = acquisition.paid_days(his_patients, tables[("his", "payments")], sessions, users)
+    acquired = acquisition.acquisitions(contacts, paid)
+    spend = acquisition.campaign_spend(campaigns, acquired)
+    tables[("crm", "campaign_stats")] = crm.campaign_stats(rng, campaigns, contacts, spend, tl)
     groups = community.community(rng, persons, contacts, tl)
     groups["group_memberships"] = _versioned(groups["group_memberships"], "joined_at", "left_at")
     tables.update({("crm", k): v for k, v in groups.items()})
@@ -132,6 +135,7 @@ def build_tables(rng: np.random.Generator, patients: int, tl: Timeline) -> tuple
         "contacts": contacts,
         "consult_users": users[users["platform_user_id"].isin(active_users)],
         "bindings": bindings,
+        "acquisitions": acquired,
     }
     return tables, context
 
@@ -253,6 +257,7 @@ def _write_truth(truth_dir: Path, ctx: dict, log: dirt_mod.DirtLog) -> int:
     identity = truth.identity_truth(ctx["his"], ctx["contacts"], ctx["consult_users"], ctx["bindings"])
     identity.to_csv(truth_dir / "identity.csv", index=False, lineterminator="\n")
     truth.persons_truth(ctx["persons"]).to_csv(truth_dir / "persons.csv", index=False, lineterminator="\n")
+    ctx["acquisitions"].to_csv(truth_dir / "acquisitions.csv", index=False, lineterminator="\n")
     dirt_frame = log.frame()
     dirt_frame.to_csv(truth_dir / "dirt.csv", index=False, lineterminator="\n")
     return len(dirt_frame)

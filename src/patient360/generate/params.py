@@ -274,7 +274,26 @@ FUNNEL_DROP_OFF = {  # stage: (per unit of the next stage, per day)
     "consult_requests": (1.2, 0.5),
     "clicks": (3.0, 2),
 }
-DAILY_SPEND_JITTER = (0.85, 1.15)  # spend = impressions * cost per impression * uniform(low, high)
+DAILY_SPEND_JITTER = (0.85, 1.15)  # a day's share of its campaign's spend: impressions * uniform(low, high)
+# Spend calibration (acquisition.py). A campaign's total spend is what the patients it acquired pay
+# in their first ROI_HORIZON_DAYS divided by its channel's return on spend, so that cohort ROI and
+# CAC land on the field's figures. Rule: channels and their economics (outdoor ads about 1:2,
+# community groups about 1:8, target at least 1:5); the other channels are plausible choices.
+ACQUISITION_WINDOW_DAYS = 30  # first campaign touch at most this many days before the first paid day
+ROI_HORIZON_DAYS = 90  # revenue horizon of the calibration (days 0 .. 89 after acquisition)
+CHANNEL_ROI = {
+    "search": 5.5,
+    "social_video": 4.5,
+    "vertical_health": 5.0,
+    "private_domain": 7.0,
+    "offline_clinic": 3.5,
+    "enterprise_health": 4.0,
+    "partner_referral": 5.0,
+    "patient_referral": 7.5,
+    "outdoor_ads": 2.0,
+    "community_group": 8.0,
+}
+MIN_CAMPAIGN_SPEND = 200  # yuan: a campaign that acquired nobody still cost something
 
 # --- CRM: community groups and memberships (community.py) -------------------------------------
 GROUPS_CREATED_DAYS_BEFORE_HISTORY = 400  # the groups predate the exported history

@@ -6,6 +6,8 @@
 --   * denominator: days from the later of window start and the drug's first fill to the as-of date;
 --   * drugs whose supply never reaches the window (discontinued before it) are left out.
 -- Person PDC = mean of the PDC of the drugs counted (each chronic drug weighs the same).
+-- Only chronic-programme maintenance drugs count (seed drug_programmes): an acute course
+-- (a 7-day antibiotic) is not a medication the patient is expected to keep taking.
 with as_of as (
     select as_of_date from {{ ref('int_run__as_of') }}
 ),
@@ -18,6 +20,7 @@ fills as (
         date_diff('day', date '1970-01-01', p.prescribed_date) as fill_day,
         p.days_supplied
     from {{ ref('int_his__prescriptions_keyed') }} as p
+    inner join {{ ref('drug_programmes') }} as dp on p.drug_code = dp.drug_code
     cross join as_of
     where p.prescribed_date <= as_of.as_of_date
 ),

@@ -1,18 +1,44 @@
--- One row per person acquired by the as-of date: acquisition date (first day seen by
--- any source, else first service), monthly cohort, attributed channel and campaign
--- (earliest CRM contact; 'unattributed' / '(none)' when unknown) and the facts the
--- funnel needs (first service, service days, referrals made, last active day, revenue).
+-- One row per person seen by the as-of date (docs/metrics.md "Acquisition"):
+--   registered_date / cohort_month: first day any source saw the person (the retention cohort);
+--   first_touch_*: channel and campaign of the person's first CRM contact ('unattributed' /
+--                  '(none)' without one): the lead's campaign, for the funnel;
+--   acquired_date: the first paid service (first day the person paid: a visit payment or a
+--                  completed consult's fee); null = not acquired (yet);
+--   acquisition_channel / acquisition_campaign_id: the first campaign touch (a CRM contact
+--                  created under a campaign) in the acquisition_window_days (30) before the
+--                  acquired date, both ends inclusive; 'organic' / '(none)' when there is none
+--                  (organic acquisition is reported separately, never charged to a channel).
 with as_of as (
     select as_of_date from {{ ref('int_run__as_of') }}
 ),
 
-people as (
+-- one row per CRM contact (record versions collapse on their creation time)
+touches as (
+    select distinct
+        k.patient_key,
+        k.created_at,
+        k.source_channel,
+        k.campaign_id
+    from {{ ref('int_crm__contacts_keyed') }} as k
+    cross join as_of
+    where cast(k.created_at as date) <= as_of.as_of_date
+),
+
+first_touch as (
+    select
+        patient_key,
+        arg_min(source_channel, created_at) as first_touch_channel,
+        arg_min(campaign_id, created_at) as first_touch_campaign_id
+    from touches
+    group by patient_key
+),
+
+base as (
     select
         d.patient_key,
-        coalesce(d.registered_date, s.first_service_date) as acquisition_date,
-        coalesce(c.acquisition_channel, 'unattributed') as acquisition_channel,
-        coalesce(c.acquisition_campaign_id, '(none)') as acquisition_campaign_id,
+        coalesce(d.registered_date, s.first_service_date) as registered_date,
         s.first_service_date,
+        s.first_paid_date as acquired_date,
         coalesce(s.service_days, 0) as service_days,
         coalesce(c.referrals_made, 0) as referrals_made,
         s.last_active_date,
@@ -20,19 +46,42 @@ people as (
     from {{ ref('int_patient__demographics') }} as d
     left join {{ ref('int_patient__service_summary') }} as s on d.patient_key = s.patient_key
     left join {{ ref('int_patient__crm') }} as c on d.patient_key = c.patient_key
+),
+
+attributed as (
+    select
+        b.patient_key,
+        arg_min(t.source_channel, t.created_at) as acquisition_channel,
+        arg_min(t.campaign_id, t.created_at) as acquisition_campaign_id,
+        cast(min(t.created_at) as date) as touch_date
+    from base as b
+    inner join touches as t
+        on
+            b.patient_key = t.patient_key
+            and t.campaign_id is not null
+            and cast(t.created_at as date) between b.acquired_date - {{ var('acquisition_window_days') }} and b.acquired_date
+    group by b.patient_key
 )
 
 select
-    people.patient_key,
-    people.acquisition_date,
-    cast(date_trunc('month', people.acquisition_date) as date) as cohort_month,
-    people.acquisition_channel,
-    people.acquisition_campaign_id,
-    people.first_service_date,
-    cast(people.service_days as bigint) as service_days,
-    cast(people.referrals_made as bigint) as referrals_made,
-    people.last_active_date,
-    cast(people.total_revenue as decimal(18, 2)) as total_revenue
-from people
+    b.patient_key,
+    b.registered_date,
+    cast(date_trunc('month', b.registered_date) as date) as cohort_month,
+    coalesce(ft.first_touch_channel, 'unattributed') as first_touch_channel,
+    coalesce(ft.first_touch_campaign_id, '(none)') as first_touch_campaign_id,
+    b.first_service_date,
+    b.acquired_date,
+    cast(date_trunc('month', b.acquired_date) as date) as acquisition_month,
+    case when b.acquired_date is not null then coalesce(att.acquisition_channel, 'organic') end as acquisition_channel,
+    case when b.acquired_date is not null then coalesce(att.acquisition_campaign_id, '(none)') end
+        as acquisition_campaign_id,
+    att.touch_date,
+    cast(b.service_days as bigint) as service_days,
+    cast(b.referrals_made as bigint) as referrals_made,
+    b.last_active_date,
+    cast(b.total_revenue as decimal(18, 2)) as total_revenue
+from base as b
 cross join as_of
-where people.acquisition_date <= as_of.as_of_date
+left join first_touch as ft on b.patient_key = ft.patient_key
+left join attributed as att on b.patient_key = att.patient_key
+where b.registered_date <= as_of.as_of_date

@@ -1,7 +1,7 @@
--- Person x calendar month spine: one row for every month from the person's acquisition
--- month to the as-of month (inactive months included, so retention and engagement
+-- Person x calendar month spine: one row for every month from the person's registration
+-- month (cohort_month) to the as-of month (inactive months included, so engagement
 -- denominators are explicit; months from int_calendar__months), with that month's activity
--- from int_patient__activity_days (days after the as-of date ignored).
+-- from int_patient__activity_days (what the person did; days after the as-of date ignored).
 with people as (
     select * from {{ ref('int_kpi__person_acquisition') }}
 ),
@@ -21,7 +21,6 @@ activity as (
         count(*) as active_days,
         count(*) filter (where is_service_day) as service_days,
         sum(services) as services,
-        sum(revenue) as revenue,
         min(activity_date) as first_active_date,
         max(activity_date) as last_active_date
     from {{ ref('int_patient__activity_days') }}
@@ -32,14 +31,11 @@ select
     spine.patient_key,
     spine.month,
     people.cohort_month,
-    people.acquisition_date,
-    people.acquisition_channel,
-    people.acquisition_campaign_id,
-    cast(date_diff('month', people.cohort_month, spine.month) as integer) as months_since_acquisition,
+    people.registered_date,
+    cast(date_diff('month', people.cohort_month, spine.month) as integer) as months_since_registration,
     cast(coalesce(a.active_days, 0) as bigint) as active_days,
     cast(coalesce(a.service_days, 0) as bigint) as service_days,
     cast(coalesce(a.services, 0) as bigint) as services,
-    cast(coalesce(a.revenue, 0) as decimal(18, 2)) as revenue,
     a.first_active_date,
     a.last_active_date,
     coalesce(a.active_days, 0) > 0 as is_active

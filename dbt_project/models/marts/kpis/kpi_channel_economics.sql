@@ -1,16 +1,13 @@
--- Channel economics per month x channel x campaign (campaign_id '(all)' rolls a channel up),
--- persons attributed to the channel/campaign of their earliest CRM contact:
---   spend            campaign spend in the month (fct_campaign_daily, up to the as-of date);
---   new_patients     attributed persons whose first service falls in the month;
---   cac              spend / new_patients (null without campaign spend records: organic/unattributed);
---   revenue          what attributed persons paid in the month; active_patients: of them active;
---   arpu             revenue / active_patients;
---   ltv_to_date      cumulative LTV of the month's new-patient cohort: everything that cohort
---                    paid up to the as-of date / new_patients;
---   roi              revenue / spend (short-term, the month's revenue of the channel's patients);
---   ltv_to_cac       ltv_to_date / cac;
---   meets_cac_target cac <= cac_target_yuan (800); meets_roi_target roi >= roi_target (5).
--- Ratios are null on a zero denominator; flags are null when their ratio is.
+-- Channel economics per month x channel x campaign (docs/metrics.md "Acquisition economics");
+-- campaign_id '(all)' rolls a channel up; channel 'organic' holds people acquired without a
+-- campaign touch (never charged to a channel). Acquisition: int_kpi__person_acquisition.
+--   spend             campaign spend in the month (fct_campaign_daily, up to the as-of date);
+--   acquired_patients people acquired in the month through the channel/campaign;
+--   cac               spend / acquired_patients (null without spend records or acquisitions);
+--   revenue           what the people acquired through it (any month) paid in the month;
+--   paying_patients   of them, people who paid in the month; revenue_per_paying_patient = revenue / paying;
+--   meets_cac_target  cac <= cac_target_yuan (800).
+-- Cohort ROI, LTV, LTV:CAC and payback over fixed horizons: kpi_acquisition_cohorts.
 with as_of as (
     select as_of_date from {{ ref('int_run__as_of') }}
 ),
@@ -32,31 +29,31 @@ people as (
         patient_key,
         acquisition_channel as channel,
         acquisition_campaign_id as campaign_id,
-        cast(date_trunc('month', first_service_date) as date) as first_service_month,
-        total_revenue
+        acquisition_month
     from {{ ref('int_kpi__person_acquisition') }}
+    where acquired_date is not null
 ),
 
-new_patients as (
+acquired as (
     select
-        first_service_month as month,
+        acquisition_month as month,
         channel,
         campaign_id,
-        count(*) as new_patients,
-        sum(total_revenue) as cohort_revenue_to_date
+        count(*) as acquired_patients
     from people
-    where first_service_month is not null
     group by all
 ),
 
 revenue as (
     select
-        pm.month,
-        pm.acquisition_channel as channel,
-        pm.acquisition_campaign_id as campaign_id,
-        sum(pm.revenue) as revenue,
-        count(*) filter (where pm.is_active) as active_patients
-    from {{ ref('int_kpi__person_month') }} as pm
+        cast(date_trunc('month', e.event_date) as date) as month,
+        p.channel,
+        p.campaign_id,
+        sum(e.revenue) as revenue,
+        count(distinct e.patient_key) as paying_patients
+    from {{ ref('int_patient__events') }} as e
+    inner join people as p on e.patient_key = p.patient_key
+    where e.revenue > 0
     group by all
 ),
 
@@ -71,14 +68,13 @@ keys as (
         month,
         channel,
         campaign_id
-    from new_patients
+    from acquired
     union
     select
         month,
         channel,
         campaign_id
     from revenue
-    where revenue > 0 or active_patients > 0
 ),
 
 by_campaign as (
@@ -88,13 +84,12 @@ by_campaign as (
         k.campaign_id,
         coalesce(s.spend, 0) as spend,
         s.spend is not null as has_spend,
-        coalesce(n.new_patients, 0) as new_patients,
-        coalesce(n.cohort_revenue_to_date, 0) as cohort_revenue_to_date,
+        coalesce(a.acquired_patients, 0) as acquired_patients,
         coalesce(r.revenue, 0) as revenue,
-        coalesce(r.active_patients, 0) as active_patients
+        coalesce(r.paying_patients, 0) as paying_patients
     from keys as k
     left join spend as s on k.month = s.month and k.channel = s.channel and k.campaign_id = s.campaign_id
-    left join new_patients as n on k.month = n.month and k.channel = n.channel and k.campaign_id = n.campaign_id
+    left join acquired as a on k.month = a.month and k.channel = a.channel and k.campaign_id = a.campaign_id
     left join revenue as r on k.month = r.month and k.channel = r.channel and k.campaign_id = r.campaign_id
 ),
 
@@ -107,22 +102,11 @@ with_rollup as (
         '(all)' as campaign_id,
         sum(spend) as spend,
         bool_or(has_spend) as has_spend,
-        sum(new_patients) as new_patients,
-        sum(cohort_revenue_to_date) as cohort_revenue_to_date,
+        sum(acquired_patients) as acquired_patients,
         sum(revenue) as revenue,
-        sum(active_patients) as active_patients
+        sum(paying_patients) as paying_patients
     from by_campaign
     group by month, channel
-),
-
-ratios as (
-    select
-        *,
-        case when has_spend then spend / nullif(new_patients, 0) end as cac,
-        revenue / nullif(active_patients, 0) as arpu,
-        cohort_revenue_to_date / nullif(new_patients, 0) as ltv_to_date,
-        case when has_spend then revenue / nullif(spend, 0) end as roi
-    from with_rollup
 )
 
 select
@@ -131,15 +115,10 @@ select
     campaign_id,
     cast(spend as decimal(18, 2)) as spend,
     has_spend,
-    cast(new_patients as bigint) as new_patients,
-    cast(cac as double) as cac,
+    cast(acquired_patients as bigint) as acquired_patients,
+    cast(case when has_spend then spend / nullif(acquired_patients, 0) end as double) as cac,
     cast(revenue as decimal(18, 2)) as revenue,
-    cast(active_patients as bigint) as active_patients,
-    cast(arpu as double) as arpu,
-    cast(cohort_revenue_to_date as decimal(18, 2)) as cohort_revenue_to_date,
-    cast(ltv_to_date as double) as ltv_to_date,
-    cast(roi as double) as roi,
-    cast(ltv_to_date / nullif(cac, 0) as double) as ltv_to_cac,
-    cac <= {{ var('cac_target_yuan') }} as meets_cac_target,
-    roi >= {{ var('roi_target') }} as meets_roi_target
-from ratios
+    cast(paying_patients as bigint) as paying_patients,
+    cast(revenue / nullif(paying_patients, 0) as double) as revenue_per_paying_patient,
+    case when has_spend then spend / nullif(acquired_patients, 0) end <= {{ var('cac_target_yuan') }} as meets_cac_target
+from with_rollup

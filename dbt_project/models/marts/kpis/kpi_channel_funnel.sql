@@ -1,9 +1,10 @@
 -- Acquisition funnel per channel and campaign, up to the as-of date; campaign_id '(all)'
 -- rows roll a channel up. Two halves, each nested so every step rate lies in [0, 1]:
 --   campaign-reported (fct_campaign_daily): impressions -> clicks -> consult requests -> appointments;
---   attributed persons (earliest CRM contact's channel/campaign, int_kpi__person_acquisition):
---   acquired -> first visit (any service: visit, completed consult, prescription)
---   -> repeat visit (services on 2+ days) -> referral (repeat patients who referred someone).
+--   leads by the campaign of their first CRM contact (int_kpi__person_acquisition.first_touch_*):
+--   acquired (leads) -> first visit (acquired through that same campaign: a first paid service
+--   within acquisition_window_days of a touch, docs/metrics.md "Acquisition")
+--   -> repeat visit (of those, services on 2+ days) -> referral (repeat patients who referred someone).
 -- Rates: click_through = clicks/impressions, consult_request_rate = consult_requests/clicks,
 -- appointment_rate = appointments/consult_requests, first_visit_rate = first_visit/acquired,
 -- repeat_rate = repeat/first_visit, referral_rate = referral/repeat; null on a zero denominator.
@@ -29,13 +30,19 @@ stats as (
 
 persons as (
     select
-        acquisition_channel as channel,
-        acquisition_campaign_id as campaign_id,
+        first_touch_channel as channel,
+        first_touch_campaign_id as campaign_id,
         count(*) as acquired_patients,
-        count(*) filter (where first_service_date is not null) as first_visit_patients,
-        count(*) filter (where service_days >= 2) as repeat_visit_patients,
-        count(*) filter (where service_days >= 2 and referrals_made > 0) as referral_patients
-    from {{ ref('int_kpi__person_acquisition') }}
+        count(*) filter (where converted) as first_visit_patients,
+        count(*) filter (where converted and service_days >= 2) as repeat_visit_patients,
+        count(*) filter (where converted and service_days >= 2 and referrals_made > 0) as referral_patients
+    from (
+        select
+            *,
+            acquired_date is not null
+            and (acquisition_campaign_id = first_touch_campaign_id or first_touch_campaign_id = '(none)') as converted
+        from {{ ref('int_kpi__person_acquisition') }}
+    ) as people
     group by all
 ),
 

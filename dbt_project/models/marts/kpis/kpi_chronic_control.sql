@@ -1,9 +1,11 @@
--- Chronic disease control by month and programme, for the people currently in the programme
--- (int_patient__clinical), as of each month's end (or the as-of date in the current month):
---   diabetes:     measured = has an HbA1c result so far; controlled = latest HbA1c < hba1c_target_pct;
---   hypertension: measured = has a BP reading so far (clinic or home device, the latest day wins,
---                 device before clinic on the same day); controlled = sbp < sbp_target_mmhg
---                 and dbp < dbp_target_mmhg (140/90);
+-- Chronic disease control by month and programme (docs/metrics.md "Chronic control"), as of each
+-- month's end (or the as-of date in the current month); membership as of that day: people whose
+-- first diagnosis mapped to the programme (seed icd10_programmes) is on or before it:
+--   diabetes:     measured = has an HbA1c result in the control_recency_days (180) ending on the
+--                 month end; controlled = the latest of them < hba1c_target_pct;
+--   hypertension: measured = has a BP reading in that window (clinic or home device, the latest
+--                 day wins, device before clinic on the same day); controlled = sbp <
+--                 sbp_target_mmhg and dbp < dbp_target_mmhg (140/90);
 --   control_rate = controlled / measured.
 -- Complication alerts: a run of churn_abnormal_streak_days (3) consecutive abnormal device days
 -- (glucose for diabetes, BP for hypertension) raises one alert on its third day;
@@ -12,18 +14,17 @@ with as_of as (
     select as_of_date from {{ ref('int_run__as_of') }}
 ),
 
+-- programme members with the day they joined (first mapped diagnosis, up to the as-of date)
 members as (
     select
-        patient_key,
-        'diabetes' as programme
-    from {{ ref('int_patient__clinical') }}
-    where has_diabetes
-    union all
-    select
-        patient_key,
-        'hypertension' as programme
-    from {{ ref('int_patient__clinical') }}
-    where has_hypertension
+        d.patient_key,
+        p.programme,
+        cast(min(d.diagnosed_at) as date) as member_from
+    from {{ ref('int_his__diagnoses_keyed') }} as d
+    inner join {{ ref('icd10_programmes') }} as p on d.icd10_category = p.icd10_prefix
+    cross join as_of
+    where p.programme in ('diabetes', 'hypertension') and cast(d.diagnosed_at as date) <= as_of.as_of_date
+    group by d.patient_key, p.programme
 ),
 
 measures as (
@@ -57,9 +58,12 @@ latest as (
             )
         end as is_controlled
     from members as mb
-    cross join months
+    inner join months on mb.member_from <= months.month_end
     inner join measures as ms
-        on mb.patient_key = ms.patient_key and mb.programme = ms.programme and months.month_end >= ms.measured_date
+        on
+            mb.patient_key = ms.patient_key
+            and mb.programme = ms.programme
+            and ms.measured_date between months.month_end - {{ var('control_recency_days') }} + 1 and months.month_end
     group by mb.programme, mb.patient_key, months.month
 ),
 
@@ -100,7 +104,7 @@ select
     pm.programme,
     cast((
         select count(*) from members
-        where members.programme = pm.programme
+        where members.programme = pm.programme and members.member_from <= pm.month_end
     ) as bigint) as programme_patients,
     cast(count(distinct l.patient_key) as bigint) as measured_patients,
     cast(count(distinct l.patient_key) filter (where l.is_controlled) as bigint) as controlled_patients,
@@ -122,4 +126,4 @@ select
     ) as bigint) as alerted_patients
 from programme_months as pm
 left join latest as l on pm.programme = l.programme and pm.month = l.month
-group by pm.programme, pm.month
+group by pm.programme, pm.month, pm.month_end

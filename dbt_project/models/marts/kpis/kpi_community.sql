@@ -8,7 +8,10 @@
 --   tasks_per_member      task_completed events / members;
 --   weekly_interactions_per_member  interactions / members / (observed days / 7);
 --   vas_penetration       members with a purchase (value-added service) in the month / members;
---   referral_conversion   people referred in the month who became patients (a service by the as-of date) / referred;
+--   referral_conversion   people referred in the month with a service on or after the referral day
+--                         (by the as-of date) / referred;
+-- Point-in-time: contacts, memberships (a leave after the as-of date is not yet known), points and
+-- referrals dated after the as-of date are ignored.
 --   community_churn_rate  members at month end with no interaction in the last community_churn_days / members at month end.
 with as_of as (
     select as_of_date from {{ ref('int_run__as_of') }}
@@ -20,6 +23,7 @@ contacts as (
         patient_key,
         cast(min(created_at) as date) as first_contact_date
     from {{ ref('int_crm__contacts_keyed') }}
+    where cast(created_at as date) <= (select a.as_of_date from as_of as a)
     group by patient_key
 ),
 
@@ -27,7 +31,7 @@ memberships as (
     select
         m.patient_key,
         cast(m.joined_at as date) as joined_date,
-        cast(m.left_at as date) as left_date
+        case when cast(m.left_at as date) <= as_of.as_of_date then cast(m.left_at as date) end as left_date
     from {{ ref('int_crm__group_memberships_keyed') }} as m
     cross join as_of
     where cast(m.joined_at as date) <= as_of.as_of_date
@@ -65,7 +69,7 @@ referees as (
         referee_patient_key as patient_key,
         cast(min(referred_at) as date) as referred_date
     from {{ ref('int_crm__referrals_keyed') }}
-    where referee_patient_key is not null
+    where referee_patient_key is not null and cast(referred_at as date) <= (select a.as_of_date from as_of as a)
     group by referee_patient_key
 ),
 
@@ -155,9 +159,17 @@ referral_conversion as (
     select
         cast(date_trunc('month', r.referred_date) as date) as referral_month,
         count(*) as referees,
-        count(*) filter (where s.first_service_date is not null) as converted_referees
-    from referees as r
-    left join {{ ref('int_patient__service_summary') }} as s on r.patient_key = s.patient_key
+        count(*) filter (where r.served_after) as converted_referees
+    from (
+        select
+            r.patient_key,
+            any_value(r.referred_date) as referred_date,
+            count(e.event_date) > 0 as served_after
+        from referees as r
+        left join {{ ref('int_patient__events') }} as e
+            on r.patient_key = e.patient_key and e.is_service and r.referred_date <= e.event_date
+        group by r.patient_key
+    ) as r
     group by all
 ),
 

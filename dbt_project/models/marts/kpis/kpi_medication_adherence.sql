@@ -1,11 +1,14 @@
 -- Medication adherence and follow-up of chronic patients as of the run date, per chronic
 -- programme ('all_chronic' = anyone in a chronic programme) and look-back window
 -- (adherence_windows_days: 90, 180):
---   patients_with_prescription  chronic patients with a PDC in the window (int_kpi__patient_pdc);
+--   patients_with_prescription  chronic patients with a PDC in the window (int_kpi__patient_pdc:
+--                               chronic-programme drugs only, seed drug_programmes);
 --   mean_pdc, adherent_patients (PDC >= adherence_pdc_threshold, 0.8), adherent_share = adherent / with prescription;
 --   follow-up: the window is cut into consecutive periods of followup_window_days (90) ending on
---   the as-of date; a patient completed follow-up when every period has a visit, a completed
---   consult or a lab result; followup_completion_rate = completed / chronic patients.
+--   the as-of date; followup_eligible_patients = patients in the programme for the whole window
+--   (first diagnosis on or before its first day); a patient completed follow-up when every
+--   period has a visit, a completed consult or a lab result;
+--   followup_completion_rate = completed eligible / eligible.
 with as_of as (
     select as_of_date from {{ ref('int_run__as_of') }}
 ),
@@ -15,19 +18,28 @@ chronic_programmes as (
     where is_chronic
 ),
 
-patient_programmes as (
+-- programme members and the day they joined (first mapped diagnosis, up to the as-of date)
+programme_members as (
     select
-        c.patient_key,
-        p.programme
-    from {{ ref('int_patient__clinical') }} as c
-    cross join unnest(string_split(c.programmes, ';')) as p (programme)
-    where p.programme in (select cp.programme from chronic_programmes as cp)
+        d.patient_key,
+        p.programme,
+        cast(min(d.diagnosed_at) as date) as member_from
+    from {{ ref('int_his__diagnoses_keyed') }} as d
+    inner join {{ ref('icd10_programmes') }} as p on d.icd10_category = p.icd10_prefix
+    cross join as_of
+    where p.programme in (select cp.programme from chronic_programmes as cp) and cast(d.diagnosed_at as date) <= as_of.as_of_date
+    group by d.patient_key, p.programme
+),
+
+patient_programmes as (
+    select * from programme_members
     union all
     select
         patient_key,
-        'all_chronic' as programme
-    from {{ ref('int_patient__clinical') }}
-    where is_chronic
+        'all_chronic' as programme,
+        min(member_from) as member_from
+    from programme_members
+    group by patient_key
 ),
 
 windows as (
@@ -70,10 +82,17 @@ select
     cast(count(*) filter (where pdc.pdc >= {{ var('adherence_pdc_threshold') }}) as bigint) as adherent_patients,
     cast(count(*) filter (where pdc.pdc >= {{ var('adherence_pdc_threshold') }}) / nullif(count(pdc.pdc), 0) as double)
         as adherent_share,
-    cast(count(*) filter (where f.completed) as bigint) as followup_completed_patients,
-    cast(count(*) filter (where f.completed) / count(*) as double) as followup_completion_rate
+    cast(count(*) filter (where pp.member_from <= as_of.as_of_date - w.window_days + 1) as bigint)
+        as followup_eligible_patients,
+    cast(count(*) filter (where f.completed and pp.member_from <= as_of.as_of_date - w.window_days + 1) as bigint)
+        as followup_completed_patients,
+    cast(
+        count(*) filter (where f.completed and pp.member_from <= as_of.as_of_date - w.window_days + 1)
+        / nullif(count(*) filter (where pp.member_from <= as_of.as_of_date - w.window_days + 1), 0) as double
+    ) as followup_completion_rate
 from patient_programmes as pp
 cross join windows as w
+cross join as_of
 left join {{ ref('int_kpi__patient_pdc') }} as pdc on pp.patient_key = pdc.patient_key and w.window_days = pdc.window_days
 left join followup as f on pp.patient_key = f.patient_key and w.window_days = f.window_days
 group by pp.programme, w.window_days

@@ -1,11 +1,12 @@
--- N-day retention by monthly acquisition cohort, from the person x month spine.
--- Cohort: month of the acquisition date (first day seen by any source, else first service).
--- For each horizon N in retention_horizons_days (default 7, 30, 90):
---   eligible  = cohort members acquired at least N days before the as-of date
---               (acquisition_date + N <= as_of_date), so immature cohorts are not understated;
---   retained  = eligible members active (any interaction) on some day on or after
---               acquisition_date + N ("unbounded" retention: monotone in N for one person);
---   retention_rate = retained / eligible (null when nobody is eligible yet).
+-- N-day retention by monthly registration cohort on fixed windows (docs/metrics.md "Retention").
+-- Cohort: month of the registration date (first day any source saw the person). For each
+-- horizon N in retention_horizons_days (default 7, 30, 90):
+--   window     = days [registered_date + N, registered_date + 2N - 1], both ends inclusive
+--                (7: days 7-13, 30: days 30-59, 90: days 90-179);
+--   eligible   = cohort members whose whole window lies on or before the as-of date;
+--   retained   = eligible members with an active day (int_patient__activity_days) in the window;
+--   retention_rate = retained / eligible (null when nobody is eligible yet);
+--   is_mature  = every cohort member is eligible: only mature rows may be compared or averaged.
 with as_of as (
     select as_of_date from {{ ref('int_run__as_of') }}
 ),
@@ -14,10 +15,8 @@ persons as (
     select
         patient_key,
         cohort_month,
-        acquisition_date,
-        max(last_active_date) as last_active_date
-    from {{ ref('int_kpi__person_month') }}
-    group by all
+        registered_date
+    from {{ ref('int_kpi__person_acquisition') }}
 ),
 
 horizons as (
@@ -25,16 +24,30 @@ horizons as (
     from unnest({{ var('retention_horizons_days') }}) as h (horizon_days)
 ),
 
-flags as (
+windows as (
     select
+        persons.patient_key,
         persons.cohort_month,
         horizons.horizon_days,
-        persons.acquisition_date + horizons.horizon_days <= as_of.as_of_date as is_eligible,
-        persons.acquisition_date + horizons.horizon_days <= as_of.as_of_date
-        and coalesce(persons.last_active_date >= persons.acquisition_date + horizons.horizon_days, false) as is_retained
+        persons.registered_date + horizons.horizon_days as window_start,
+        persons.registered_date + 2 * horizons.horizon_days - 1 as window_end,
+        persons.registered_date + 2 * horizons.horizon_days - 1 <= as_of.as_of_date as is_eligible
     from persons
     cross join horizons
     cross join as_of
+),
+
+flags as (
+    select
+        w.cohort_month,
+        w.horizon_days,
+        w.patient_key,
+        any_value(w.is_eligible) as is_eligible,
+        any_value(w.is_eligible) and count(a.activity_date) > 0 as is_retained
+    from windows as w
+    left join {{ ref('int_patient__activity_days') }} as a
+        on w.patient_key = a.patient_key and a.activity_date between w.window_start and w.window_end
+    group by w.cohort_month, w.horizon_days, w.patient_key
 )
 
 select
@@ -43,6 +56,7 @@ select
     cast(count(*) as bigint) as cohort_size,
     cast(count(*) filter (where is_eligible) as bigint) as eligible_patients,
     cast(count(*) filter (where is_retained) as bigint) as retained_patients,
-    cast(count(*) filter (where is_retained) / nullif(count(*) filter (where is_eligible), 0) as double) as retention_rate
+    cast(count(*) filter (where is_retained) / nullif(count(*) filter (where is_eligible), 0) as double) as retention_rate,
+    bool_and(is_eligible) as is_mature
 from flags
 group by cohort_month, horizon_days

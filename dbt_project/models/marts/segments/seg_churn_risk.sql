@@ -1,6 +1,7 @@
 -- Churn warning (business_rules.md "Churn warning"). Signals, each a column:
---   no_interaction_low    >= churn_low_days_without_interaction days without any interaction
---   no_interaction_medium >= churn_medium_days_without_interaction days
+--   no_interaction_low    >= churn_low_days_without_interaction days without activity (what the person
+--                         did: int_patient__events.is_activity; device syncs and message opens do not count)
+--   no_interaction_medium >= churn_medium_days_without_interaction days without activity
 --   no_checkin            community member without a check-in for churn_checkin_gap_days
 --   no_message_open       sent messages but none opened for churn_message_open_gap_days
 --   consult_drop          consults in the last 30 days <= (1 - churn_consult_drop_ratio) x the 30 before (and > 0 before)
@@ -33,7 +34,7 @@ per_person as (
     select
         patient_key,
         any_value(as_of_date) as as_of_date,
-        max(event_date) as last_event_date,
+        max(event_date) filter (where is_activity) as last_event_date,
         max(event_date) filter (where event_type = 'community_checkin') as last_checkin_date,
         max(event_date) filter (where event_type = 'message_opened') as last_open_date,
         count(*) filter (where event_type like 'consult_%' and event_date > as_of_date - interval 30 day) as consults_last_30,
@@ -52,7 +53,7 @@ sent as (
         patient_key,
         min(occurred_date) as first_sent_date
     from {{ ref('int_crm__message_events_keyed') }}
-    where event_type = 'sent'
+    where event_type = 'sent' and occurred_date <= (select a.as_of_date from as_of as a)
     group by patient_key
 ),
 
@@ -94,6 +95,7 @@ leave as (
         patient_key,
         bool_or(left_at is not null and leave_reason is not null) as left_with_reason
     from {{ ref('int_crm__group_memberships_keyed') }}
+    where cast(left_at as date) <= (select a.as_of_date from as_of as a)
     group by patient_key
 ),
 

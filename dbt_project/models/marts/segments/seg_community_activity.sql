@@ -3,8 +3,9 @@
 -- indicators on target = HbA1c and BP controlled where measured (no indicator counts as on target).
 --   high_value_active: >= community_high_weekly_interactions a week, >= community_high_monthly_purchases
 --                      purchases, indicators on target
---   potential_active:  >= community_potential_weekly_interactions a week
---   low_frequency:     fewer; non_member: not in a group.
+--   potential_active:  >= community_potential_weekly_interactions a week and no value-added
+--                      purchase in the last 30 days (the rule's "no purchase yet": the upsell target)
+--   low_frequency:     every other member (incl. purchasers below the high bar); non_member: not in a group.
 {{ config(
     materialized='incremental',
     unique_key='as_of_date',
@@ -46,7 +47,10 @@ select
             and coalesce(cl.hba1c_controlled, true)
             and coalesce(cl.latest_sbp < {{ var('sbp_target_mmhg') }} and cl.latest_dbp < {{ var('dbp_target_mmhg') }}, true)
             then 'high_value_active'
-        when coalesce(act.weekly_interactions, 0) >= {{ var('community_potential_weekly_interactions') }} then 'potential_active'
+        when
+            coalesce(act.weekly_interactions, 0) >= {{ var('community_potential_weekly_interactions') }}
+            and coalesce(act.purchases_30d, 0) = 0
+            then 'potential_active'
         else 'low_frequency'
     end as community_activity_tier
 from {{ ref('int_patient__demographics') }} as d

@@ -6,9 +6,10 @@
 -- lifecycle_churned_days) > silent (inactive >= lifecycle_silent_days) > active (>=
 -- lifecycle_active_min_days active days and >= lifecycle_active_min_services services in
 -- the last lifecycle_active_window_days) > occasional (inactive < 30 days but below the
--- active bar). Community lifecycle: none (no CRM contact), potential (contact, never
--- joined a group), loyal (member >= 180 days or referred someone), community_churned
--- (member without community interaction for community_churn_days), member.
+-- active bar). Community lifecycle (first that holds): none (no CRM contact), potential
+-- (contact, never joined a group), community_churned (joined once, but no longer a member or
+-- no community interaction for community_churn_days: churn wins over loyalty), loyal (member
+-- >= 180 days or referred someone), member.
 {{ config(
     materialized='incremental',
     unique_key='as_of_date',
@@ -70,12 +71,13 @@ select
     case
         when not people.has_crm_contact then 'none'
         when people.community_groups_joined = 0 then 'potential'
-        when people.community_member and (
-            date_diff('day', community.first_community_date, as_of.as_of_date) >= 180 or people.referrals_made > 0
-        ) then 'loyal'
         when
-            date_diff('day', coalesce(community.last_community_date, date '1900-01-01'), as_of.as_of_date)
+            not people.community_member
+            or date_diff('day', coalesce(community.last_community_date, date '1900-01-01'), as_of.as_of_date)
             > {{ var('community_churn_days') }} then 'community_churned'
+        when
+            date_diff('day', community.first_community_date, as_of.as_of_date) >= 180 or people.referrals_made > 0
+            then 'loyal'
         else 'member'
     end as community_lifecycle_stage
 from people

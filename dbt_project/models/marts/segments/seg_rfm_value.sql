@@ -1,6 +1,7 @@
 -- RFM value tier (business_rules.md "Value and need"). Among people with at least one service:
 -- recency, frequency (service days) and monetary (total spend) quintile scores, 5 = best
--- (ntile over the population, ties broken by key for determinism); score = R + F + M
+-- (1 + floor(5 x (rank - 1) / n): tied people share a score, never split across quintiles
+-- by key); score = R + F + M
 -- plus a health-contribution bonus (health talks attended + referrals made, capped at
 -- rfm_contribution_bonus_cap). Tier: high (>= rfm_high_min_score), mid (>=
 -- rfm_mid_min_score), low; people without services are 'no_service'.
@@ -37,9 +38,12 @@ contribution as (
 scored as (
     select
         served.*,
-        ntile(5) over (order by served.last_service_date, served.patient_key) as r_score,
-        ntile(5) over (order by served.service_days, served.patient_key) as f_score,
-        ntile(5) over (order by served.total_revenue, served.patient_key) as m_score
+        cast(1 + floor(5 * (rank() over (order by served.last_service_date) - 1) / count(*) over ()) as bigint)
+            as r_score,
+        cast(1 + floor(5 * (rank() over (order by served.service_days) - 1) / count(*) over ()) as bigint)
+            as f_score,
+        cast(1 + floor(5 * (rank() over (order by served.total_revenue) - 1) / count(*) over ()) as bigint)
+            as m_score
     from served
 )
 
