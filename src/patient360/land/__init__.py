@@ -69,6 +69,7 @@ from patient360.errors import InputMissing
 from patient360.land.files import Inspection, discover, inspect
 from patient360.land.loader import land_file, new_load_id
 from patient360.land.report import FileResult, LandingReport
+from patient360.land import zones
 from patient360.land.schema import ensure_schema
 from patient360.warehouse import connect
 
@@ -87,6 +88,7 @@ def land_exports(
     if unknown:  # a usage mistake, before looking at the folder
         raise ValueError(f"unknown source {unknown[0]!r}; expected one of {', '.join(SOURCES)}")
     _check_layout(exports_dir, wanted)
+    zones.overrides()  # a bad P360_TIME_ZONES is a configuration error before any file is read
     files = discover(exports_dir, day, wanted)
     report = LandingReport(load_id=new_load_id())
     if day is not None:
