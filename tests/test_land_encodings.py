@@ -131,3 +131,16 @@ def test_quarantined_raw_text_with_identifiers_is_restricted_and_purged(tmp_path
     assert purge(wh, today=date.today().replace(year=date.today().year + 1)) == 1
     assert _q(wh, "SELECT count(*) FROM restricted.quarantine_raw") == [(0,)]
     assert _q(wh, "SELECT rule FROM audit.quarantine WHERE line_number = 3") == [("allowed:gender",)]
+
+
+def test_land_and_run_report_rejected_files_the_same_way(tmp_path: Path) -> None:
+    from patient360.pipeline import PipelineResult, _land_complete
+
+    day = tmp_path / "exports" / "wearable" / DAY
+    day.mkdir(parents=True)
+    (day / "Zhang_San_notes.csv").write_bytes(b"when,what\n2026-11-30,walk\n")
+    result = PipelineResult(ok=False)
+    report = _land_complete(tmp_path / "exports", tmp_path / "wh.duckdb", None, result)
+    (line,) = report.problems()
+    assert line.startswith("rejected: wearable/") and "accepted:" in line
+    assert line in report.render() and line in result.data_problems  # `run` prints and exits 1 on it
