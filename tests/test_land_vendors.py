@@ -79,8 +79,13 @@ def test_every_format_is_recognised_by_content_with_its_counts(landed) -> None:
 
 def test_file_names_with_personal_data_are_never_recorded(landed) -> None:
     _, con, _ = landed
-    for table, col in (("audit.file_loads", "file_path"), ("audit.quarantine", "file_path"),
-                       ("raw_wearable.readings", "_file_path"), ("restricted.quarantine_raw", "file_path")):  # fmt: skip
+    recorded = (
+        ("audit.file_loads", "file_path"),
+        ("audit.quarantine", "file_path"),
+        ("raw_wearable.readings", "_file_path"),
+        ("restricted.quarantine_raw", "file_path"),
+    )
+    for table, col in recorded:
         names = [r[0] for r in con.execute(f"SELECT DISTINCT {col} FROM {table}").fetchall()]
         assert names and not [n for n in names if "Zhou" in n or "Meiling" in n or "Clarity" in n], table
 

@@ -66,10 +66,10 @@ from pathlib import Path
 
 from patient360.contracts import SOURCES
 from patient360.errors import InputMissing
+from patient360.land import zones
 from patient360.land.files import Inspection, discover, inspect
 from patient360.land.loader import land_file, new_load_id
 from patient360.land.report import FileResult, LandingReport
-from patient360.land import zones
 from patient360.land.schema import ensure_schema
 from patient360.warehouse import connect
 
