@@ -63,7 +63,7 @@ CREATE TABLE IF NOT EXISTS audit.quarantine (
 """
 
 # Restricted: vendor-export rows that are not readings (device info, alerts, calibrations).
-# Patient names / birth dates in vendor metadata are never stored (see vendors.py).
+# Patient names / birth dates in vendor metadata are never stored (see land/adapters/dexcom.py).
 VENDOR_META_DDL = """
 CREATE TABLE IF NOT EXISTS raw_wearable.vendor_file_meta (
     vendor VARCHAR NOT NULL, event_type VARCHAR, event_subtype VARCHAR, device_info VARCHAR,
