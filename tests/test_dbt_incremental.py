@@ -132,8 +132,9 @@ def test_late_readings_for_an_old_day_are_rebuilt_like_a_full_refresh(tmp_path, 
         latest = con.execute("select max(measured_date) from intermediate.int_wearable__daily").fetchone()[0]
         old_day = latest - timedelta(days=20)
         serial, metric, at, value, unit, vendor = con.execute(
-            "select device_serial, metric, measured_at, value, unit, vendor from raw_wearable.readings "
-            "where cast(measured_at as date) = ? and metric = 'heart_rate' order by all limit 1",
+            # raw measured_at is an instant; the export writes Beijing local time
+            "select device_serial, metric, timezone('Asia/Shanghai', measured_at), value, unit, vendor "
+            "from raw_wearable.readings where _local_date = ? and metric = 'heart_rate' order by all limit 1",
             [old_day],
         ).fetchone()
         before = con.execute(

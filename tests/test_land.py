@@ -11,6 +11,7 @@ import duckdb
 import pytest
 
 from patient360.land import land_exports
+from patient360.land.files import recorded_name
 from test_land_support import (
     DAY,
     EXPECTED_QUARANTINE,
@@ -48,7 +49,7 @@ def test_lands_valid_rows_and_quarantines_each_planted_defect(exports: Path, tmp
     assert report.ok, report.render()
     by_file = {f.file: f for f in report.files}
     assert set(by_file) == {P, S, C, R}
-    assert by_file[P].encoding == "gbk" and by_file[S].encoding == "utf-8"
+    assert by_file[P].encoding == "gb18030" and by_file[S].encoding == "utf-8"
     assert (by_file[P].rows_read, by_file[P].rows_landed, by_file[P].rows_quarantined) == (11, 3, 8)
     assert (by_file[S].rows_read, by_file[S].rows_landed, by_file[S].rows_quarantined) == (9, 2, 7)
     assert all(f.status == "landed_with_quarantine" for f in report.files)
@@ -66,13 +67,24 @@ def test_lands_valid_rows_and_quarantines_each_planted_defect(exports: Path, tmp
     # typed columns
     row = _q(wh, "SELECT fee, rating, prescription_issued, requested_at FROM raw_consult.sessions LIMIT 1")[0]
     assert str(row[0]) == "29.90" and row[1] == 5 and row[2] is True and row[3].year == 2024
-    # quarantine keeps the raw record and a detail naming the value
-    raw, detail = _q(wh, "SELECT raw_record, detail FROM audit.quarantine WHERE rule = 'allowed:consult_type'")[0]
-    assert '"consult_type": "email"' in raw and "email" in detail
+    # quarantine keeps a detail naming the value; the raw record of a table with direct
+    # identifiers is kept only in the restricted zone, with a purge date
     raw, detail = _q(
-        wh, "SELECT raw_record, detail FROM audit.quarantine WHERE file_path = ? AND line_number = 13", [P]
+        wh,
+        "SELECT r.raw_record, q.detail FROM audit.quarantine q JOIN restricted.quarantine_raw r "
+        "USING (load_id, file_path, line_number) WHERE q.rule = 'allowed:consult_type'",
     )[0]
-    assert raw == "MRN00000099,too,few,columns" and "MISSING COLUMNS" in detail
+    assert '"consult_type": "email"' in raw and "email" in detail
+    raw, detail, purge_after = _q(
+        wh,
+        "SELECT r.raw_record, q.detail, r.purge_after - CAST(r.quarantined_at AS DATE) FROM audit.quarantine q "
+        "JOIN restricted.quarantine_raw r USING (load_id, file_path, line_number) "
+        "WHERE q.file_path = ? AND q.line_number = 13",
+        [P],
+    )[0]
+    assert raw == "MRN00000099,too,few,columns" and "MISSING COLUMNS" in detail and purge_after == 30
+    # every table quarantined here holds direct identifiers: no raw text in the audit zone
+    assert _q(wh, "SELECT count(*) FROM audit.quarantine WHERE raw_record IS NOT NULL") == [(0,)]
     meta = _q(wh, "SELECT DISTINCT _file_path, length(_file_checksum), _load_id FROM raw_wearable.readings")
     assert meta == [(R, 64, report.load_id)]
     assert_invariant(wh)
@@ -152,7 +164,8 @@ def test_bad_files_are_recorded_and_never_block_good_ones(
     assert res["payments.csv.gz"].status == "rejected" and "truncated" in res["payments.csv.gz"].error
     assert res["diagnoses.csv"].status == "rejected" and "mrn" in res["diagnoses.csv"].error
     assert res["lab_results.csv"].status == "rejected" and "GBK" in res["lab_results.csv"].error
-    assert res["notes.txt"].status == "rejected"
+    notes = recorded_name("notes.txt")  # not a contract's name: recorded without its text
+    assert res[notes].status == "rejected" and "accepted: diagnoses*.csv*" in res[notes].error
     assert res["campaigns.csv"].status == "rejected" and "looks like GBK" in res["campaigns.csv"].error
     assert res["referrals.csv"].status == "landed" and "channel_note" in res["referrals.csv"].warning
     assert not report.ok
@@ -169,7 +182,7 @@ def test_bad_files_are_recorded_and_never_block_good_ones(
     assert file_rules == {
         "visits.csv": "file:empty_file", "payments.csv.gz": "file:truncated_gzip",
         "diagnoses.csv": "file:missing_column", "lab_results.csv": "file:bad_encoding",
-        "notes.txt": "file:unmatched", "campaigns.csv": "file:bad_encoding", "referrals.csv": "file:extra_column",  # noqa: E501
+        notes: "file:unmatched", "campaigns.csv": "file:bad_encoding", "referrals.csv": "file:extra_column",  # noqa: E501
     }  # fmt: skip
     assert_invariant(wh)
     logged = caplog.text

@@ -1,108 +1,214 @@
-"""Dexcom Clarity and Fitbit exports land into raw_wearable.readings (fixtures: tests/fixtures/vendors)."""
+"""Vendor exports recognised by content, under their vendors' default names, land into
+raw_wearable.readings (fixtures: tests/fixtures/vendors, written from the documented layouts)."""
 
 from __future__ import annotations
 
 import shutil
-from datetime import datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import duckdb
 import pytest
 
 from patient360.land import land_exports
+from patient360.land.files import recorded_name
 from test_land_support import assert_invariant
 
 FIXTURES = Path(__file__).parent / "fixtures" / "vendors"
-DAY = "2024-02-29"
+DAY = "2026-11-30"
+# fixture -> (format, rows_read, landed, quarantined)
+EXPECTED = {
+    "Clarity_Export_Zhou_Meiling_2024-02-29_093512.csv": ("dexcom_clarity", 5, 4, 1),
+    "Clarity_Export_Li_Wei_2026-11-28_080000.csv": ("dexcom_clarity", 6, 4, 2),
+    "Clarity_Export_Schmidt_Anna_2026-10-25.csv": ("dexcom_clarity", 5, 5, 0),
+    "ZhouMeiling_glucose_29-11-2026.csv": ("libreview", 7, 5, 2),
+    "glucose-export-us.csv": ("libreview", 4, 4, 0),
+    "export.xml": ("apple_health", 9, 7, 2),
+    "heartrateseconds_merged.csv": ("fitbit_heartrate", 6, 4, 2),
+    "minuteStepsNarrow_merged.csv": ("fitbit_minute_steps", 4, 3, 1),
+    "hourlySteps_merged.csv": ("fitbit_hourly_steps", 3, 3, 0),
+    "dailyActivity_merged.csv": ("fitbit_daily_activity", 3, 2, 1),
+    "steps_daily_account_export.csv": ("fitbit_daily_steps", 4, 2, 2),
+    "sleepDay_merged.csv": ("fitbit_sleep_day", 3, 2, 1),
+}
 
 
-@pytest.fixture
-def landed(tmp_path: Path):
-    day = tmp_path / "exports" / "wearable" / DAY
+def utc(*args: int) -> datetime:
+    return datetime(*args, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def landed(tmp_path_factory: pytest.TempPathFactory):
+    tmp = tmp_path_factory.mktemp("vendors")
+    day = tmp / "exports" / "wearable" / DAY
     day.mkdir(parents=True)
     for f in FIXTURES.iterdir():
-        shutil.copy(f, day / (f.name if f.name.startswith("fitbit_") else "dexcom_clarity_export.csv"))
-    wh = tmp_path / "wh.duckdb"
-    report = land_exports(tmp_path / "exports", wh)
+        shutil.copy(f, day / f.name)
+    wh = tmp / "wh.duckdb"
+    report = land_exports(tmp / "exports", wh)
     con = duckdb.connect(str(wh), read_only=True)
     yield report, con, wh
     con.close()
 
 
-def test_dexcom_clarity_egv_rows_become_glucose_readings(landed) -> None:
-    report, con, _ = landed
-    res = {f.file.rsplit("/", 1)[1]: f for f in report.files}["dexcom_clarity_export.csv"]
-    assert (res.status, res.rows_read, res.rows_landed, res.rows_quarantined) == (
-        "landed_with_quarantine",
-        5,
-        4,
-        1,
+def _path(name: str) -> str:
+    return f"wearable/{DAY}/{recorded_name(name)}"
+
+
+def _rows(con, name: str, cols: str = "_line_number, value, measured_at") -> list[tuple]:
+    return con.execute(f"SELECT {cols} FROM raw_wearable.readings WHERE _file_path = ? ORDER BY 1", [_path(name)]).fetchall()  # noqa: E501
+
+
+def _quarantine(con, name: str) -> list[tuple]:
+    sql = "SELECT line_number, rule FROM audit.quarantine WHERE file_path = ? AND line_number IS NOT NULL ORDER BY 1"
+    return con.execute(sql, [_path(name)]).fetchall()
+
+
+def test_every_format_is_recognised_by_content_with_its_counts(landed) -> None:
+    report, con, wh = landed
+    got = {
+        r[0]: r[1:]
+        for r in con.execute(
+            "SELECT file_path, file_format, rows_read, rows_landed, rows_quarantined FROM audit.file_loads"
+        ).fetchall()
+    }
+    assert got == {_path(n): e for n, e in EXPECTED.items()}
+    assert report.ok
+    assert_invariant(wh)
+
+
+def test_file_names_with_personal_data_are_never_recorded(landed) -> None:
+    _, con, _ = landed
+    recorded = (
+        ("audit.file_loads", "file_path"),
+        ("audit.quarantine", "file_path"),
+        ("raw_wearable.readings", "_file_path"),
+        ("restricted.quarantine_raw", "file_path"),
     )
-    assert "3 patient name/birth-date metadata row(s) dropped" in res.warning
-    rows = con.execute(
-        "SELECT _line_number, device_serial, vendor, metric, value, unit, measured_at, "
-        "_extra->>'glucose_text', _extra->>'censored' FROM raw_wearable.readings WHERE vendor = 'dexcom' ORDER BY 1"  # noqa: E501
-    ).fetchall()
-    assert rows == [
-        (8, "8GQK2L", "dexcom", "glucose", 112.0, "mg/dL", datetime(2024, 2, 28, 23, 55, 12), None, None),
-        (9, "8GQK2L", "dexcom", "glucose", 40.0, "mg/dL", datetime(2024, 2, 29, 0, 0, 12), "Low", "below"),
-        (10, "8GQK2L", "dexcom", "glucose", 400.0, "mg/dL", datetime(2024, 2, 29, 0, 5, 12), "High", "above"),
-        (13, "8GQK2L", "dexcom", "glucose", 121.0, "mg/dL", datetime(2024, 2, 29, 0, 20, 12), None, None),
-    ]
-    q = con.execute("SELECT line_number, rule FROM audit.quarantine WHERE file_path LIKE '%dexcom%'").fetchall()
-    assert q == [(11, "type:value")]
-    meta = con.execute("SELECT _line_number, event_type FROM raw_wearable.vendor_file_meta ORDER BY 1").fetchall()
-    assert meta == [(5, "Device"), (6, "Alert"), (7, "Alert"), (12, "Calibration")]
+    for table, col in recorded:
+        names = [r[0] for r in con.execute(f"SELECT DISTINCT {col} FROM {table}").fetchall()]
+        assert names and not [n for n in names if "Zhou" in n or "Meiling" in n or "Clarity" in n], table
 
 
-def test_dexcom_patient_names_are_never_stored(landed) -> None:
+def test_patient_information_rows_are_never_stored_anywhere(landed) -> None:
     _, con, _ = landed
     tables = con.execute(
-        "SELECT table_schema, table_name FROM information_schema.tables WHERE table_schema NOT IN ('information_schema')"  # noqa: E501
+        "SELECT table_schema, table_name FROM information_schema.tables WHERE table_schema <> 'information_schema'"
     ).fetchall()
-    assert len(tables) > 10
 
     def hits(pattern: str) -> int:
         return sum(
             con.execute(
-                f"SELECT count(*) FROM {schema}.{table} t WHERE regexp_matches(CAST(t AS VARCHAR), ?)",
-                [pattern],
+                f"SELECT count(*) FROM {s}.{t} x WHERE regexp_matches(CAST(x AS VARCHAR), ?)", [pattern]
             ).fetchone()[0]
-            for schema, table in tables
+            for s, t in tables
         )
 
-    assert hits("Android G6") > 0  # the scan does see vendor text
-    assert hits("Meiling|Zhou|1975-06-02") == 0
+    assert hits("Android G6") > 0 and hits("Stelo App") > 0  # the scan does see vendor text
+    # Clarity name/birth rows (short and over-long), LibreView's "Generated by", Apple's <Me> and sourceName
+    assert hits("Meiling|Zhou|1975|Li Wei|1968-11-23|Schmidt|周美玲") == 0
 
 
-def test_fitbit_heart_rate_and_daily_steps(landed) -> None:
-    report, con, wh = landed
-    res = {f.file.rsplit("/", 1)[1]: f for f in report.files}
-    hr = res["fitbit_heartrate_seconds_merged.csv"]
-    assert (hr.rows_read, hr.rows_landed, hr.rows_quarantined) == (6, 4, 2)
-    rows = con.execute(
-        "SELECT device_serial, metric, unit, value, measured_at FROM raw_wearable.readings "
-        "WHERE metric = 'heart_rate' ORDER BY measured_at"
-    ).fetchall()
-    assert rows[0] == ("FB-2022484408", "heart_rate", "bpm", 93.0, datetime(2016, 4, 1, 7, 54))
-    assert rows[-1][4] == datetime(2016, 4, 12, 23, 59, 55)
-    assert datetime(2016, 4, 1, 12, 3, 10) in [r[4] for r in rows]
-    steps = con.execute(
-        "SELECT device_serial, value, measured_at, CAST(_extra->>'Calories' AS INTEGER) FROM raw_wearable.readings "  # noqa: E501
-        "WHERE metric = 'steps' ORDER BY measured_at"
-    ).fetchall()
-    assert steps == [
-        ("FB-1503960366", 13162.0, datetime(2016, 4, 12), 1985),
-        ("FB-1503960366", 10735.0, datetime(2016, 4, 13), 1797),
+def test_dexcom_g6_mgdl_and_g7_mmol(landed) -> None:
+    _, con, _ = landed
+    g6 = "Clarity_Export_Zhou_Meiling_2024-02-29_093512.csv"
+    assert _rows(con, g6, "_line_number, device_serial, value, unit, measured_at, _extra->>'censored'") == [
+        (8, "8GQK2L", 112.0, "mg/dL", utc(2024, 2, 28, 15, 55, 12), None),  # Beijing time -> UTC instant
+        (9, "8GQK2L", 40.0, "mg/dL", utc(2024, 2, 28, 16, 0, 12), "below"),
+        (10, "8GQK2L", 400.0, "mg/dL", utc(2024, 2, 28, 16, 5, 12), "above"),
+        (13, "8GQK2L", 121.0, "mg/dL", utc(2024, 2, 28, 16, 20, 12), None),
     ]
-    q = con.execute(
-        "SELECT regexp_extract(file_path, '[^/]+$'), line_number, rule FROM audit.quarantine "
-        "WHERE file_path LIKE '%fitbit%' ORDER BY ALL"
+    assert _quarantine(con, g6) == [(11, "type:value")]
+    meta = con.execute(
+        "SELECT _line_number, event_type FROM raw_wearable.vendor_file_meta WHERE _file_path = ? ORDER BY 1",
+        [_path(g6)],
     ).fetchall()
-    assert q == [
-        ("fitbit_dailyActivity_merged.csv", 4, "check:vital_in_range"),
-        ("fitbit_heartrate_seconds_merged.csv", 6, "type:measured_at"),
-        ("fitbit_heartrate_seconds_merged.csv", 7, "check:vital_in_range"),
+    assert meta == [(5, "Device"), (6, "Alert"), (7, "Alert"), (12, "Calibration")]
+    g7 = "Clarity_Export_Li_Wei_2026-11-28_080000.csv"
+    assert _rows(con, g7, "_line_number, value, unit, _local_date, _extra->>'censored'") == [
+        (7, 6.4, "mmol/L", date(2026, 11, 28), None),
+        (8, 2.2, "mmol/L", date(2026, 11, 28), "below"),
+        (9, 22.2, "mmol/L", date(2026, 11, 28), "above"),
+        (10, 7.9, "mmol/L", date(2026, 11, 28), None),
     ]
+    # measured after the load time (+ tolerance) and before 2000: quarantined with the rule's name
+    assert _quarantine(con, g7) == [(12, "future:measured_at"), (13, "plausible:measured_at")]
+
+
+def test_libreview_both_units_historic_scan_strip_and_date_order(landed) -> None:
+    _, con, _ = landed
+    eu = "ZhouMeiling_glucose_29-11-2026.csv"
+    assert _rows(con, eu, "_line_number, value, measured_at, _extra->>'record_type', _extra->>'censored'") == [
+        (3, 118.0, utc(2026, 11, 27, 0, 2), "historic", None),  # 27-11-2026 08:02 Beijing, day first
+        (4, 124.0, utc(2026, 11, 27, 0, 17), "historic", None),
+        (5, 131.0, utc(2026, 11, 27, 0, 21), "scan", None),
+        (6, 40.0, utc(2026, 11, 27, 4, 40), "scan", "below"),
+        (9, 500.0, utc(2026, 11, 27, 18, 47), "historic", "above"),
+    ]
+    # a month-first date in a day-first file breaks the file's order rule; 9999 mg/dL is out of range
+    assert _quarantine(con, eu) == [(10, "layout:libre_day_month_order"), (11, "check:vital_in_range")]
+    us = "glucose-export-us.csv"  # mmol/L, month first with AM/PM, no title row, UTF-8 BOM
+    assert _rows(con, us, "_line_number, value, unit, measured_at, _extra->>'record_type'") == [
+        (2, 6.5, "mmol/L", utc(2026, 11, 27, 0, 2), "historic"),
+        (3, 6.9, "mmol/L", utc(2026, 11, 27, 0, 17), "historic"),
+        (4, 27.8, "mmol/L", utc(2026, 11, 27, 5, 40), "scan"),
+        (5, 8.8, "mmol/L", utc(2026, 11, 27, 5, 41), "strip"),
+    ]
+
+
+def test_apple_health_records_with_their_offsets(landed) -> None:
+    _, con, _ = landed
+    rows = _rows(con, "export.xml", "_line_number, metric, value, unit, measured_at, _local_date")
+    assert rows == [
+        (20, "heart_rate", 72.0, "bpm", utc(2026, 11, 30, 0, 0), date(2026, 11, 30)),
+        (24, "steps", 842.0, "steps", utc(2026, 11, 30, 0, 51, 10), date(2026, 11, 30)),
+        (26, "glucose", 6.1, "mmol/L", utc(2026, 11, 29, 23, 30), date(2026, 11, 30)),
+        (29, "glucose", 142.0, "mg/dL", utc(2026, 11, 29, 14, 0), date(2026, 11, 29)),  # +0000 is an instant too
+        (31, "diastolic", 84.0, "mmHg", utc(2026, 11, 29, 23, 40), date(2026, 11, 30)),
+        (32, "systolic", 131.0, "mmHg", utc(2026, 11, 29, 23, 40), date(2026, 11, 30)),
+        (34, "sleep_minutes", 210.0, "min", utc(2026, 11, 29, 15, 40), date(2026, 11, 29)),
+    ]
+    assert _quarantine(con, "export.xml") == [(23, "check:vital_in_range"), (36, "future:measured_at")]
+    serials = {r[0] for r in _rows(con, "export.xml", "device_serial")}
+    assert all(s.startswith("AH-") and len(s) == 15 for s in serials)
+
+
+def test_fitbit_tables_and_both_daily_date_styles(landed) -> None:
+    _, con, _ = landed
+    assert _rows(con, "heartrateseconds_merged.csv", "_line_number, value, measured_at")[0] == (
+        2, 93.0, utc(2016, 3, 31, 23, 54)
+    )
+    assert _quarantine(con, "heartrateseconds_merged.csv") == [(6, "type:measured_at"), (7, "check:vital_in_range")]
+    minute = _rows(con, "minuteStepsNarrow_merged.csv", "_line_number, value, _extra->>'period'")
+    assert minute == [(2, 0.0, "minute"), (3, 12.0, "minute"), (4, 104.0, "minute")]
+    hourly = _rows(con, "hourlySteps_merged.csv", "value, measured_at, _extra->>'period'")
+    assert hourly[2] == (4191.0, utc(2016, 4, 12, 5, 0), "hour")  # 1:00 PM Beijing
+    sleep = _rows(con, "sleepDay_merged.csv", "metric, unit, value, _local_date")
+    assert sleep == [("sleep_minutes", "min", 327.0, date(2016, 4, 12)), ("sleep_minutes", "min", 384.0, date(2016, 4, 13))]  # noqa: E501
+    assert _quarantine(con, "sleepDay_merged.csv") == [(4, "check:vital_in_range")]
+    daily = _rows(con, "dailyActivity_merged.csv", "_local_date, value, CAST(_extra->>'Calories' AS INTEGER)")
+    assert daily == [(date(2016, 4, 12), 13162.0, 1985), (date(2016, 4, 13), 10735.0, 1797)]
+    iso = _rows(con, "steps_daily_account_export.csv", "_local_date, value")
+    assert iso == [(date(2016, 4, 12), 11875.0), (date(2016, 4, 13), 9705.0)]
+    # 4/14/16 never lands in the year 16: it breaks the two-digit-year rule; 14/04/2016 is no Fitbit layout
+    assert _quarantine(con, "steps_daily_account_export.csv") == [(4, "layout:two_digit_year"), (5, "type:measured_at")]
+
+
+def test_a_clock_change_keeps_both_readings_of_a_repeated_local_time(tmp_path, monkeypatch) -> None:
+    name = "Clarity_Export_Schmidt_Anna_2026-10-25.csv"
+    day = tmp_path / "exports" / "wearable" / "2026-10-25"
+    day.mkdir(parents=True)
+    shutil.copy(FIXTURES / name, day / name)
+    monkeypatch.setenv("P360_TIME_ZONES", "dexcom_clarity=Europe/Berlin")  # clocks go back at 03:00 CEST
+    wh = tmp_path / "wh.duckdb"
+    land_exports(tmp_path / "exports", wh)
+    con = duckdb.connect(str(wh), read_only=True)
+    rows = con.execute("SELECT value, measured_at FROM raw_wearable.readings ORDER BY measured_at").fetchall()
     con.close()
-    assert_invariant(wh)
+    assert rows == [
+        (101.0, utc(2026, 10, 25, 0, 50)),  # 02:50 CEST
+        (103.0, utc(2026, 10, 25, 0, 55)),
+        (140.0, utc(2026, 10, 25, 1, 50)),  # 02:50 CET: the same displayed time, an hour later
+        (142.0, utc(2026, 10, 25, 1, 55)),
+        (144.0, utc(2026, 10, 25, 2, 0)),
+    ]

@@ -4,7 +4,7 @@
     since the latest landing time stored in `this` (late arrivals of any age). Looked up
     when the model runs and rendered as date literals, so that DuckDB can apply the filter
     below the staging dedupe window (whose partition includes `day_col`). Reads only
-    landing metadata (_loaded_at, measured_at) of the raw table, which zone maps make cheap.
+    landing metadata (_loaded_at, measured_at, _local_date) of the raw table, which zone maps make cheap.
 -#}
 {% macro wearable_rebuild_days(this, raw, day_col) -%}
     {%- if execute -%}
@@ -14,8 +14,8 @@
             ~ "coalesce(max(last_loaded_at), timestamp '1900-01-01') from " ~ this
         ).rows[0] -%}
         {%- set late = run_query(
-            "select distinct cast(measured_at as date) from " ~ raw
-            ~ " where _loaded_at > '" ~ state[1] ~ "' and cast(measured_at as date) < '"
+            "select distinct " ~ reading_day() ~ " from " ~ raw
+            ~ " where _loaded_at > '" ~ state[1] ~ "' and " ~ reading_day() ~ " < '"
             ~ state[0].strftime('%Y-%m-%d') ~ "' order by 1"
         ).columns[0].values() -%}
         ({{ day_col }} >= date '{{ state[0].strftime('%Y-%m-%d') }}'
@@ -25,4 +25,10 @@
     {%- else -%}
         true
     {%- endif -%}
+{%- endmacro %}
+
+{#- The reporting day of a raw reading: its local date in its source's zone (landed as
+    `_local_date`), else its date in the reporting zone. One home: staging uses it too. -#}
+{% macro reading_day() -%}
+    coalesce(_local_date, cast({{ local_time('measured_at') }} as date))
 {%- endmacro %}

@@ -22,6 +22,7 @@ LOAD_COLUMNS = [
     ("_load_id", "Landing run that wrote the row (audit.file_loads.load_id)."),
     ("_loaded_at", "When the row was landed."),
     ("_extra", "JSON of columns or keys not in the contract (schema drift), or NULL."),
+    ("_local_date", "Local date (in the source's zone) of the contract's local_date_of timestamp, or NULL."),
 ]
 
 FRESHNESS = {

@@ -121,6 +121,7 @@ def _land_complete(exports_dir: Path, warehouse: Path, day: date | None, result:
         raise InputMissing("export partitions missing: " + ", ".join(report.missing_partitions))
     if not report.ok:  # bad files never block the good ones; the run goes on and says so
         result.data_problems.append("some export files were rejected or failed (see the landing report)")
+        result.data_problems += report.problems()
     return report
 
 

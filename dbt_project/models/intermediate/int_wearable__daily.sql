@@ -45,8 +45,13 @@ select
     metric,
     count(*) as reading_count,
     -- exact decimal sum: summation order (incremental vs full refresh) must not change the result
-    sum(cast(reading_value as decimal(18, 3))) as value_sum,
-    round(cast(sum(cast(reading_value as decimal(18, 3))) as double) / count(*), 3) as avg_value,
+    -- censored readings (Low / High) are no measurement: out of the sum and the mean
+    sum(cast(reading_value as decimal(18, 3))) filter (where censored is null) as value_sum,
+    round(
+        cast(sum(cast(reading_value as decimal(18, 3))) filter (where censored is null) as double)
+        / nullif(count(*) filter (where censored is null), 0),
+        3
+    ) as avg_value,
     min(reading_value) as min_value,
     max(reading_value) as max_value,
     case metric

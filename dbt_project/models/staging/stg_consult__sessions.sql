@@ -1,5 +1,5 @@
 with source as (
-    select * from {{ source('raw_consult', 'sessions') }}
+    select {{ local_times(['requested_at', 'first_response_at', 'closed_at']) }} from {{ source('raw_consult', 'sessions') }}
 ),
 
 renamed as (

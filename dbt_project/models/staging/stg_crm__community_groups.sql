@@ -1,5 +1,5 @@
 with source as (
-    select * from {{ source('raw_crm', 'community_groups') }}
+    select {{ local_times(['created_at']) }} from {{ source('raw_crm', 'community_groups') }}
 ),
 
 renamed as (

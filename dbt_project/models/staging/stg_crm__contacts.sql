@@ -1,7 +1,7 @@
 -- CRM contacts: every exported version (consent can be withdrawn later), exact
 -- re-deliveries removed; is_latest_version marks the current state.
 with source as (
-    select * from {{ source('raw_crm', 'contacts') }}
+    select {{ local_times(['created_at', 'consent_at', 'consent_withdrawn_at', 'updated_at']) }} from {{ source('raw_crm', 'contacts') }}
 ),
 
 renamed as (

@@ -1,5 +1,5 @@
 with source as (
-    select * from {{ source('raw_crm', 'group_memberships') }}
+    select {{ local_times(['joined_at', 'left_at']) }} from {{ source('raw_crm', 'group_memberships') }}
 ),
 
 renamed as (

@@ -1,7 +1,7 @@
 -- The free-text comment is a direct identifier risk (people type names and numbers):
 -- it is kept here for the restricted zone only and never selected into marts.
 with source as (
-    select * from {{ source('raw_crm', 'nps_responses') }}
+    select {{ local_times(['answered_at']) }} from {{ source('raw_crm', 'nps_responses') }}
 ),
 
 renamed as (

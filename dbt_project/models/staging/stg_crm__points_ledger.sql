@@ -1,5 +1,5 @@
 with source as (
-    select * from {{ source('raw_crm', 'points_ledger') }}
+    select {{ local_times(['occurred_at']) }} from {{ source('raw_crm', 'points_ledger') }}
 ),
 
 renamed as (

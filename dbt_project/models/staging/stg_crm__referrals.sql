@@ -1,5 +1,5 @@
 with source as (
-    select * from {{ source('raw_crm', 'referrals') }}
+    select {{ local_times(['referred_at']) }} from {{ source('raw_crm', 'referrals') }}
 ),
 
 renamed as (

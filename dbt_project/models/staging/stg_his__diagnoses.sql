@@ -1,5 +1,5 @@
 with source as (
-    select * from {{ source('raw_his', 'diagnoses') }}
+    select {{ local_times(['diagnosed_at']) }} from {{ source('raw_his', 'diagnoses') }}
 ),
 
 renamed as (

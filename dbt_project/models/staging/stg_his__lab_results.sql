@@ -1,5 +1,5 @@
 with source as (
-    select * from {{ source('raw_his', 'lab_results') }}
+    select {{ local_times(['collected_at']) }} from {{ source('raw_his', 'lab_results') }}
 ),
 
 renamed as (

@@ -2,7 +2,7 @@
 -- is_latest_version marks the current state; identity resolution uses all versions
 -- (a patient who changed mobile is still linked through the old one).
 with source as (
-    select * from {{ source('raw_his', 'patients') }}
+    select {{ local_times(['registered_at', 'updated_at']) }} from {{ source('raw_his', 'patients') }}
 ),
 
 renamed as (

@@ -1,5 +1,5 @@
 with source as (
-    select * from {{ source('raw_his', 'payments') }}
+    select {{ local_times(['paid_at']) }} from {{ source('raw_his', 'payments') }}
 ),
 
 renamed as (

@@ -1,5 +1,5 @@
 with source as (
-    select * from {{ source('raw_his', 'prescriptions') }}
+    select {{ local_times(['prescribed_at']) }} from {{ source('raw_his', 'prescriptions') }}
 ),
 
 renamed as (

@@ -1,5 +1,5 @@
 with source as (
-    select * from {{ source('raw_his', 'visits') }}
+    select {{ local_times(['started_at', 'ended_at']) }} from {{ source('raw_his', 'visits') }}
 ),
 
 renamed as (

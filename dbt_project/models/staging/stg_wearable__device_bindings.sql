@@ -1,5 +1,5 @@
 with source as (
-    select * from {{ source('raw_wearable', 'device_bindings') }}
+    select {{ local_times(['bound_at', 'unbound_at']) }} from {{ source('raw_wearable', 'device_bindings') }}
 ),
 
 renamed as (

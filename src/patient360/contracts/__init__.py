@@ -15,6 +15,8 @@ import yaml
 CONTRACT_DIR = Path(__file__).parent
 SOURCES: tuple[str, ...] = ("his", "crm", "consult", "wearable")
 PII_CLASSES = frozenset({"direct", "quasi", "pseudonym", "sensitive", "none"})
+# The zone a source's local times are read in unless its contract (or P360_TIME_ZONES) says otherwise.
+DEFAULT_TIME_ZONE = "Asia/Shanghai"
 
 
 @dataclass(frozen=True)
@@ -28,7 +30,15 @@ class Column:
     min: float | None = None
     max: float | None = None
     not_future: bool = False
+    not_before: str | None = None  # plausibility: an ISO date no value may precede
+    aliases: tuple[str, ...] = ()  # other header names the column is exported under (HIS: 姓名)
+    value_aliases: tuple[tuple[str, str], ...] = ()  # exported value -> contract value (男 -> M)
     description: str = ""
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Every header name this column is recognised by, the contract name first."""
+        return (self.name, *self.aliases)
 
 
 @dataclass(frozen=True)
@@ -48,6 +58,8 @@ class Contract:
     primary_key: tuple[str, ...]
     columns: tuple[Column, ...]
     checks: tuple[Check, ...] = field(default=())
+    time_zone: str = DEFAULT_TIME_ZONE  # zone of local (offset-less) times in the source's files
+    local_date_of: str | None = None  # the timestamp column whose local date is stored as _local_date
 
     @property
     def raw_table(self) -> str:
@@ -99,6 +111,9 @@ def load_contract(path: Path) -> Contract:
             min=c.get("min"),
             max=c.get("max"),
             not_future=bool(c.get("not_future", False)),
+            not_before=str(c["not_before"]) if c.get("not_before") else None,
+            aliases=tuple(c.get("aliases", ())),
+            value_aliases=tuple((str(k), str(v)) for k, v in (c.get("value_aliases") or {}).items()),
             description=c.get("description", ""),
         )
         cols.append(col)
@@ -112,7 +127,11 @@ def load_contract(path: Path) -> Contract:
         primary_key=tuple(doc["primary_key"]),
         columns=tuple(cols),
         checks=tuple(Check(**ch) for ch in doc.get("checks", [])),
+        time_zone=doc.get("time_zone", DEFAULT_TIME_ZONE),
+        local_date_of=doc.get("local_date_of"),
     )
+    if contract.local_date_of is not None and contract.local_date_of not in contract.column_names:
+        raise ContractError(f"{path}: local_date_of names no column: {contract.local_date_of}")
     if contract.source != path.parent.name or contract.table != path.stem:
         raise ContractError(f"{path}: source/table must match its folder/file name")
     return contract

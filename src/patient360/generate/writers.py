@@ -25,8 +25,8 @@ def _render(s: pd.Series, type_: str) -> np.ndarray:
     t = type_.upper()
     if len(s) == 0:
         return np.array([], dtype=str)
-    if t in ("TIMESTAMP", "DATE"):
-        unit = "s" if t == "TIMESTAMP" else "D"
+    if t in ("TIMESTAMP", "TIMESTAMPTZ", "DATE"):  # local wall-clock time, no offset (the source's zone)
+        unit = "D" if t == "DATE" else "s"
         arr = pd.to_datetime(s).to_numpy().astype(f"datetime64[{unit}]")
         text = np.char.replace(np.datetime_as_string(arr, unit=unit), "T", " ")  # type: ignore[call-overload]
         return np.where(np.isnat(arr), "", text)

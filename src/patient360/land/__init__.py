@@ -2,8 +2,13 @@
 
     report = land_exports(exports_dir, warehouse, day=None, sources=None)
 
-Layout read: `DIR/<source>/<YYYY-MM-DD>/<file>`, file names matched by each contract's
-`file_glob` (plus the wearable vendor formats in vendors.py). `DIR/_truth` is never read.
+Layout read: `DIR/<source>/<YYYY-MM-DD>/<file>`; every file of a partition is read and
+recognised by its content (detect.py): vendor exports (adapters/: Dexcom Clarity,
+LibreView, Fitbit, Apple Health) by their header or root element under any name, native
+files by a contract's `file_glob` or by a header that fits a contract. `DIR/_truth` is
+never read. File names: a name that matches a contract's `file_glob` is recorded as it
+is; any other name (vendors put the patient's name in theirs) is recorded as
+`~<16 hex digits of sha256(name)><extensions>` (files.recorded_name), in every table.
 `day=None` lands every partition; files already landed (same path and sha256) are
 skipped, so that means "every partition not yet landed".
 
@@ -11,7 +16,7 @@ Tables written:
 - `raw_<source>.<table>`: contract columns, typed, for rows that pass the contract, plus
   `_extra` (JSON of unexpected columns), `_file_path` (relative to the exports folder),
   `_file_checksum` (sha256), `_line_number` (1-based physical line; CSV header = 1),
-  `_load_id`, `_loaded_at`.
+  `_load_id`, `_loaded_at`, `_local_date`.
 - `audit.file_loads`: one row per file attempt (status landed | landed_with_quarantine |
   duplicate_file | empty | rejected | failed), with counts, encoding, version, error and
   warning. Invariant, asserted in each file's transaction and by a CHECK constraint:
@@ -40,9 +45,15 @@ Schema-drift policy (CSV header vs contract; columns matched by name, order free
 - repeated column name: the file is rejected (`file:duplicate_column`).
 NDJSON records are checked key by key the same way (unknown keys -> `_extra`).
 
-Encodings: detected per file. Valid UTF-8 is UTF-8; otherwise, if the contract allows
-GBK, the file is decoded as GBK (strictly) and transcoded for DuckDB; anything else is
-rejected (`file:bad_encoding`).
+Encodings and line ends: detected per file (files.py): UTF-16 with a byte-order mark,
+UTF-8, else GB18030 (accepted wherever a contract allows GBK, its subset); anything else
+is rejected (`file:bad_encoding`) naming the encoding it looks like and the byte offset.
+`\r\r\n` and lone `\r` line ends are read as line breaks.
+
+Time: timestamps are TIMESTAMPTZ instants; local times without an offset are read in the
+file's zone (zones.py; default Asia/Shanghai) and `_local_date` keeps the local date of
+the contract's `local_date_of` column. Quarantined raw text of tables with direct
+identifiers is kept only in `restricted.quarantine_raw`, with a purge date (retention.py).
 """
 
 from __future__ import annotations
@@ -55,6 +66,7 @@ from pathlib import Path
 
 from patient360.contracts import SOURCES
 from patient360.errors import InputMissing
+from patient360.land import zones
 from patient360.land.files import Inspection, discover, inspect
 from patient360.land.loader import land_file, new_load_id
 from patient360.land.report import FileResult, LandingReport
@@ -72,7 +84,11 @@ def land_exports(
     """Land every matching export file; returns a per-file report. Closes the connection."""
     exports_dir, warehouse = Path(exports_dir), Path(warehouse)
     wanted = list(sources or SOURCES)
+    unknown = [s for s in wanted if s not in SOURCES]
+    if unknown:  # a usage mistake, before looking at the folder
+        raise ValueError(f"unknown source {unknown[0]!r}; expected one of {', '.join(SOURCES)}")
     _check_layout(exports_dir, wanted)
+    zones.overrides()  # a bad P360_TIME_ZONES is a configuration error before any file is read
     files = discover(exports_dir, day, wanted)
     report = LandingReport(load_id=new_load_id())
     if day is not None:
@@ -95,7 +111,7 @@ def land_exports(
             pending: dict[int, Future[Inspection]] = {}
             for i, ef in enumerate(files):
                 for j in (i, i + 1):
-                    if j < len(files) and j not in pending and files[j].contract is not None:
+                    if j < len(files) and j not in pending:
                         pending[j] = pool.submit(inspect, files[j], Path(tmp))
                 report.files.append(land_file(con, ef, report.load_id, Path(tmp), pending.pop(i, None)))
     finally:

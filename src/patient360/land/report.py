@@ -52,6 +52,11 @@ class LandingReport:
         """False when any file failed or was rejected; quarantined rows alone are fine."""
         return not any(f.status in FAILED_STATUSES for f in self.files)
 
+    def problems(self) -> list[str]:
+        """One line per rejected or failed file (unrecognised files say what is accepted):
+        what `land` and `run` both print, so a user sees the same outcome either way."""
+        return [f"{f.status}: {f.file}: {f.error}" for f in self.files if f.status in FAILED_STATUSES]
+
     @property
     def complete(self) -> bool:
         """Every partition asked for was there."""
@@ -104,6 +109,7 @@ class LandingReport:
                 + "  "
                 + r[-1]
             )
+        lines += self.problems()
         lines += [
             f"missing partition: {m} (the export did not arrive; nothing landed for it)"
             for m in self.missing_partitions

@@ -11,6 +11,7 @@ import duckdb
 
 from patient360 import identifiers
 from patient360.contracts import Contract, all_contracts
+from patient360.land import retention
 
 # Load metadata appended to every raw table (see patient360.dbt_sources.LOAD_COLUMNS).
 LOAD_COLUMNS: tuple[tuple[str, str], ...] = (
@@ -20,6 +21,7 @@ LOAD_COLUMNS: tuple[tuple[str, str], ...] = (
     ("_line_number", "BIGINT NOT NULL"),
     ("_load_id", "VARCHAR NOT NULL"),
     ("_loaded_at", "TIMESTAMP NOT NULL"),
+    ("_local_date", "DATE"),  # local date (in the file's zone) of the contract's `local_date_of` column
 )
 
 AUDIT_DDL = """
@@ -61,7 +63,7 @@ CREATE TABLE IF NOT EXISTS audit.quarantine (
 """
 
 # Restricted: vendor-export rows that are not readings (device info, alerts, calibrations).
-# Patient names / birth dates in vendor metadata are never stored (see vendors.py).
+# Patient names / birth dates in vendor metadata are never stored (see land/adapters/dexcom.py).
 VENDOR_META_DDL = """
 CREATE TABLE IF NOT EXISTS raw_wearable.vendor_file_meta (
     vendor VARCHAR NOT NULL, event_type VARCHAR, event_subtype VARCHAR, device_info VARCHAR,
@@ -95,18 +97,26 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     at the start of every landing, so it is kept to a few round trips.
     """
     contracts = all_contracts()
-    ddl = [*identifiers.macro_sql(), AUDIT_DDL]
+    ddl = [*identifiers.macro_sql(), AUDIT_DDL, retention.DDL]
     ddl += [f"CREATE SCHEMA IF NOT EXISTS {schema}" for schema in sorted({f"raw_{c.source}" for c in contracts})]
     ddl += [raw_table_ddl(c) for c in contracts]
     con.execute(";\n".join(d.strip().rstrip(";") for d in ddl))
-    have = set(
-        con.execute(
-            "SELECT schema_name, table_name, column_name FROM duckdb_columns() "
+    have = {
+        (s, t, c): typ
+        for s, t, c, typ in con.execute(
+            "SELECT schema_name, table_name, column_name, data_type FROM duckdb_columns() "
             "WHERE database_name = current_database() AND schema_name LIKE 'raw\\_%' ESCAPE '\\'"
         ).fetchall()
-    )
+    }
     for contract in contracts:
-        for c in contract.columns:
-            if (f"raw_{contract.source}", contract.table, c.name) not in have:
-                con.execute(f"ALTER TABLE {contract.raw_table} ADD COLUMN {q(c.name)} {c.type}")
+        for name, typ in [(c.name, c.type) for c in contract.columns] + [(n, t) for n, t in LOAD_COLUMNS[-1:]]:
+            old = have.get((f"raw_{contract.source}", contract.table, name))
+            if old is None:
+                con.execute(f"ALTER TABLE {contract.raw_table} ADD COLUMN {q(name)} {typ}")
+            elif old == "TIMESTAMP" and typ.upper() == "TIMESTAMPTZ":
+                # a warehouse landed before time zones: its local times were in the contract's zone
+                con.execute(
+                    f"ALTER TABLE {contract.raw_table} ALTER COLUMN {q(name)} SET DATA TYPE TIMESTAMPTZ "
+                    f"USING timezone('{contract.time_zone}', {q(name)})"
+                )
     con.execute(VENDOR_META_DDL)

@@ -1,9 +1,11 @@
 """Describe how to read one file with DuckDB's native readers, and number its physical lines.
 
 A stage is a SQL relation that the checker (validate.py / loader.py) consumes in the
-same statement that reads the file: `__malformed` (text or NULL), one VARCHAR column
+same statement that reads the file: `__malformed` (text or NULL), `__layout` and
+`__layout_detail` (a vendor date-layout rule broken, or NULL), one VARCHAR column
 `__v_<name>` per contract column and `_extra` (JSON), plus `raw_expr`, the SQL for a
-row's raw text, evaluated only for rows that break a rule.
+row's raw text, evaluated only for rows that break a rule. Every format, native or
+vendor (adapters/), produces this one shape.
 
 CSV: `read_csv` with every column VARCHAR (named `__c1..__cN` so they never clash with
 contract names), strict RFC 4180 dialect and `store_rejects`, so malformed lines go to a
@@ -21,13 +23,18 @@ only built when needed: the first when the reader rejected something, the second
 the physical line count from files.inspect shows that some record spans several lines
 (the per-record newline count `_nl` is only computed for files that contain a quote).
 
-Vendor exports (vendors.py) filter and reshape rows, so they are staged in two steps
+Vendor exports (adapters/) filter and reshape rows, so they are staged in two steps
 instead: `_rows` (raw reader output) and the `_rowsl` view (+ physical `_line`).
+
+Contract CSV headers are matched by column name or by one of the column's declared
+`aliases` (HIS exports with Chinese headers: 姓名 -> name); a column's `value_aliases`
+map exported values onto contract values (性别 男 -> M) before validation.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,7 +47,7 @@ from patient360.land.validate import lit
 from patient360.warehouse import one
 
 TEMP_VIEWS = ("_checkedl", "_rowsl", "_stage")
-TEMP_TABLES = ("_checked", "_rows", "_malformed", "_rejmap", "_nlcum", "_p360_rej", "_p360_scan")
+TEMP_TABLES = ("_checked", "_rows", "_malformed", "_qrows", "_rejmap", "_nlcum", "_p360_rej", "_p360_scan")
 REJECTS = "store_rejects = true, rejects_table = '_p360_rej', rejects_scan = '_p360_scan'"
 
 
@@ -58,6 +65,12 @@ class Staged:
     malformed: int = 0  # records rejected by the reader (in _malformed after number_lines)
     extra_columns: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    # vendor rows that are not readings, written in the file's transaction: (con, meta SQL) -> None
+    after_insert: Callable[[duckdb.DuckDBPyConnection, str], object] | None = None
+    # this file's quarantined raw text may hold direct identifiers (restricted zone, retention)
+    restricted_raw: bool = False
+
+NO_LAYOUT = "NULL::VARCHAR AS __layout, NULL::VARCHAR AS __layout_detail"
 
 
 def reset(con: duckdb.DuckDBPyConnection) -> None:
@@ -145,21 +158,31 @@ def number_checked(con: duckdb.DuckDBPyConnection, staged: Staged, physical_line
     number_lines(con, staged, src, physical_lines, "_checkedl", nl)
 
 
-def _csv_reader(path: Path, columns: list[str], gz: bool) -> str:
+def _csv_reader(
+    path: Path, columns: list[str], gz: bool, delim: str = ",", skip: int = 0, null_padding: bool = False
+) -> str:
     cols = "{" + ", ".join(f"{lit(c)}: 'VARCHAR'" for c in columns) + "}"
-    return f"""read_csv({lit(str(path))}, header = true, delim = ',', quote = '"', escape = '"',
-                      strict_mode = true, auto_detect = false, columns = {cols},
-                      compression = {_compression(gz)}, {REJECTS})"""
+    return f"""read_csv({lit(str(path))}, header = true, delim = {lit(delim)}, quote = '"', escape = '"',
+                      strict_mode = true, auto_detect = false, columns = {cols}, skip = {skip},
+                      null_padding = {str(null_padding).lower()}, compression = {_compression(gz)}, {REJECTS})"""
 
 
 def read_csv_rows(
-    con: duckdb.DuckDBPyConnection, path: Path, header: list[str], gz: bool, physical_lines: int
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    header: list[str],
+    gz: bool,
+    physical_lines: int,
+    skip: int = 0,
+    null_padding: bool = False,
 ) -> Staged:
     """Materialised staging (vendor exports): `_rows` with one VARCHAR column per header
-    name (in file order) and the `_rowsl` view with physical `_line`."""
+    name (in file order) and the `_rowsl` view with physical `_line`. `skip` lines come
+    before the header; `null_padding` reads short lines as rows (missing fields NULL)."""
     reset(con)
-    staged = Staged(direct=False, carry=["_line", "_extra"])
-    con.execute(f"CREATE TEMP TABLE _rows AS SELECT * FROM {_csv_reader(path, header, gz)}")
+    staged = Staged(direct=False, carry=["_line", "_extra"], header_lines=1 + skip)
+    reader = _csv_reader(path, header, gz, skip=skip, null_padding=null_padding)
+    con.execute(f"CREATE TEMP TABLE _rows AS SELECT * FROM {reader}")
     staged.rows = one(con.execute("SELECT count(*) FROM _rows"))[0]
     concat = "concat(" + ", ".join(f"coalesce({q(n)}, '')" for n in header) + ")"
     nl_expr = f"length({concat}) - length(replace({concat}, chr(10), ''))"
@@ -179,6 +202,19 @@ def csv_record(header: list[str], alias: str = "") -> str:
     return "concat_ws(',', " + ", ".join(fields) + ")"
 
 
+def canonical_header(contract: Contract, header: list[str]) -> list[str]:
+    """Header names with declared aliases replaced by their contract column name."""
+    alias = {a: c.name for c in contract.columns for a in c.aliases}
+    return [alias.get(h, h) for h in header]
+
+
+def _value(col_sql: str, value_aliases: tuple[tuple[str, str], ...]) -> str:
+    if not value_aliases:
+        return col_sql
+    whens = " ".join(f"WHEN {lit(a)} THEN {lit(b)}" for a, b in value_aliases)
+    return f"CASE trim({col_sql}) {whens} ELSE {col_sql} END"
+
+
 def stage_csv(
     con: duckdb.DuckDBPyConnection,
     contract: Contract,
@@ -186,10 +222,12 @@ def stage_csv(
     header: list[str],
     gz: bool,
     has_quotes: bool = True,
+    delim: str = ",",
 ) -> Staged:
-    """Direct stage of a contract CSV: map header columns by name; apply the schema-drift policy."""
+    """Direct stage of a contract CSV: map header columns by name or alias; apply the schema-drift policy."""
     reset(con)
     names = contract.column_names
+    header = canonical_header(contract, header)
     dupes = sorted({h for h in header if header.count(h) > 1})
     if dupes:
         raise FileProblem("duplicate_column", f"header repeats column(s): {', '.join(dupes)}")
@@ -205,15 +243,18 @@ def stage_csv(
         staged.warnings.append(f"optional column(s) missing, landed as NULL: {', '.join(missing)}")
     staged.extra_columns = [h for h in header if h not in names]
     values = [
-        f"{by_name[n]} AS {q('__v_' + n)}" if n in by_name else f"NULL::VARCHAR AS {q('__v_' + n)}" for n in names
+        f"{_value(by_name[n], contract.column(n).value_aliases)} AS {q('__v_' + n)}"
+        if n in by_name
+        else f"NULL::VARCHAR AS {q('__v_' + n)}"
+        for n in names
     ]
     extra = (
         "json_object(" + ", ".join(f"{lit(x)}, {by_name[x]}" for x in staged.extra_columns) + ")"
         if staged.extra_columns
         else "NULL"
     )
-    staged.relation = f"""(SELECT *, NULL::VARCHAR AS __malformed, {", ".join(values)},
-        CAST({extra} AS JSON) AS _extra FROM {_csv_reader(path, pos, gz)})"""
+    staged.relation = f"""(SELECT *, NULL::VARCHAR AS __malformed, {NO_LAYOUT}, {", ".join(values)},
+        CAST({extra} AS JSON) AS _extra FROM {_csv_reader(path, pos, gz, delim)})"""
     if has_quotes:
         concat = "concat(" + ", ".join(f"coalesce({q(p)}, '')" for p in pos) + ")"
         staged.nl_expr = f"length({concat}) - length(replace({concat}, chr(10), ''))"
@@ -240,7 +281,7 @@ def stage_ndjson(con: duckdb.DuckDBPyConnection, contract: Contract, path: Path,
     staged.carry = ["_xkeys"]
     # CASE evaluates each branch only for the rows that reach it: json_valid / json_type
     # run on broken lines only (a valid object starts with '{').
-    staged.relation = f"""(SELECT *, {", ".join(values)},
+    staged.relation = f"""(SELECT *, {NO_LAYOUT}, {", ".join(values)},
             CASE WHEN __malformed IS NULL
                  THEN NULLIF(list_filter(json_keys(line), lambda k: NOT list_contains({known}, k)), []) END
                 AS _xkeys
