@@ -14,7 +14,20 @@ from patient360.land.retention import purge
 from test_land_support import CONTACT_HEADER, PATIENT_HEADER, assert_invariant, contact, csv_text, patient
 
 DAY = "2026-11-30"
-CN_HEADER = ["门诊号", "姓名", "性别", "出生日期", "身份证号", "手机号", "地址", "城市", "省份", "登记时间", "医保类型", "更新时间"]  # noqa: E501
+CN_HEADER = [
+    "门诊号",
+    "姓名",
+    "性别",
+    "出生日期",
+    "身份证号",
+    "手机号",
+    "地址",
+    "城市",
+    "省份",
+    "登记时间",
+    "医保类型",
+    "更新时间",
+]  # noqa: E501
 
 
 def _land(tmp_path: Path, source: str, files: dict[str, bytes]):
@@ -87,7 +100,12 @@ def test_timestamps_are_instants_in_the_source_zone_and_future_is_judged_as_an_i
         contact(2, created_at="2026-11-30T08:00:00Z"),  # explicit instant
         contact(3, created_at="2026-11-30 08:00:00 +0100"),
         # Beijing "now" is 8 h ahead of a UTC server: not the future
-        contact(4, created_at=(now.replace(tzinfo=None) + (datetime(2000, 1, 1, 8) - datetime(2000, 1, 1))).strftime("%Y-%m-%d %H:%M:%S")),  # noqa: E501
+        contact(
+            4,
+            created_at=(now.replace(tzinfo=None) + (datetime(2000, 1, 1, 8) - datetime(2000, 1, 1))).strftime(
+                "%Y-%m-%d %H:%M:%S"
+            ),
+        ),  # noqa: E501
         contact(5, created_at=f"{now.year + 1}-01-01 00:00:00"),
     ]
     assert soon  # the server's own zone plays no part

@@ -56,7 +56,9 @@ def _path(name: str) -> str:
 
 
 def _rows(con, name: str, cols: str = "_line_number, value, measured_at") -> list[tuple]:
-    return con.execute(f"SELECT {cols} FROM raw_wearable.readings WHERE _file_path = ? ORDER BY 1", [_path(name)]).fetchall()  # noqa: E501
+    return con.execute(
+        f"SELECT {cols} FROM raw_wearable.readings WHERE _file_path = ? ORDER BY 1", [_path(name)]
+    ).fetchall()  # noqa: E501
 
 
 def _quarantine(con, name: str) -> list[tuple]:
@@ -176,7 +178,9 @@ def test_apple_health_records_with_their_offsets(landed) -> None:
 def test_fitbit_tables_and_both_daily_date_styles(landed) -> None:
     _, con, _ = landed
     assert _rows(con, "heartrateseconds_merged.csv", "_line_number, value, measured_at")[0] == (
-        2, 93.0, utc(2016, 3, 31, 23, 54)
+        2,
+        93.0,
+        utc(2016, 3, 31, 23, 54),
     )
     assert _quarantine(con, "heartrateseconds_merged.csv") == [(6, "type:measured_at"), (7, "check:vital_in_range")]
     minute = _rows(con, "minuteStepsNarrow_merged.csv", "_line_number, value, _extra->>'period'")
@@ -184,7 +188,10 @@ def test_fitbit_tables_and_both_daily_date_styles(landed) -> None:
     hourly = _rows(con, "hourlySteps_merged.csv", "value, measured_at, _extra->>'period'")
     assert hourly[2] == (4191.0, utc(2016, 4, 12, 5, 0), "hour")  # 1:00 PM Beijing
     sleep = _rows(con, "sleepDay_merged.csv", "metric, unit, value, _local_date")
-    assert sleep == [("sleep_minutes", "min", 327.0, date(2016, 4, 12)), ("sleep_minutes", "min", 384.0, date(2016, 4, 13))]  # noqa: E501
+    assert sleep == [
+        ("sleep_minutes", "min", 327.0, date(2016, 4, 12)),
+        ("sleep_minutes", "min", 384.0, date(2016, 4, 13)),
+    ]  # noqa: E501
     assert _quarantine(con, "sleepDay_merged.csv") == [(4, "check:vital_in_range")]
     daily = _rows(con, "dailyActivity_merged.csv", "_local_date, value, CAST(_extra->>'Calories' AS INTEGER)")
     assert daily == [(date(2016, 4, 12), 13162.0, 1985), (date(2016, 4, 13), 10735.0, 1797)]

@@ -286,7 +286,8 @@ def _transcode(ef: ExportFile, tmp_dir: Path, encoding: str, info: Inspection) -
     out = tmp_dir / (ef.rel_path.replace("/", "__") + TRANSCODED_SUFFIX)
     dec = codecs.getincrementaldecoder(encoding)("strict")
     chunks = _inflate(_raw_chunks(ef.path)) if info.gzip else _raw_chunks(ef.path)
-    consumed, carry, head, newlines, quotes, last = 0, "", [], 0, False, ""
+    consumed, carry, newlines, quotes, last = 0, "", 0, False, ""
+    head: list[str] = []
     try:
         with out.open("w", encoding="utf-8", newline="") as fh:
             for chunk in [*chunks, b""]:

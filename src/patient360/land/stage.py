@@ -70,6 +70,7 @@ class Staged:
     # this file's quarantined raw text may hold direct identifiers (restricted zone, retention)
     restricted_raw: bool = False
 
+
 NO_LAYOUT = "NULL::VARCHAR AS __layout, NULL::VARCHAR AS __layout_detail"
 
 

@@ -28,7 +28,16 @@ from patient360.contracts import Column, Contract
 from patient360.land.schema import q
 
 RULE_ORDER = (
-    "malformed_line", "layout", "required", "type", "allowed", "pattern", "range", "future", "plausible", "check"
+    "malformed_line",
+    "layout",
+    "required",
+    "type",
+    "allowed",
+    "pattern",
+    "range",
+    "future",
+    "plausible",
+    "check",
 )
 # Clock skew between a device or a source system and the loading server that is not "the future".
 FUTURE_TOLERANCE = "10 minutes"
@@ -191,9 +200,7 @@ def detail_case(contract: Contract, load_ts: str) -> str:
                 f"{lit(f' is after the load time {load_ts} (+{FUTURE_TOLERANCE})')}"
             )
         if c.not_before:
-            parts.append(
-                f"    WHEN {lit('plausible:' + c.name)} THEN {shown} || {lit(f' is before {c.not_before}')}"
-            )
+            parts.append(f"    WHEN {lit('plausible:' + c.name)} THEN {shown} || {lit(f' is before {c.not_before}')}")
     for ch in contract.checks:
         parts.append(f"    WHEN {lit('check:' + ch.name)} THEN {lit('check failed: ' + ch.sql)}")
     return "CASE _rule\n" + "\n".join(parts) + "\nEND"

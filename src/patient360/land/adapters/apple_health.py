@@ -28,7 +28,6 @@ import csv
 import gzip
 import hashlib
 from datetime import datetime
-from pathlib import Path
 from typing import IO
 from xml.parsers import expat
 
@@ -111,8 +110,8 @@ def extract(xml: IO[bytes], out: IO[str]) -> tuple[int, int, str | None]:
 def stage(con: duckdb.DuckDBPyConnection, src: Input) -> Staged:
     reset(con)
     tmp = src.tmp_dir / f"{src.path.name}.{id(src)}.apple.csv"
-    opener = gzip.open if src.gz else Path.open
-    with opener(src.path, "rb") as xml, tmp.open("w", encoding="utf-8", newline="") as out:  # type: ignore[operator]
+    xml: IO[bytes] = gzip.open(src.path, "rb") if src.gz else src.path.open("rb")
+    with xml, tmp.open("w", encoding="utf-8", newline="") as out:
         records, skipped, error = extract(xml, out)
     try:
         cols = "{" + ", ".join(f"{lit(c)}: 'VARCHAR'" for c in COLUMNS) + "}"

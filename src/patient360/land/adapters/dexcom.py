@@ -54,9 +54,7 @@ def stage(con: duckdb.DuckDBPyConnection, src: Input) -> Staged:
     if unit is None or missing:
         raise FileProblem("missing_column", f"dexcom_clarity export lacks column(s): {', '.join(missing)}")
     staged = read_csv_rows(con, src.path, header, src.gz, src.physical_lines, null_padding=True)
-    pii_malformed = one(
-        con.execute("SELECT count(*) FROM _malformed WHERE regexp_matches(raw, ?)", [PII_LINE_RE])
-    )[0]
+    pii_malformed = one(con.execute("SELECT count(*) FROM _malformed WHERE regexp_matches(raw, ?)", [PII_LINE_RE]))[0]
     if pii_malformed:  # never stored, not even in quarantine
         con.execute("DELETE FROM _malformed WHERE regexp_matches(raw, ?)", [PII_LINE_RE])
         staged.malformed -= pii_malformed
