@@ -28,7 +28,8 @@ import csv
 import gzip
 import hashlib
 from datetime import datetime
-from typing import IO
+from pathlib import Path
+from typing import IO, cast
 from xml.parsers import expat
 
 import duckdb
@@ -107,11 +108,15 @@ def extract(xml: IO[bytes], out: IO[str]) -> tuple[int, int, str | None]:
     return counts[0], counts[1], None
 
 
+def _open_binary(path: Path, gz: bool) -> IO[bytes]:
+    """The export's bytes, inflated when gzipped (Apple exports are often zipped/gzipped)."""
+    return cast(IO[bytes], gzip.open(path, "rb") if gz else path.open("rb"))
+
+
 def stage(con: duckdb.DuckDBPyConnection, src: Input) -> Staged:
     reset(con)
     tmp = src.tmp_dir / f"{src.path.name}.{id(src)}.apple.csv"
-    xml: IO[bytes] = gzip.open(src.path, "rb") if src.gz else src.path.open("rb")
-    with xml, tmp.open("w", encoding="utf-8", newline="") as out:
+    with _open_binary(src.path, src.gz) as xml, tmp.open("w", encoding="utf-8", newline="") as out:
         records, skipped, error = extract(xml, out)
     try:
         cols = "{" + ", ".join(f"{lit(c)}: 'VARCHAR'" for c in COLUMNS) + "}"
