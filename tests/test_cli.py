@@ -14,8 +14,8 @@ import yaml
 from patient360.cli import main
 from patient360.dbt_sources import SOURCES_YAML
 
-PIPELINE = ["generate", "land", "run", "check", "publish"]
-TOOLS = ["demo", "bench", "bench-generate", "bench-land", "bench-gates", "bench-identity", "dev"]
+PIPELINE = ["generate", "land", "run", "check", "publish", "purge-quarantine"]
+TOOLS = ["demo", "airflow", "bench", "bench-generate", "bench-land", "bench-gates", "bench-identity", "dev"]
 DEV_TOOLS = ["sources", "allowlist", "scaffold-yaml"]
 
 

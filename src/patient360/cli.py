@@ -134,6 +134,14 @@ def _cmd_airflow(args: argparse.Namespace) -> int:
         print("Airflow stopped")
 
 
+def _cmd_purge_quarantine(args: argparse.Namespace) -> int:
+    from patient360.land.retention import purge
+
+    deleted = purge(_existing_warehouse(args.warehouse), everything=args.all)
+    print(f"purged {deleted} quarantined raw record(s) from restricted.quarantine_raw")
+    return EXIT_OK
+
+
 def _cmd_bench(args: argparse.Namespace) -> int:
     from patient360.benchmark.harness import main as bench_main
 
@@ -238,6 +246,14 @@ def _add_pipeline_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--warehouse", type=Path, default=paths.warehouse_path())
     p.add_argument("--out", type=Path, default=None, help="published folder (default: warehouse/published)")
     p.set_defaults(func=_cmd_publish)
+
+    pq = sub.add_parser(
+        "purge-quarantine",
+        help="delete restricted quarantined raw text past its retention (P360_QUARANTINE_RETENTION_DAYS, 30 days)",
+    )
+    pq.add_argument("--warehouse", type=Path, default=paths.warehouse_path())
+    pq.add_argument("--all", action="store_true", help="purge every row, not only those past their date")
+    pq.set_defaults(func=_cmd_purge_quarantine)
 
 
 def _add_tool_commands(sub: argparse._SubParsersAction) -> None:

@@ -6,14 +6,13 @@ readings, ...) keep their raw text only in `restricted.quarantine_raw`, never in
 the quarantine date plus P360_QUARANTINE_RETENTION_DAYS (default 30), long enough to
 correct and re-deliver the file. Purge what is past it with
 
-    python -m patient360.land.retention --warehouse warehouse/patient360.duckdb
+    patient360 purge-quarantine --warehouse warehouse/patient360.duckdb   [--all]
 
 (`--all` purges everything). The audit rows (rule, detail, line number) stay.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 from datetime import date
 from pathlib import Path
@@ -62,16 +61,3 @@ def purge(warehouse: Path, today: date | None = None, everything: bool = False) 
         return one(con.execute(f"DELETE FROM restricted.quarantine_raw WHERE {cond}", params))[0]
     finally:
         con.close()
-
-
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m patient360.land.retention", description=__doc__.split("\n")[0])
-    ap.add_argument("--warehouse", type=Path, required=True)
-    ap.add_argument("--all", action="store_true", help="purge every row, not only those past their date")
-    args = ap.parse_args(argv)
-    print(f"purged {purge(args.warehouse, everything=args.all)} quarantined raw record(s)")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
