@@ -1,6 +1,7 @@
 -- One row per online consult session, keyed to the person's pseudonym; no chief
 -- complaint (free text), no platform user id. within_target: first reply within
--- consult_response_target_minutes (service standard: 30 minutes).
+-- consult_response_target_minutes (service standard: 30 minutes). session_id is a keyed
+-- pseudonym of the platform's session number (prefix: patient360.record_keys).
 -- Incremental (consults are high volume): a run re-processes
 --   * sessions requested in the last incremental_lookback_days days before the latest one stored,
 --   * sessions landed after the latest landing stored (late arrivals of any age),
@@ -14,7 +15,9 @@
 ) }}
 
 with keyed as (
-    select * from {{ ref('int_consult__sessions_keyed') }}
+    select
+        * replace (p360_pseudonym('consult_session:' || session_id) as session_id)
+    from {{ ref('int_consult__sessions_keyed') }}
 ),
 
 changed as (
