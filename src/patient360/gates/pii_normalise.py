@@ -46,7 +46,7 @@ _JSON_ESCAPE = re.compile(r"\\+u([0-9a-fA-F]{4})")
 _PERCENT = re.compile(r"(?:%[0-9A-Fa-f]{2}){2,}")
 _HAN_GAP = re.compile(rf"(?<=[{_CJK}])\s+(?=[{_CJK}])")
 _DIGIT_GAP = re.compile(r"(?<=[0-9])[\s.\-_/()\[\]·•:]+(?=[0-9])")
-_BASE64 = re.compile(r"[A-Za-z0-9+/]{12,}={0,2}")
+_BASE64 = re.compile(r"[A-Za-z0-9+/]{8,}={0,2}")
 _EXTRA_INVISIBLE = {"\u00ad", "\u034f", "\u115f", "\u1160", "\u3164", "\uffa0"}
 
 
