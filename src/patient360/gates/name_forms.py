@@ -2,8 +2,8 @@
 
 - honorific forms: surname + 女士/先生/小姐/老师/某/某某 (`王女士`, `王某`);
 - romanised forms (pinyin): a pluggable step. `romanisers()` returns the registered
-  romanisers; pypinyin is used when installed (it is a declared dependency of the gate,
-  see pyproject.toml), and tests or deployments may register their own with
+  romanisers; pypinyin is used when it is installed (without it no romanised form is
+  matched, so deployments must install it), and tests or deployments may register their own with
   `register_romaniser`. A romaniser maps a Chinese name to one syllable per character,
   or None when it cannot.
 

@@ -1,15 +1,18 @@
 """Scan every column of every published (`marts`) table for PII, inside DuckDB.
 
 Per column, DuckDB reduces the column to its distinct values with their row counts,
-then counts rows matching each detector (RE2 prefilter + exact validation macro),
-dictionary hits against `restricted.person_identifiers` (whole value, embedded tokens,
-CJK name n-grams) and, for pseudonym columns, format and plain-hash violations. Only
-counts come back to Python, so table size is bounded by DuckDB (which spills), not RAM.
+then counts rows matching each detector (RE2 prefilter + exact validation macro, and the
+evasion-resistant Python detectors on the normalised value as UDFs), dictionary hits
+against `restricted.person_identifiers` and raw record numbers (whole value, embedded
+tokens, CJK name n-grams incl. honorific forms, romanised names) and, for pseudonym
+columns, format, plain-hash and issuance violations. Comments and Parquet metadata are
+scanned as text. Only counts come back to Python; the UDFs see distinct values only.
 
-Birth-date rule (documented in expectations/README.md): a full date is a suspected birth
-date anywhere except in allow-listed `event_date` columns; an event-date column fails if a
-value lies outside [event_date_min, today] or if > 10 % of its rows equal the birth date of
-the row's own patient (a column of birthdays, not of events; chance level is ~0.3 %).
+Birth-date rule (documented in expectations/README.md): a full date held as text is a
+suspected birth date anywhere; a DATE/TIMESTAMP value is one except in allow-listed
+`event_date` columns; an event-date column fails if a value lies outside [event_date_min,
+today] or if > 10 % of its rows equal the birth date of the row's own patient (a column of
+birthdays, not of events; chance level is ~0.3 %).
 """
 
 from __future__ import annotations
