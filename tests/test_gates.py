@@ -445,11 +445,11 @@ def test_verdict_follows_gx_semantics_of_the_suite_json(tmp_path: Path) -> None:
 
 def test_uncovered_metric_blocks() -> None:
     """A metric no expectation selects fails closed (a new check, or a suite with no JSON)."""
-    metrics = [Metric("pii_masking", "patient_360", "note", "passport", 0), Metric("billing", "t", "c", "x", 0)]
+    metrics = [Metric("pii_masking", "patient_360", "note", "tax_number", 0), Metric("billing", "t", "c", "x", 0)]
     verdict = validate(metrics, load_suites())
     assert sorted(verdict.failures, key=lambda f: f.suite) == [
         Failure("block", "billing", "t", "c", "x", 0.0, "no expectation covers it"),
-        Failure("block", "pii_masking", "patient_360", "note", "passport", 0.0, "no expectation covers it"),
+        Failure("block", "pii_masking", "patient_360", "note", "tax_number", 0.0, "no expectation covers it"),
     ]
 
 

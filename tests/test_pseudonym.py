@@ -88,14 +88,43 @@ def test_key_precedence_variable_then_key_file_then_project_file(no_key, monkeyp
     from patient360.pseudonym import key_source
 
     no_key.parent.mkdir(parents=True)
-    no_key.write_text("p" * 48 + "\n")
-    assert (load_key(), key_source()) == (b"p" * 48, str(no_key))
+    no_key.write_text("p" + STRONG + "\n")
+    assert (load_key(), key_source()) == (("p" + STRONG).encode(), str(no_key))
     f = tmp_path / "key"
-    f.write_text("f" * 48 + "\n")
+    f.write_text("f" + STRONG + "\n")
     monkeypatch.setenv("P360_PSEUDONYM_KEY_FILE", str(f))
-    assert (load_key(), key_source()) == (b"f" * 48, f"P360_PSEUDONYM_KEY_FILE={f}")
-    monkeypatch.setenv("P360_PSEUDONYM_KEY", "v" * 40)
-    assert (load_key(), key_source()) == (b"v" * 40, "P360_PSEUDONYM_KEY")
+    assert (load_key(), key_source()) == (("f" + STRONG).encode(), f"P360_PSEUDONYM_KEY_FILE={f}")
+    monkeypatch.setenv("P360_PSEUDONYM_KEY", "v" + STRONG)
+    assert (load_key(), key_source()) == (("v" + STRONG).encode(), "P360_PSEUDONYM_KEY")
+
+
+STRONG = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b"  # 40 random-looking hex characters
+
+WEAK_KEYS = {
+    "one_character": "v" * 40,
+    "repeated_word": "secret" * 7,
+    "repeated_alphabet": "abcdefghij" * 4,
+    "padded_mobile": "0" * 21 + "13812345678",
+    "words_repeated": "passwordpassword1234567890password",
+    "31_bytes": STRONG[:31],
+}
+
+
+@pytest.mark.parametrize("key", WEAK_KEYS.values(), ids=WEAK_KEYS.keys())
+def test_short_or_low_entropy_keys_are_refused_at_start_up(no_key, monkeypatch, key):
+    monkeypatch.setenv("P360_PSEUDONYM_KEY", key)
+    with pytest.raises(PseudonymKeyError, match="too short|too little entropy") as err:
+        load_key()
+    assert key not in str(err.value)
+
+
+def test_key_id_is_a_stable_fingerprint_that_does_not_reveal_the_key():
+    from patient360.pseudonym import key_id
+
+    assert key_id(FIXED_KEY) == key_id(FIXED_KEY) != key_id(("x" + STRONG).encode())
+    assert len(key_id(FIXED_KEY)) == 16 and FIXED_KEY.decode() not in key_id(FIXED_KEY)
+    # the fingerprint is not an identifier pseudonym: nothing published can equal it
+    assert key_id(FIXED_KEY) not in {v[:16] for v in PROJECT_VECTORS.values()}
 
 
 def test_duckdb_udf_gives_the_fixed_pseudonyms():

@@ -1,5 +1,7 @@
 """Publishing marts for BI: only marts, readable by DuckDB 1.x storage, swapped atomically,
-queried the way a BI tool does (SQLAlchemy + duckdb-engine, read-only) while publishing."""
+queried the way a BI tool does (SQLAlchemy + duckdb-engine, read-only) while publishing.
+Every publication passes the gate on its candidate (tests/test_release_gate.py covers the
+refusals): the small warehouse here is one the gate accepts, with its own allow-list."""
 
 from __future__ import annotations
 
@@ -11,24 +13,52 @@ import duckdb
 import pytest
 import sqlalchemy as sa
 
-from patient360.publish import PublishError, publish_marts
+from helpers import TEST_KEY
+from patient360.land.schema import ensure_schema
+from patient360.pseudonym import pseudonymise
+from patient360.publish import PublishError
+from patient360.publish import publish_marts as _publish_marts
+
+ALLOWLIST = """
+k_anonymity: {table: patient_360, quasi_identifiers: [generation]}
+tables:
+  patient_360:
+    key: [patient_key]
+    columns:
+      generation: {privacy: none}
+      patient_key: {privacy: pseudonym}
+  kpi_nps:
+    columns:
+      generation: {privacy: none}
+      nps: {privacy: none}
+"""
+
+
+def publish_marts(warehouse: Path, out_dir: Path | None = None):
+    allowlist = Path(warehouse).parent / "allowlist.yml"
+    allowlist.write_text(ALLOWLIST, encoding="utf-8")
+    return _publish_marts(warehouse, out_dir, allowlist=allowlist, data_docs_dir=Path(warehouse).parent / "gx")
 
 
 def _warehouse(path: Path, generation: int = 1) -> Path:
     con = duckdb.connect(str(path))
+    con.create_function("k", lambda v: pseudonymise(v, TEST_KEY.encode()), ["VARCHAR"], "VARCHAR")
+    ensure_schema(con)  # raw zone and audit, as landing creates them
+    con.execute("create schema if not exists marts; create schema if not exists restricted")
     con.execute(
-        "create schema if not exists marts; create schema if not exists restricted; create schema if not exists raw_his"
-    )
-    con.execute(
-        f"create or replace table marts.patient_360 as select {generation} as generation, 'k' || i as patient_key "
+        f"create or replace table marts.patient_360 as select {generation} as generation, k('id:' || i) as patient_key "
         "from range(5000) t(i)"
     )
     con.execute(f"create or replace table marts.kpi_nps as select {generation} as generation, 10.0 as nps")
     con.execute("comment on column marts.kpi_nps.nps is 'NPS: % promoters minus % detractors'")
     con.execute(
-        "create or replace table restricted.identity_links as select 'his' as source, 'MRN1' as source_record_id"
+        "create or replace table restricted.identity_links as select 'his' as source, 'MRN' || i as source_record_id, "
+        "k('id:' || i) as patient_key from range(5000) t(i)"
     )
-    con.execute("create or replace table raw_his.patients as select 'MRN1' as mrn, '张三' as name")
+    con.execute(
+        "create or replace table restricted.person_identifiers as select patient_key, 'person_name' as "
+        "identifier_type, '张三' as identifier_value from restricted.identity_links limit 1"
+    )
     con.close()
     return path
 

@@ -242,7 +242,7 @@ def _add_pipeline_commands(sub: argparse._SubParsersAction) -> None:
     )
     c.set_defaults(func=_cmd_check)
 
-    p = sub.add_parser("publish", help="publish validated marts to a read-only DuckDB file and Parquet for BI")
+    p = sub.add_parser("publish", help="build the release candidate, gate it, publish it for BI only if it passes")
     p.add_argument("--warehouse", type=Path, default=paths.warehouse_path())
     p.add_argument("--out", type=Path, default=None, help="published folder (default: warehouse/published)")
     p.set_defaults(func=_cmd_publish)

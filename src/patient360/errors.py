@@ -43,6 +43,10 @@ class WarehouseLocked(P360Error):
     exit_code = EXIT_LOCKED
 
 
+class GateFailed(P360Error):
+    """A blocking expectation failed: nothing is published."""
+
+
 class ConfigError(P360Error):
     exit_code = EXIT_CONFIG
 

@@ -171,3 +171,35 @@ def install_macros(con: duckdb.DuckDBPyConnection, *, temp: bool = False) -> Non
     """Create the macros on `con`: persistent in its database, or TEMP (read-only connections)."""
     for statement in macro_sql(temp=temp):
         con.execute(statement)
+
+
+# --- Other identifiers the PII gate detects (never linked, only refused) -----------------------
+# Bank card (ISO/IEC 7812): 16-19 digits, an issuer prefix of the card schemes used in China
+# (UnionPay 62/60/81, Visa 4, Mastercard 51-55/22-27, JCB 35, Amex 34/37), Luhn check digit.
+BANK_CARD_PREFIX = r"(?:62|60|81|4|5[1-5]|2[2-7]|35|3[47])"
+
+
+def luhn_valid(digits: str) -> bool:
+    """ISO/IEC 7812 Luhn check over a string of ASCII digits."""
+    if not digits.isascii() or not digits.isdigit():
+        return False
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = ord(ch) - 48
+        total += d if i % 2 == 0 else (d * 2 - 9 if d > 4 else d * 2)
+    return total % 10 == 0
+
+
+def bank_card_valid(digits: str) -> bool:
+    return 16 <= len(digits) <= 19 and re.match(BANK_CARD_PREFIX, digits) is not None and luhn_valid(digits)
+
+
+def ric18_prefix_plausible(digits: str) -> bool:
+    """18 digits whose region and birth date are valid: a resident ID that lost its last digits
+    to floating point (a DOUBLE keeps ~16 significant digits, so the check digit is gone)."""
+    return len(digits) == 18 and digits[:2] in PROVINCE_CODES and _birth_date_ok(digits[6:14])
+
+
+def yyyymmdd_valid(digits: str) -> bool:
+    """An integer spelling of a calendar date from BIRTH_DATE_MIN to today."""
+    return len(digits) == 8 and _birth_date_ok(digits)

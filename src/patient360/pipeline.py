@@ -13,14 +13,10 @@ from datetime import date
 from pathlib import Path
 
 from patient360.dbt_runner import run_dbt
-from patient360.errors import InputMissing, P360Error
+from patient360.errors import GateFailed, InputMissing, P360Error
 from patient360.run_plan import plan_run
 
 log = logging.getLogger(__name__)
-
-
-class GateFailed(P360Error):
-    """A blocking expectation failed: nothing is published."""
 
 
 class StaleSources(P360Error):
@@ -93,6 +89,8 @@ def stage_gates(warehouse: Path):
 
 
 def stage_publish(warehouse: Path, out_dir: Path | None = None):
+    """Build the release candidate, gate it (the same suites, on the files to be published) and
+    swap it in only if it passes; raises GateFailed otherwise (nothing changes in published/)."""
     from patient360.publish import publish_marts
 
     result = publish_marts(warehouse=Path(warehouse), out_dir=out_dir)

@@ -11,13 +11,26 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import os
 import secrets
+import zlib
+from collections import Counter
 from pathlib import Path
 
 KEY_ENV = "P360_PSEUDONYM_KEY"
 KEY_FILE_ENV = "P360_PSEUDONYM_KEY_FILE"
-MIN_KEY_LENGTH = 32
+MIN_KEY_LENGTH = 32  # bytes (UTF-8)
+# A key must not be guessable: at least this many distinct characters and this much Shannon
+# entropy per character (a hex secret of 64 characters has ~4 bits; 'aaaa...' or a repeated
+# short phrase has far less). Measured on the characters, so a padded short secret fails too;
+# and the key must not compress below MIN_KEY_LENGTH bytes (zlib finds repeated phrases).
+MIN_KEY_DISTINCT = 10
+MIN_KEY_BITS_PER_CHAR = 3.0
+KEY_ID_LENGTH = 16
+# The key id is an HMAC of this constant: it names the key in release manifests without
+# revealing it, and no identifier can collide with it (identifiers are prefixed by type).
+KEY_ID_MESSAGE = "patient360 pseudonym key id v1"
 
 
 class PseudonymKeyError(RuntimeError):
@@ -57,9 +70,31 @@ def load_key() -> bytes:
             f"no pseudonym key: export {KEY_ENV} (a secret of at least {MIN_KEY_LENGTH} characters), "
             f"or point {KEY_FILE_ENV} at a file holding it; `make demo` creates {project_key_file()}"
         )
-    if len(key) < MIN_KEY_LENGTH:
-        raise PseudonymKeyError(f"{KEY_ENV} is too short: use at least {MIN_KEY_LENGTH} characters")
+    check_key_strength(key.encode("utf-8"))
     return key.encode("utf-8")
+
+
+def _bits_per_char(text: str) -> float:
+    counts = Counter(text)
+    return -sum(n / len(text) * math.log2(n / len(text)) for n in counts.values())
+
+
+def check_key_strength(key: bytes) -> None:
+    """Refuse keys shorter than MIN_KEY_LENGTH bytes or of low entropy (never echoing the key)."""
+    if len(key) < MIN_KEY_LENGTH:
+        raise PseudonymKeyError(f"{KEY_ENV} is too short: use at least {MIN_KEY_LENGTH} bytes")
+    text = key.decode("utf-8", errors="replace")
+    weak = len(set(text)) < MIN_KEY_DISTINCT or _bits_per_char(text) < MIN_KEY_BITS_PER_CHAR
+    if weak or len(zlib.compress(key, 9)) < MIN_KEY_LENGTH:
+        raise PseudonymKeyError(
+            f"{KEY_ENV} has too little entropy (repeated or few distinct characters): "
+            "use a random secret, e.g. `python -c 'import secrets; print(secrets.token_hex(32))'`"
+        )
+
+
+def key_id(key: bytes) -> str:
+    """A short public fingerprint of the key (HMAC of a constant): recorded with each release."""
+    return hmac.new(key, KEY_ID_MESSAGE.encode("utf-8"), hashlib.sha256).hexdigest()[:KEY_ID_LENGTH]
 
 
 def pseudonymise(value: str | None, key: bytes) -> str | None:

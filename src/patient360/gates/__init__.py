@@ -26,6 +26,7 @@ import duckdb
 
 from patient360.dbt_vars import dbt_var
 from patient360.gates import gx_runner
+from patient360.gates.candidate import CANDIDATE_ALIAS, WAREHOUSE_ALIAS, Candidate, open_workspace, parquet_metrics
 from patient360.gates.k_anonymity import k_anonymity_metrics
 from patient360.gates.metrics import Metric, table_exists
 from patient360.gates.outcome import Failure, GateOutcome
@@ -33,9 +34,10 @@ from patient360.gates.pii_patterns import scan_text
 from patient360.gates.pii_scan import scan_marts
 from patient360.gates.quality import marts_metrics, raw_metrics, staging_metrics
 from patient360.gates.schema_allowlist import ALLOWLIST_PATH, load_allowlist, published_columns, schema_findings
+from patient360.pseudonym import PseudonymKeyError, load_key
 from patient360.warehouse import connect, one
 
-__all__ = ["Failure", "GateOutcome", "collect_metrics", "run_gates", "scan_text"]
+__all__ = ["Candidate", "Failure", "GateOutcome", "collect_metrics", "run_gates", "scan_text"]
 
 log = logging.getLogger(__name__)
 
@@ -62,21 +64,49 @@ def _guarded(suite: str, section: str, fn: Callable[[], list[Metric]]) -> list[M
         return [Metric(suite, section, "", "check_error", 1, type(exc).__name__)]
 
 
-def collect_metrics(warehouse: Path, *, k: int, allowlist: Path, gx_dir: Path, as_of: date | None) -> list[Metric]:
-    """Every metric of every suite, computed in DuckDB on a read-only connection."""
+def _key() -> bytes | None:
+    try:
+        return load_key()
+    except PseudonymKeyError:
+        return None  # record pseudonyms cannot be verified: the scan reports it (block)
+
+
+def collect_metrics(
+    warehouse: Path,
+    *,
+    k: int,
+    allowlist: Path,
+    gx_dir: Path,
+    as_of: date | None,
+    candidate: Candidate | None = None,
+    key: bytes | None = None,
+) -> list[Metric]:
+    """Every metric of every suite, computed in DuckDB on read-only connections.
+
+    candidate: the release files to judge (publishing passes them); without one the gate reads
+    the warehouse's `marts` schema (`patient360 check`). key: the pseudonym key (default: the
+    configured one), to re-derive issued record pseudonyms."""
     if not warehouse.exists():
         return [Metric("schema_allowlist", str(warehouse), "", "warehouse_missing", 1, "file not found")]
     allow = load_allowlist(allowlist)
-    con = connect(warehouse, read_only=True)
+    key = key if key is not None else _key()
+    con = open_workspace(warehouse, candidate) if candidate else connect(warehouse, read_only=True)
     try:
         actual = published_columns(con)
         day = as_of or _as_of(con)
         today = max(day, date.today())
+        here = one(con.execute("SELECT current_database()"))[0]
+        comments = (CANDIDATE_ALIAS, "main") if candidate else (here, "marts")
         metrics = [Metric("schema_allowlist", t, c, chk, n) for t, c, chk, n in schema_findings(actual, allow)]
-        metrics += _guarded("pii_masking", "pii_scan", lambda: scan_marts(con, actual, allow, today))
+        metrics += _guarded("pii_masking", "pii_scan", lambda: scan_marts(
+            con, actual, allow, today, key=key, comments=comments, candidate=candidate))  # fmt: skip
+        if candidate:
+            metrics += _guarded("schema_allowlist", "parquet", lambda: parquet_metrics(con, candidate, list(actual)))
         metrics += _guarded("k_anonymity", "k_anonymity", lambda: k_anonymity_metrics(con, actual, allow, k))
         counts = gx_dir / "last_row_counts.json"
         metrics += _guarded("quality_marts", "marts", lambda: marts_metrics(con, actual, allow, counts))
+        if candidate:  # the source checks read the warehouse itself (staging views bind there)
+            con.execute(f"USE {WAREHOUSE_ALIAS}")
         metrics += _guarded("quality_raw", "raw", lambda: raw_metrics(con, day))
         metrics += _guarded("quality_raw", "staging", lambda: staging_metrics(con))
     finally:
@@ -92,6 +122,8 @@ def run_gates(
     allowlist: Path = ALLOWLIST_PATH,
     suites_dir: Path = gx_runner.SUITES_DIR,
     as_of: date | None = None,
+    candidate: Candidate | None = None,
+    key: bytes | None = None,
 ) -> GateOutcome:
     """Run every suite on the warehouse (opened read-only, closed before returning).
 
@@ -103,7 +135,8 @@ def run_gates(
     if k is None:  # the same k the dbt models generalise to
         k = int(dbt_var("k_anonymity"))
     gx_dir = Path(data_docs_dir) if data_docs_dir else warehouse.parent / "gx"
-    metrics = collect_metrics(warehouse, k=k, allowlist=Path(allowlist), gx_dir=gx_dir, as_of=as_of)
+    metrics = collect_metrics(warehouse, k=k, allowlist=Path(allowlist), gx_dir=gx_dir, as_of=as_of,
+                              candidate=candidate, key=key)  # fmt: skip
     verdict = gx_runner.validate(metrics, gx_runner.load_suites(Path(suites_dir)), gx_dir)
     outcome = GateOutcome(
         failures=verdict.failures,

@@ -33,7 +33,8 @@ def table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> boo
     return bool(
         one(
             con.execute(
-                "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+                "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ? "
+                "AND table_catalog = current_database()",
                 [schema, table],
             )
         )[0]

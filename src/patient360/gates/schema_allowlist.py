@@ -108,7 +108,7 @@ def published_columns(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, str
     """table -> column -> DuckDB type, for every table and view in the published schema."""
     rows = con.execute(
         "SELECT table_name, column_name, data_type FROM information_schema.columns "
-        "WHERE table_schema = ? ORDER BY table_name, ordinal_position",
+        "WHERE table_schema = ? AND table_catalog = current_database() ORDER BY table_name, ordinal_position",
         [PUBLISHED_SCHEMA],
     ).fetchall()
     out: dict[str, dict[str, str]] = {}

@@ -1,20 +1,26 @@
 -- One row per online consult session, keyed to the person's pseudonym; no chief
 -- complaint (free text), no platform user id. within_target: first reply within
--- consult_response_target_minutes (service standard: 30 minutes).
+-- consult_response_target_minutes (service standard: 30 minutes). session_id is a keyed
+-- pseudonym of the platform's session number (prefix: patient360.record_keys).
 -- Incremental (consults are high volume): a run re-processes
 --   * sessions requested in the last incremental_lookback_days days before the latest one stored,
 --   * sessions landed after the latest landing stored (late arrivals of any age),
 --   * sessions whose person key changed since stored (identity merges),
+--   * sessions whose keyed id is not stored (new, or every session after a key rotation),
+-- and the post-hook deletes stored rows whose keyed id is no longer issued (a rotated key),
 -- so an incremental run equals a full refresh (proved by tests/test_dbt_incremental.py).
 {{ config(
     materialized='incremental',
     unique_key='session_id',
     incremental_strategy='delete+insert',
-    on_schema_change='fail'
+    on_schema_change='fail',
+    post_hook="delete from {{ this }} where session_id not in (select p360_pseudonym('consult_session:' || session_id) from {{ ref('int_consult__sessions_keyed') }})"
 ) }}
 
 with keyed as (
-    select * from {{ ref('int_consult__sessions_keyed') }}
+    select
+        * replace (p360_pseudonym('consult_session:' || session_id) as session_id)
+    from {{ ref('int_consult__sessions_keyed') }}
 ),
 
 changed as (
@@ -32,6 +38,7 @@ changed as (
             inner join keyed as k on k.session_id = stored.session_id
             where stored.patient_key <> k.patient_key
         )
+        or keyed.session_id not in (select stored.session_id from {{ this }} as stored)
     {% endif %}
 )
 

@@ -1,6 +1,7 @@
 -- One row per prescription line: the input of medication adherence (PDC from days_supplied).
+-- prescription_id is a keyed pseudonym of the HIS prescription number (prefix: patient360.record_keys).
 select
-    prescription_id,
+    p360_pseudonym('his_prescription:' || prescription_id) as prescription_id,
     patient_key,
     prescribed_date,
     drug_code,

@@ -1,6 +1,8 @@
--- One row per HIS encounter, keyed to the person's pseudonym (no MRN, no doctor).
+-- One row per HIS encounter, keyed to the person's pseudonym (no MRN, no doctor). visit_id is
+-- a keyed pseudonym of the HIS encounter number (the HIS's own number would re-identify the
+-- row for anyone with HIS access); the prefix is patient360.record_keys' (the gate re-derives it).
 select
-    visit_id,
+    p360_pseudonym('his_visit:' || visit_id) as visit_id,
     patient_key,
     visit_date,
     visit_type,
