@@ -34,12 +34,15 @@ EXTRA_NAME = "张晓明"  # a restricted person added to the copy, with a known 
 PINYIN = {"张": "zhang", "晓": "xiao", "明": "ming"}
 VALID_ID_DIGITS = "110105198506120018"  # an all-digit resident ID (valid check digit)
 VISIT_NO, RX_NO, SESSION_NO = "V7310042231", "RX5520193384", "S8816402277"
-REDTEAM_ALLOWLIST = ALLOWLIST + """
+REDTEAM_ALLOWLIST = (
+    ALLOWLIST
+    + """
   redteam_events:
     columns:
       patient_key: {privacy: pseudonym}
       visit_day: {privacy: none, kind: event_date}
 """
+)
 
 
 def _fw(text: str) -> str:

@@ -21,6 +21,7 @@ import contextlib
 import logging
 import re
 from datetime import date
+from typing import Any
 
 import duckdb
 
@@ -99,7 +100,7 @@ class PiiScanner:
         self.metrics.append(Metric(SUITE, table, column, check, float(rows or 0), detail))
 
     def _register_udfs(self) -> None:
-        functions = {
+        functions: dict[str, tuple[Any, list[Any], Any]] = {
             "p360_normalise": (normalise, ["VARCHAR"], "VARCHAR"),
             "p360_find_pii": (P.find_pii, ["VARCHAR"], "VARCHAR[]"),
             "p360_numeric_pii": (P.numeric_pii, ["VARCHAR", "VARCHAR"], "VARCHAR[]"),
@@ -187,10 +188,13 @@ class PiiScanner:
             schema, raw = rk.raw_table.split(".")
             if not table_exists(self.con, schema, raw):
                 continue
-            ids = (f"SELECT DISTINCT CAST({q(rk.id_column)} AS VARCHAR) AS i FROM {schema}.{q(raw)} "
-                   f"WHERE {q(rk.id_column)} IS NOT NULL")
-            self.con.execute(f"INSERT INTO gate_dict SELECT 'record_id', upper(trim(i)) FROM ({ids}) "
-                             "WHERE length(trim(i)) >= 4")
+            ids = (
+                f"SELECT DISTINCT CAST({q(rk.id_column)} AS VARCHAR) AS i FROM {schema}.{q(raw)} "
+                f"WHERE {q(rk.id_column)} IS NOT NULL"
+            )
+            self.con.execute(
+                f"INSERT INTO gate_dict SELECT 'record_id', upper(trim(i)) FROM ({ids}) WHERE length(trim(i)) >= 4"
+            )
             if self.key:
                 self.con.execute(
                     f"INSERT INTO gate_record_keys SELECT ?, ?, p360_gate_pseudonym(? || ':' || i) FROM ({ids})",
@@ -255,8 +259,10 @@ class PiiScanner:
     def _romanised_hits(self) -> int:
         if not self.romanised:
             return 0
-        sql = ("SELECT coalesce(sum(n), 0) FROM gate_vals "
-               "WHERE NOT dg AND regexp_matches(nv, '[A-Za-z]') AND p360_romanised_name(nv)")
+        sql = (
+            "SELECT coalesce(sum(n), 0) FROM gate_vals "
+            "WHERE NOT dg AND regexp_matches(nv, '[A-Za-z]') AND p360_romanised_name(nv)"
+        )
         return int(one(self.con.execute(sql))[0])
 
     def _pseudonym_integrity(self, table: str, fq: str, col: str, snapshot: bool) -> None:
@@ -388,8 +394,7 @@ def scan_marts(
 
 def scan_comments(scanner: PiiScanner, table: str, catalog: str, schema: str) -> None:
     """The table's comment and its columns' comments (copied into the published file) as text."""
-    where = (f"database_name = {sql_str(catalog)} AND schema_name = {sql_str(schema)} "
-             f"AND table_name = {sql_str(table)}")
+    where = f"database_name = {sql_str(catalog)} AND schema_name = {sql_str(schema)} AND table_name = {sql_str(table)}"
     values = (f"SELECT comment AS v FROM duckdb_tables() WHERE {where} "
               f"UNION ALL SELECT comment FROM duckdb_columns() WHERE {where}")  # fmt: skip
     scanner.scan_values(table, "(comments)", values)
