@@ -33,6 +33,8 @@ SEGMENTS = [
     "seg_special_groups",
     "seg_churn_risk",
     "seg_points_level",
+    "seg_data_richness",
+    "seg_priority_quadrant",
 ]
 KPIS = [
     "kpi_retention",
@@ -47,6 +49,11 @@ KPIS = [
     "kpi_medication_adherence",
     "kpi_recall_winback",
     "kpi_community",
+    "kpi_community_winback",
+    "kpi_ltv_by_segment",
+    "kpi_churn_reasons",
+    "kpi_specialty",
+    "kpi_prescription_time",
 ]
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from patient360.generate import params as P
-from patient360.generate.events import DAY, SEC, Timeline, new_ids, random_time, repeat_events
+from patient360.generate.events import DAY, SEC, Timeline, new_ids, random_time, repeat_events, wind_down_keep
 
 GROUPS = [  # (disease type, stage): one group each. Rule: disease-programme stages
     ("diabetes", "newly_diagnosed"),
@@ -102,6 +102,8 @@ def _activity_points(rng, p: pd.DataFrame, first: pd.DataFrame, mm: pd.DataFrame
     rows = []
     for event, per_day, points in P.POINTS_EVENTS:
         i, day = repeat_events(rng, start, stop, engagement * per_day)
+        keep = wind_down_keep(rng, day, p["wind_down_from"].to_numpy()[who][i])
+        i, day = i[keep], day[keep]
         rows.append(
             pd.DataFrame(
                 {
@@ -186,8 +188,26 @@ def nps_responses(rng, p: pd.DataFrame, first: pd.DataFrame, tl: Timeline) -> pd
             "answered_at": random_time(rng, day, *P.NPS_HOURS),
         }
     )
+    nps = pd.concat([nps, _churn_detractors(rng, p, first)], ignore_index=True)
     nps["comment"] = nps["comment"].where(nps["comment"] != "", None)
     return nps
+
+
+def _churn_detractors(rng, p: pd.DataFrame, first: pd.DataFrame) -> pd.DataFrame:
+    """Churners who say they are unhappy before leaving: an NPS of 0-3 during their wind-down."""
+    who = np.flatnonzero(p["churner"].to_numpy() & (rng.random(len(p)) < P.CHURN_DETRACTOR_SHARE))
+    since = np.maximum(p["wind_down_from"].to_numpy()[who], p["active_from"].to_numpy()[who])
+    span = np.maximum(((p["active_to"].to_numpy()[who] - since) / DAY).astype(int), 0)
+    day = since + (rng.random(len(who)) * (span + 1)).astype(int) * DAY
+    return pd.DataFrame(
+        {
+            "response_id": new_ids("N", rng, len(who), 9),
+            "contact_id": first["contact_id"].to_numpy()[who],
+            "score": rng.integers(0, 4, len(who)),
+            "comment": np.array(P.NPS_COMMENTS)[rng.integers(0, len(P.NPS_COMMENTS), len(who))],
+            "answered_at": random_time(rng, day, *P.NPS_HOURS),
+        }
+    )
 
 
 def message_events(rng, p: pd.DataFrame, first: pd.DataFrame, tl: Timeline) -> pd.DataFrame:
@@ -199,7 +219,7 @@ def message_events(rng, p: pd.DataFrame, first: pd.DataFrame, tl: Timeline) -> p
     k = np.arange(len(i)) - np.repeat(np.cumsum(counts) - counts, counts)
     day = s0[i] + (k * P.MESSAGE_INTERVAL_DAYS + 1) * DAY
     sent_at = random_time(rng, day, *P.MESSAGE_SEND_HOURS)
-    active = day <= p["active_to"].to_numpy()[cons][i]
+    active = day < p["wind_down_from"].to_numpy()[cons][i]  # winding down or gone: rarely opened
     opened = rng.random(len(i)) < np.where(active, P.MESSAGE_OPEN_RATE_ACTIVE, P.MESSAGE_OPEN_RATE_INACTIVE)
     contact = first["contact_id"].to_numpy()[cons][i]
     delay = rng.integers(*P.MESSAGE_OPEN_DELAY_SECONDS, opened.sum()) * SEC

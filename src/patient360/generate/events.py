@@ -47,6 +47,11 @@ def repeat_events(rng, start: np.ndarray, stop: np.ndarray, per_day: np.ndarray)
     return idx, start[idx] + offsets * DAY
 
 
+def wind_down_keep(rng, day: np.ndarray, wind_down_from: np.ndarray) -> np.ndarray:
+    """Which events a person keeps: all before their wind-down starts, CHURN_WIND_DOWN_KEEP of those after."""
+    return (day < wind_down_from) | (rng.random(len(day)) < P.CHURN_WIND_DOWN_KEEP)
+
+
 def periodic_events(rng, start, stop, interval_lo, interval_hi, jitter_days: int):
     """Regular events (refills, follow-ups) every interval days, each 0..jitter_days-1 days late."""
     span = np.maximum(((stop - start) / DAY).astype(int), 0)

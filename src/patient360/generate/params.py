@@ -68,6 +68,16 @@ MIN_AGE_AT_REGISTRATION_DAYS = 7  # nobody registers before they are a week old
 CHURN_SHARE = 0.35
 ACTIVITY_RATE_LOG_MEAN = 0.0  # lognormal personal activity rate: median 1 (scales visit and consult rates)
 ACTIVITY_RATE_SIGMA = 0.5
+# Churn precursors (rule: churn warning): in the last CHURN_WIND_DOWN_DAYS of their active period
+# churners wind down: they keep CHURN_WIND_DOWN_KEEP of their community events and open messages
+# at the inactive rate; CHURN_DETRACTOR_SHARE of those with a CRM contact state their
+# dissatisfaction first (an NPS answer of 0-3 during the wind-down). Visits and consults are not
+# thinned: the service mix sets the need type, calibrated to the field (population.py). The
+# churn date is _truth/persons.csv.churned_on; tests/test_oracle_kpis.py measures the warning's
+# lift on it.
+CHURN_WIND_DOWN_DAYS = 45
+CHURN_WIND_DOWN_KEEP = 0.2
+CHURN_DETRACTOR_SHARE = 0.2
 
 # Need type of people without a chronic condition (chronic people are "health_management").
 # Rule: value and need.

@@ -113,6 +113,8 @@ def _lifecycle(rng: np.random.Generator, n: int, birth: np.ndarray, tl: Timeline
         "registered": registered.astype("datetime64[D]"),
         "active_from": active_from.astype("datetime64[D]"),
         "active_to": active_to.astype("datetime64[D]"),
+        # churners wind down before they stop (params.CHURN_WIND_DOWN_DAYS); others never do
+        "wind_down_from": np.where(churner, stop - P.CHURN_WIND_DOWN_DAYS * DAY, tl.end + DAY).astype("datetime64[D]"),
         "churner": churner,
         "rate": rng.lognormal(P.ACTIVITY_RATE_LOG_MEAN, P.ACTIVITY_RATE_SIGMA, n),
     }
