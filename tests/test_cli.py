@@ -16,7 +16,7 @@ from patient360.dbt_sources import SOURCES_YAML
 
 PIPELINE = ["generate", "land", "run", "check", "publish", "purge-quarantine"]
 TOOLS = ["demo", "airflow", "bench", "bench-generate", "bench-land", "bench-gates", "bench-identity", "dev"]
-DEV_TOOLS = ["sources", "allowlist", "scaffold-yaml"]
+DEV_TOOLS = ["sources", "docs", "allowlist", "scaffold-yaml"]
 
 
 def cli(*args: str | Path) -> subprocess.CompletedProcess[str]:
@@ -129,3 +129,13 @@ def test_dev_scaffold_yaml_adds_missing_columns_and_keeps_existing_entries(tmp_p
         "age_band": ("quasi", "varchar"),
         "mystery": ("TODO", "integer"),
     }
+
+
+def test_the_dbt_docs_block_of_the_metric_spec_is_generated_from_docs_metrics_md() -> None:
+    """One home for the spec (docs/metrics.md); the dbt project carries a generated copy so it
+    builds from a copy of dbt_project/ alone (Cosmos, compose)."""
+    from patient360.dbt_docs import METRICS_DOC_BLOCK, METRICS_SPEC, render_metrics_doc
+
+    assert cli("dev", "docs", "--check").returncode == 0
+    assert METRICS_DOC_BLOCK.read_text(encoding="utf-8") == render_metrics_doc()
+    assert METRICS_SPEC.read_text(encoding="utf-8").strip() in METRICS_DOC_BLOCK.read_text(encoding="utf-8")

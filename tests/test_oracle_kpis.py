@@ -246,13 +246,13 @@ def churn_lifts(oracle, tmp_path_factory: pytest.TempPathFactory) -> pd.Series:
 
 
 def test_churn_warning_levels_order_by_lift(churn_lifts):
-    """The warning ranks people by how soon they really leave: high > medium > low > none, with
-    margins below what this data measures (high 3.18, medium 1.09, low 0.97, none 0.64;
-    docs/metrics.md "Churn warning"). Medium is only a little above the base rate: its behaviour
-    signals (an unopened message, fewer consults) also fire by chance for people who stay."""
+    """The business rule's levels (2 days low, 3 days medium, stated intent or a health signal
+    high; docs/business_rules.md "Churn warning") against who really leaves in the next 30 days.
+    Measured on this data: high 3.18, medium 1.02, low 0.98, none 0.57 (docs/metrics.md). High
+    and none discriminate; medium and low barely differ: one more quiet day says little when most
+    people do not use the platform daily. The margins are below the measured gaps."""
     lift = churn_lifts
-    assert lift["high"] >= 2.0
-    assert lift["high"] > lift["medium"] + 1.0
-    assert lift["medium"] >= 1.04
-    assert lift["medium"] > lift["low"] + 0.05
-    assert lift["low"] > lift["none"] + 0.15
+    assert lift["high"] >= 2.5
+    assert lift["high"] > lift["medium"] + 1.5
+    assert lift["medium"] > lift["low"]
+    assert lift["low"] > lift["none"] + 0.25

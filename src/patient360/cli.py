@@ -165,6 +165,22 @@ def _cmd_dev_sources(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_dev_docs(args: argparse.Namespace) -> int:
+    from patient360.dbt_docs import METRICS_DOC_BLOCK, render_metrics_doc
+
+    text = render_metrics_doc()
+    if args.check:
+        current = METRICS_DOC_BLOCK.read_text(encoding="utf-8") if METRICS_DOC_BLOCK.exists() else None
+        if current != text:
+            print(f"{METRICS_DOC_BLOCK} differs from docs/metrics.md: run `patient360 dev docs`", file=sys.stderr)
+            return EXIT_DATA
+        print(f"{METRICS_DOC_BLOCK} matches docs/metrics.md")
+        return EXIT_OK
+    METRICS_DOC_BLOCK.write_text(text, encoding="utf-8")
+    print(f"wrote {METRICS_DOC_BLOCK}")
+    return EXIT_OK
+
+
 def _cmd_dev_allowlist(args: argparse.Namespace) -> int:
     import yaml
 
@@ -300,6 +316,9 @@ def _add_dev_commands(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--check", action="store_true", help="only compare; exit 1 when the file differs")
     s.add_argument("--file", type=Path, default=None, help="default: dbt_project/models/staging/_sources.yml")
     s.set_defaults(func=_cmd_dev_sources)
+    dd = tools.add_parser("docs", help="write the dbt docs block of the metric specification from docs/metrics.md")
+    dd.add_argument("--check", action="store_true", help="only compare; exit 1 when the block differs")
+    dd.set_defaults(func=_cmd_dev_docs)
     a = tools.add_parser("allowlist", help="draft, check or sync the published-schema allow-list against dbt YAML")
     mode = a.add_mutually_exclusive_group()
     mode.add_argument("--check", action="store_true", help="report drift from the marts' dbt YAML; exit 1 on any")

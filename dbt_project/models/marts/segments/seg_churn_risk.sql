@@ -8,13 +8,8 @@
 --   abnormal_streak       churn_abnormal_streak_days consecutive days with abnormal glucose/BP readings
 --   leave_intent          left a community group giving a reason, or latest NPS 0-3 (stated dissatisfaction)
 -- Level: high if leave_intent or abnormal_streak (stated intent, health signal); medium if
--- no_interaction_medium with a behaviour signal, or no_interaction_low with two; low if
--- no_interaction_low (days alone); else none. Behaviour signals count only for people who are
--- not active (>= churn_low_days_without_interaction days): someone who acted today is not
--- leaving because a message went unopened. Inactivity alone is low, not medium: most people do
--- not use the platform daily, so 3 quiet days alone do not predict churn (measured against the
--- generator's churn dates: docs/metrics.md "Churn warning", tests/test_oracle_kpis.py).
--- Churned people (> lifecycle_churned_days inactive) are out of scope: 'none'.
+-- no_interaction_medium or two behaviour signals; low if no_interaction_low or one behaviour
+-- signal; else none. Churned people (> lifecycle_churned_days inactive) are out of scope: 'none'.
 {{ config(
     materialized='incremental',
     unique_key='as_of_date',
@@ -150,13 +145,9 @@ select
         when days_without_interaction > {{ var('lifecycle_churned_days') }} then 'none'
         when leave_intent or abnormal_streak then 'high'
         when
-            (no_interaction_medium and (no_checkin or no_message_open or consult_drop))
-            or (
-                no_interaction_low
-                and (cast(no_checkin as int) + cast(no_message_open as int) + cast(consult_drop as int)) >= 2
-            )
+            no_interaction_medium or (cast(no_checkin as int) + cast(no_message_open as int) + cast(consult_drop as int)) >= 2
             then 'medium'
-        when no_interaction_low then 'low'
+        when no_interaction_low or no_checkin or no_message_open or consult_drop then 'low'
         else 'none'
     end as churn_risk_level,
     concat_ws(
