@@ -97,7 +97,7 @@ def _people(key: bytes, n: int = 160) -> list[dict]:
 def build_clean(path: Path, people: list[dict]) -> None:
     con = duckdb.connect(str(path))
     ensure_schema(con)  # raw_* tables and audit.file_loads, as landing creates them
-    con.execute("CREATE SCHEMA restricted; CREATE SCHEMA marts")
+    con.execute("CREATE SCHEMA IF NOT EXISTS restricted; CREATE SCHEMA IF NOT EXISTS marts")
     con.execute("CREATE TABLE restricted.person_identifiers (patient_key VARCHAR, identifier_type VARCHAR, "
                 "identifier_value VARCHAR)")  # fmt: skip
     rows = [
