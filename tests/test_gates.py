@@ -97,7 +97,7 @@ def _people(key: bytes, n: int = 160) -> list[dict]:
 def build_clean(path: Path, people: list[dict]) -> None:
     con = duckdb.connect(str(path))
     ensure_schema(con)  # raw_* tables and audit.file_loads, as landing creates them
-    con.execute("CREATE SCHEMA restricted; CREATE SCHEMA marts")
+    con.execute("CREATE SCHEMA IF NOT EXISTS restricted; CREATE SCHEMA IF NOT EXISTS marts")
     con.execute("CREATE TABLE restricted.person_identifiers (patient_key VARCHAR, identifier_type VARCHAR, "
                 "identifier_value VARCHAR)")  # fmt: skip
     rows = [
@@ -258,7 +258,7 @@ def test_pseudonym_column_with_plain_sha256_of_mobile_fails(fixture_dir: Path, t
         ("CREATE TABLE marts.seg_new AS SELECT 1 AS x", ("seg_new", "", "unlisted_table")),
         ("INSERT INTO marts.patient_360 SELECT patient_key || 'x', age_band, gender, '拉萨', '西藏', 0, 0,"
          " registered_date, as_of_date, NULL FROM marts.patient_360 LIMIT 4",
-         ("patient_360", "age_band+gender+city", "k_anonymity")),
+         ("person-level union", "4 quasi-identifiers", "k_anonymity")),
         ("INSERT INTO marts.fct_visits SELECT * FROM marts.fct_visits LIMIT 1",
          ("fct_visits", "visit_id", "key_duplicate")),
         ("UPDATE marts.seg_lifecycle SET segment = 'vip' WHERE rowid = 1",
@@ -282,7 +282,7 @@ def test_mutation_fails(fixture_dir: Path, tmp_path: Path, sql: str, expected: t
 
 def test_k_is_configurable(fixture_dir: Path, tmp_path: Path) -> None:
     wh = mutate(fixture_dir, tmp_path)
-    group = ("patient_360", "age_band+gender+city", "k_anonymity")
+    group = ("person-level union", "4 quasi-identifiers", "k_anonymity")
     assert group not in hits(failures_of(wh, fixture_dir, tmp_path, 10))
     found = failures_of(wh, fixture_dir, tmp_path, 11)
     assert group in hits(found)

@@ -14,7 +14,9 @@ swapped in as
 
     <out>/marts.duckdb            tables in its default schema `main`
     <out>/parquet/<table>.parquet via a symlink to a versioned folder
-    <out>/release.json            the release manifest: id, key id, gate summary, files' sha256
+    <out>/evidence.html           the privacy officer's offline evidence page (patient360.evidence)
+    <out>/release.json            the release manifest: id, key id, gate summary, re-identification
+                                  risk (k, l, prosecutor risk, suppression, generalisation), sha256s
 
 A failing gate deletes the candidate and raises GateFailed: nothing in <out> changes. There
 is no way to publish without the gate (no flag, no separate entry point).
@@ -41,6 +43,7 @@ from pathlib import Path
 import duckdb
 
 from patient360.errors import GateFailed
+from patient360.evidence import EVIDENCE, render_evidence
 from patient360.pseudonym import key_id, load_key
 from patient360.warehouse import connect as warehouse_connect
 from patient360.warehouse import one
@@ -92,7 +95,7 @@ def publish_marts(
     when a blocking check fails and PublishError when there is nothing to publish.
     allowlist, k, as_of, data_docs_dir: as for `run_gates` (defaults: the project's)."""
     from patient360.gates import Candidate, run_gates
-    from patient360.gates.schema_allowlist import ALLOWLIST_PATH
+    from patient360.gates.schema_allowlist import ALLOWLIST_PATH, load_allowlist
 
     started = time.perf_counter()
     key = load_key()  # refuses a missing or weak key before anything is written
@@ -114,17 +117,23 @@ def publish_marts(
             )
         result.checks_run = outcome.checks_run
         manifest = _manifest(stamp, candidate, result, outcome)
+        evidence = render_evidence(stamp, result.key_id, result.tables, _columns(candidate.duckdb_path),
+                                   load_allowlist(allowlist or ALLOWLIST_PATH), outcome)  # fmt: skip
     except BaseException:
         candidate.duckdb_path.unlink(missing_ok=True)
         shutil.rmtree(candidate.parquet_dir, ignore_errors=True)
         raise
 
     (candidate.parquet_dir / MANIFEST).write_text(manifest, encoding="utf-8")
+    (candidate.parquet_dir / EVIDENCE).write_text(evidence, encoding="utf-8")
     os.replace(candidate.duckdb_path, result.duckdb_path)
     _swap_symlink(out_dir / "parquet", candidate.parquet_dir.name)
     tmp_manifest = out_dir / f".{MANIFEST}.{os.getpid()}.tmp"
     tmp_manifest.write_text(manifest, encoding="utf-8")
     os.replace(tmp_manifest, out_dir / MANIFEST)
+    tmp_evidence = out_dir / f".{EVIDENCE}.{os.getpid()}.tmp"
+    tmp_evidence.write_text(evidence, encoding="utf-8")
+    os.replace(tmp_evidence, out_dir / EVIDENCE)
     result.manifest_path = out_dir / MANIFEST
     _prune_parquet_versions(out_dir, keep=candidate.parquet_dir.name)
     result.seconds = time.perf_counter() - started
@@ -166,6 +175,20 @@ def _build_candidate(warehouse: Path, candidate, result: PublishResult) -> None:
         con.close()
 
 
+def _columns(duckdb_path: Path) -> dict[str, dict[str, str]]:
+    """table -> column -> type of the candidate file (names only, for the evidence page)."""
+    con = duckdb.connect(str(duckdb_path), read_only=True)
+    try:
+        rows = con.execute("SELECT table_name, column_name, data_type FROM information_schema.columns "
+                           "WHERE table_schema = 'main' ORDER BY table_name, ordinal_position").fetchall()  # fmt: skip
+    finally:
+        con.close()
+    out: dict[str, dict[str, str]] = {}
+    for table, column, dtype in rows:
+        out.setdefault(table, {})[column] = dtype
+    return out
+
+
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as f:
@@ -182,6 +205,8 @@ def _manifest(stamp: str, candidate, result: PublishResult, outcome) -> str:
         "key_id": result.key_id,
         "gate": {"passed": outcome.passed, "checks_run": outcome.checks_run,
                  "warnings": len(outcome.failures) - len(outcome.blocking)},
+        # re-identification risk as measured on the candidate (docs/deidentification.md)
+        "risk": outcome.risk.as_dict() if outcome.risk else None,
         "duckdb": {"file": result.duckdb_path.name, "sha256": _sha256(candidate.duckdb_path)},
         "parquet_dir": candidate.parquet_dir.name,
         "tables": {t: {"rows": n, "parquet_sha256": _sha256(candidate.parquet(t))} for t, n in result.tables.items()},

@@ -1,69 +1,85 @@
--- k-anonymity before publishing: every (age_band, gender, city) combination in
--- patient_360 must hold at least k people (var k_anonymity, default 5; business_rules.md
--- "Privacy"). Small groups are generalised step by step: city -> province, then
--- age band -> 20-year band, then suppressed ('suppressed').
+-- k-anonymity and l-diversity before publishing (docs/deidentification.md). The
+-- quasi-identifiers are every person-level column declared meta.pii: quasi in marts: age band,
+-- gender, city, province, registration period (is_elderly / is_child are derived from the
+-- published band, so they add nothing). Every combination must hold >= k people (var
+-- k_anonymity) with >= l distinct chronic-programme sets (var l_diversity). People in a
+-- combination that fails are generalised one level, step by step (local recoding, cheapest
+-- information loss first); whoever still fails after the last step is suppressed (every
+-- quasi-identifier 'suppressed'), and if fewer than k people end up suppressed, the smallest
+-- published combination is suppressed with them so the suppressed group also holds >= k.
 {% set k = var('k_anonymity') %}
+{% set l = var('l_diversity') %}
+{% set qi = ['age_band', 'gender', 'city', 'province', 'registered_period'] %}
+{% set steps = [
+    ('registered_period', "case when length(registered_period) = 7 then left(registered_period, 4) || '-Q'"
+        ~ " || cast((cast(right(registered_period, 2) as integer) + 2) // 3 as varchar) else registered_period end"),
+    ('city', 'province'),
+    ('registered_period', "case when registered_period like '____-%' then left(registered_period, 4)"
+        ~ " else registered_period end"),
+    ('age_band', age_band_20('age_band')),
+    ('city', province_region('province')),
+    ('province', province_region('province')),
+    ('registered_period', "'suppressed'"),
+    ('age_band', "'suppressed'"),
+    ('gender', "'suppressed'"),
+] %}
 with demo as (
     select
-        patient_key,
-        age_band,
-        gender,
-        city,
-        province
-    from {{ ref('int_patient__demographics') }}
+        d.patient_key,
+        d.age_band,
+        d.gender,
+        d.city,
+        d.province,
+        coalesce(strftime(d.registered_date, '%Y-%m'), 'unknown') as registered_period,
+        coalesce(c.programmes, 'none') as sensitive,
+        0 as gen_level
+    from {{ ref('int_patient__demographics') }} as d
+    left join {{ ref('int_patient__clinical') }} as c on d.patient_key = c.patient_key
 ),
 
-step1 as (
+{% for col, up in steps %}
+    checked{{ loop.index }} as (
+        select
+            *,
+            {{ kanon_class_ok(k, l) }} as ok
+        from {{ 'demo' if loop.first else 'step' ~ (loop.index - 1) }}
+        window w as (partition by {{ qi | join(', ') }})
+    ),
+
+    step{{ loop.index }} as (
+        select
+            * exclude (ok, {{ col }}, gen_level),
+            case when ok then {{ col }} else {{ up }} end as {{ col }},
+            case when ok then gen_level else {{ loop.index }} end as gen_level
+        from checked{{ loop.index }}
+    ),
+
+{% endfor %}
+final_check as (
     select
         *,
-        count(*) over (partition by age_band, gender, city) >= {{ k }} as city_ok
-    from demo
+        {{ kanon_class_ok(k, l) }} as ok,
+        lpad(cast(count(*) over w as varchar), 12, '0') || '|' || concat_ws('|', {{ qi | join(', ') }}) as class_rank
+    from step{{ steps | length }}
+    window w as (partition by {{ qi | join(', ') }})
 ),
 
-step2 as (
-    select
-        patient_key,
-        age_band,
-        gender,
-        province,
-        case when city_ok then city else province end as city_g
-    from step1
-),
-
-step3 as (
+-- the suppressed people form one group of their own: it must not be smaller than k either, so
+-- when 1..k-1 people fail, the smallest passing group (first by its values) is suppressed too
+topped_up as (
     select
         *,
-        count(*) over (partition by age_band, gender, city_g) >= {{ k }} as ok2
-    from step2
-),
-
-step4 as (
-    select
-        patient_key,
-        gender,
-        city_g as city,
-        province,
-        case
-            when ok2 then age_band
-            when age_band in ('unknown', '90+') then age_band
-            else
-                lpad(cast((cast(split_part(age_band, '-', 1) as integer) // 20) * 20 as varchar), 2, '0')
-                || '-' || lpad(cast((cast(split_part(age_band, '-', 1) as integer) // 20) * 20 + 19 as varchar), 2, '0')
-        end as age_band
-    from step3
-),
-
-step5 as (
-    select
-        *,
-        count(*) over (partition by age_band, gender, city) >= {{ k }} as ok3
-    from step4
+        not ok or (
+            count(*) filter (where not ok) over () between 1 and {{ k }} - 1
+            and class_rank = min(case when ok then class_rank end) over ()
+        ) as is_suppressed
+    from final_check
 )
 
 select
     patient_key,
-    case when ok3 then age_band else 'suppressed' end as age_band,
-    case when ok3 then gender else 'suppressed' end as gender,
-    case when ok3 then city else 'suppressed' end as city,
-    case when ok3 then province else 'suppressed' end as province
-from step5
+    {% for col in qi %}
+        case when is_suppressed then 'suppressed' else {{ col }} end as {{ col }},
+    {% endfor %}
+    case when is_suppressed then {{ steps | length + 1 }} else gen_level end as generalisation_level
+from topped_up

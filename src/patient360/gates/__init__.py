@@ -27,7 +27,7 @@ import duckdb
 from patient360.dbt_vars import dbt_var
 from patient360.gates import gx_runner
 from patient360.gates.candidate import CANDIDATE_ALIAS, WAREHOUSE_ALIAS, Candidate, open_workspace, parquet_metrics
-from patient360.gates.k_anonymity import k_anonymity_metrics
+from patient360.gates.k_anonymity import ReleaseRisk, k_anonymity_metrics
 from patient360.gates.metrics import Metric, table_exists
 from patient360.gates.outcome import Failure, GateOutcome
 from patient360.gates.pii_patterns import scan_text
@@ -80,12 +80,15 @@ def collect_metrics(
     as_of: date | None,
     candidate: Candidate | None = None,
     key: bytes | None = None,
+    l: int = 2,  # noqa: E741 - the l of l-diversity
+    risk: list[ReleaseRisk] | None = None,
 ) -> list[Metric]:
     """Every metric of every suite, computed in DuckDB on read-only connections.
 
     candidate: the release files to judge (publishing passes them); without one the gate reads
     the warehouse's `marts` schema (`patient360 check`). key: the pseudonym key (default: the
-    configured one), to re-derive issued record pseudonyms."""
+    configured one), to re-derive issued record pseudonyms. risk: receives the release's measured
+    re-identification risk (k_anonymity)."""
     if not warehouse.exists():
         return [Metric("schema_allowlist", str(warehouse), "", "warehouse_missing", 1, "file not found")]
     allow = load_allowlist(allowlist)
@@ -102,7 +105,7 @@ def collect_metrics(
             con, actual, allow, today, key=key, comments=comments, candidate=candidate))  # fmt: skip
         if candidate:
             metrics += _guarded("schema_allowlist", "parquet", lambda: parquet_metrics(con, candidate, list(actual)))
-        metrics += _guarded("k_anonymity", "k_anonymity", lambda: k_anonymity_metrics(con, actual, allow, k))
+        metrics += _guarded("k_anonymity", "k_anonymity", lambda: k_anonymity_metrics(con, actual, allow, k, l, risk))
         counts = gx_dir / "last_row_counts.json"
         metrics += _guarded("quality_marts", "marts", lambda: marts_metrics(con, actual, allow, counts))
         if candidate:  # the source checks read the warehouse itself (staging views bind there)
@@ -132,11 +135,13 @@ def run_gates(
     """
     started = time.perf_counter()
     warehouse = Path(warehouse)
-    if k is None:  # the same k the dbt models generalise to
+    if k is None:  # the same k and l the dbt models generalise to
         k = int(dbt_var("k_anonymity"))
+    l = int(dbt_var("l_diversity"))  # noqa: E741
+    risk: list[ReleaseRisk] = []
     gx_dir = Path(data_docs_dir) if data_docs_dir else warehouse.parent / "gx"
     metrics = collect_metrics(warehouse, k=k, allowlist=Path(allowlist), gx_dir=gx_dir, as_of=as_of,
-                              candidate=candidate, key=key)  # fmt: skip
+                              candidate=candidate, key=key, l=l, risk=risk)  # fmt: skip
     verdict = gx_runner.validate(metrics, gx_runner.load_suites(Path(suites_dir)), gx_dir)
     outcome = GateOutcome(
         failures=verdict.failures,
@@ -145,9 +150,11 @@ def run_gates(
         checks_run=len(metrics),
         seconds=time.perf_counter() - started,
         gx_success=verdict.success,
+        risk=risk[0] if risk else None,
     )
     summary: dict[str, Any] = {"passed": outcome.passed, "checks_run": outcome.checks_run}
     summary["failures"] = [asdict(f) for f in outcome.failures]
+    summary["risk"] = outcome.risk.as_dict() if outcome.risk else None
     assert outcome.results_path is not None  # set just above
     outcome.results_path.write_text(json.dumps(summary, indent=1), encoding="utf-8")
     log.info("gates %s: %d checks, %d failures", "passed" if outcome.passed else "FAILED", len(metrics),

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from patient360.gates.k_anonymity import ReleaseRisk
 
 
 @dataclass(frozen=True)
@@ -32,6 +36,7 @@ class GateOutcome:
     seconds: float = 0.0
     # Great Expectations' success per (suite, check) expectation; `failures` are read from the same results
     gx_success: dict[tuple[str, str], bool | None] = field(default_factory=dict)
+    risk: ReleaseRisk | None = None  # the release's measured re-identification risk (k_anonymity)
 
     @property
     def passed(self) -> bool:

@@ -1,5 +1,7 @@
 -- One row per person: the de-identified patient 360. Only the keyed pseudonym and
--- generalised quasi-identifiers (k-anonymised) leave the restricted zone.
+-- generalised quasi-identifiers (k-anonymised and l-diverse, int_patient__kanon_quasi) leave
+-- the restricted zone; every other date tied to the person is published as its month
+-- (docs/deidentification.md).
 with as_of as (
     select as_of_date from {{ ref('int_run__as_of') }}
 ),
@@ -7,8 +9,6 @@ with as_of as (
 people as (
     select
         patient_key,
-        age_years,
-        registered_date,
         has_medical_record
     from {{ ref('int_patient__demographics') }}
 )
@@ -21,10 +21,11 @@ select
     q.province,
     crm.acquisition_channel,
     crm.acquisition_campaign_id,
-    people.registered_date,
-    svc.first_service_date,
-    svc.last_service_date,
-    svc.last_active_date,
+    q.registered_period,
+    {{ period_start('q.registered_period') }} as registered_date,
+    {{ person_month('svc.first_service_date') }} as first_service_date,
+    {{ person_month('svc.last_service_date') }} as last_service_date,
+    {{ person_month('svc.last_active_date') }} as last_active_date,
     coalesce(svc.visit_count, 0) as visit_count,
     coalesce(svc.consult_count, 0) as consult_count,
     coalesce(svc.prescription_count, 0) as prescription_count,
@@ -50,8 +51,8 @@ select
     coalesce(crm.referrals_made, 0) as referrals_made,
     crm.latest_nps_score,
     coalesce(crm.marketing_consent, false) as marketing_consent,
-    people.age_years >= {{ var('elderly_min_age') }} as is_elderly,
-    people.age_years <= {{ var('child_max_age') }} as is_child,
+    {{ band_at_least('q.age_band', var('elderly_min_age')) }} as is_elderly,
+    {{ band_at_most('q.age_band', var('child_max_age')) }} as is_child,
     people.has_medical_record,
     lc.lifecycle_stage,
     lc.community_lifecycle_stage,

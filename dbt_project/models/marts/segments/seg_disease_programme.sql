@@ -64,8 +64,9 @@ select
     p.patient_key,
     p.programme,
     as_of.as_of_date,
-    p.first_diagnosed_date,
-    date_diff('day', p.first_diagnosed_date, as_of.as_of_date) as days_since_diagnosis,
+    {{ person_month('p.first_diagnosed_date') }} as first_diagnosed_date,
+    -- from the first day of the published diagnosis month: the exact day would undo the month
+    date_diff('day', {{ person_month('p.first_diagnosed_date') }}, as_of.as_of_date) as days_since_diagnosis,
     coalesce(
         p.fixed_stage,
         case

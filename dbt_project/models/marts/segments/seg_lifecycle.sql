@@ -50,9 +50,10 @@ community as (
 select
     people.patient_key,
     as_of.as_of_date,
-    people.registered_date,
-    people.last_active_date,
-    date_diff('day', coalesce(people.last_active_date, people.registered_date), as_of.as_of_date) as days_inactive,
+    {{ person_month('people.last_active_date') }} as last_active_date,
+    -- counted from the published month of the last interaction: the exact day would undo the month
+    -- (null without any interaction: the registration day would leak what patient_360 generalises)
+    date_diff('day', {{ person_month('people.last_active_date') }}, as_of.as_of_date) as days_inactive,
     people.active_days_30d,
     people.services_30d,
     case

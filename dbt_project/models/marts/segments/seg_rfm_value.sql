@@ -50,7 +50,7 @@ scored as (
 select
     d.patient_key,
     as_of.as_of_date,
-    scored.last_service_date,
+    {{ person_month('scored.last_service_date') }} as last_service_date,
     coalesce(scored.service_days, 0) as service_days,
     cast(coalesce(scored.total_revenue, 0) as decimal(18, 2)) as total_spend,
     scored.r_score,

@@ -1,0 +1,81 @@
+"""The release's evidence page: one self-contained HTML file a privacy officer reads offline.
+
+It lists every published table and column with its privacy class (from the allow-list, the
+copy of dbt meta.pii), every check the gate ran and its result, the k, l and re-identification
+risk figures and suppression counts. It holds names and counts only, never a data value, and
+no network asset (no script, stylesheet, font or image URL): inline CSS only.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterable
+
+from patient360.gates.outcome import GateOutcome
+from patient360.gates.schema_allowlist import Allowlist
+
+EVIDENCE = "evidence.html"
+STYLE = (
+    "body{font:14px sans-serif;margin:2em;max-width:70em}table{border-collapse:collapse;margin:1em 0}"
+    "td,th{border:1px solid #bbb;padding:.2em .5em;text-align:left}th{background:#eee}"
+    ".block{color:#a00;font-weight:bold}.pass{color:#060}"
+)
+
+
+def _table(head: Iterable[str], rows: Iterable[Iterable[object]]) -> str:
+    out = ["<table><tr>", *(f"<th>{html.escape(h)}</th>" for h in head), "</tr>"]
+    for row in rows:
+        out.append("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>")
+    out.append("</table>")
+    return "".join(out)
+
+
+def render_evidence(release_id: str, key_id: str, tables: dict[str, int], columns: dict[str, dict[str, str]],
+                    allow: Allowlist, outcome: GateOutcome) -> str:  # fmt: skip
+    """The page for one release. tables: name -> rows; columns: table -> column -> DuckDB type."""
+    parts = [
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
+        f"<title>Release {html.escape(release_id)}: privacy evidence</title><style>{STYLE}</style></head><body>",
+        f"<h1>Release {html.escape(release_id)}</h1>",
+        f"<p>Pseudonym key id {html.escape(key_id)}. Gate "
+        f"<span class='{'pass' if outcome.passed else 'block'}'>{'PASSED' if outcome.passed else 'FAILED'}</span>: "
+        f"{outcome.checks_run} checks, {len(outcome.blocking)} blocking, "
+        f"{len(outcome.failures) - len(outcome.blocking)} warnings. No data value appears on this page.</p>",
+    ]
+    risk = outcome.risk
+    if risk is not None:
+        parts.append("<h2>Re-identification risk (prosecutor model, ARX)</h2>")
+        figures = [
+            ("k (k-anonymity)", risk.k), ("l (distinct l-diversity)", risk.l),
+            ("sensitive attribute", risk.sensitive_attribute), ("people", risk.records),
+            ("equivalence classes", risk.classes), ("smallest class", risk.smallest_class),
+            ("classes below k", risk.classes_below_k), ("classes below l", risk.classes_below_l),
+            ("highest prosecutor risk (1 / smallest class)", f"{risk.prosecutor_risk_max:.4f}"),
+            ("bound (1 / k)", f"{1 / risk.k:.4f}"),
+            ("average prosecutor risk (classes / people)", f"{risk.prosecutor_risk_average:.4f}"),
+            ("people suppressed", f"{risk.records_suppressed} ({risk.suppressed_share:.2%})"),
+        ]  # fmt: skip
+        parts.append(_table(["figure", "value"], figures))
+        parts.append("<h3>Quasi-identifiers (union over person-level tables)</h3>")
+        parts.append(_table(["table.column"], [[c] for c in risk.quasi_identifiers]))
+        parts.append("<h3>Generalisation (people by last step applied; 0 none, 10 suppressed)</h3>")
+        levels = sorted((int(step), n) for step, n in risk.generalisation_levels.items())
+        parts.append(_table(["step", "people"], levels))
+    parts.append("<h2>Checks</h2>")
+    checks = sorted(outcome.gx_success.items())
+    parts.append(_table(["suite", "check", "result"],
+                        [(s, c, "pass" if ok else "FAIL") for (s, c), ok in checks]))  # fmt: skip
+    if outcome.failures:
+        parts.append("<h3>Findings (counts only)</h3>")
+        findings = [(f.severity, f.suite, f.table, f.column, f.check, f.observed, f.detail) for f in outcome.failures]
+        parts.append(_table(["severity", "suite", "table", "column", "check", "observed", "rule"], findings))
+    parts.append("<h2>Published tables and columns</h2>")
+    for table in sorted(columns):
+        parts.append(f"<h3>{html.escape(table)} ({tables.get(table, 0)} rows)</h3>")
+        rows: list[tuple[str, ...]] = []
+        for col, dtype in columns[table].items():
+            rule = allow.rule(table, col)
+            rows.append((col, dtype, rule.privacy if rule else "NOT LISTED", (rule.kind or "") if rule else ""))
+        parts.append(_table(["column", "type", "class", "kind"], rows))
+    parts.append("</body></html>\n")
+    return "".join(parts)
