@@ -78,3 +78,24 @@ def test_candidate_patterns_find_every_valid_resident_id(value: str) -> None:
     """The RE2 prefilters are only necessary conditions: every number the rule accepts is a candidate."""
     kind = "resident_id" if ric18_valid(value) else "resident_id_15"
     assert kind in scan_text(f"证件{value}。")
+
+
+def test_a_romanised_name_that_is_a_word_of_our_documentation_is_not_a_name() -> None:
+    """丁彬 romanises to "dingbin" and "binding": the published comments say "binding" (device
+    bindings), which flagged a clean 100k release. The documented word is dropped; the name in
+    pinyin is still caught."""
+    from patient360.gates import name_forms
+
+    def romaniser(name: str) -> list[str] | None:
+        return ["ding", "bin"] if name == "丁彬" else None
+
+    name_forms.register_romaniser(romaniser)
+    try:
+        forms = name_forms.romanised_forms("丁彬", [romaniser])
+    finally:
+        name_forms.unregister_romaniser(romaniser)
+    assert forms == {"dingbin", "binding"}
+    effective = forms - name_forms.documented_words()
+    assert "binding" in name_forms.documented_words()
+    assert name_forms.romanised_hit("patient Ding Bin", effective)
+    assert not name_forms.romanised_hit("the device binding active when a reading was measured", effective)

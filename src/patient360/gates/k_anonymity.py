@@ -133,7 +133,11 @@ def _levels(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
 
 
 def k_anonymity_metrics(
-    con: duckdb.DuckDBPyConnection, actual: dict[str, dict[str, str]], allow: Allowlist, k: int, l: int = 2,  # noqa: E741
+    con: duckdb.DuckDBPyConnection,
+    actual: dict[str, dict[str, str]],
+    allow: Allowlist,
+    k: int,
+    l: int = 2,  # noqa: E741
     report: list[ReleaseRisk] | None = None,
 ) -> list[Metric]:
     """The suite's metrics; `report` (when given) receives the measured ReleaseRisk."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
+from functools import cache
 
 Romaniser = Callable[[str], list[str] | None]
 
@@ -79,3 +80,18 @@ def romanised_hit(text: str, forms: set[str]) -> bool:
         return False
     words = _WORD.findall(text.lower())
     return any("".join(words[i : i + n]) in forms for n in (1, 2, 3) for i in range(len(words) - n + 1))
+
+
+@cache
+def documented_words() -> frozenset[str]:
+    """Lower-case words of the project's reviewed documentation: dbt model YAML and docs blocks
+    (copied into the published comments) and docs/. A joined pinyin form equal to one of them
+    (binding, changing, ...) is an English word there, and is not matched as a name."""
+    from patient360.paths import DBT_PROJECT_DIR, PROJECT_ROOT
+
+    files = [*(DBT_PROJECT_DIR / "models").rglob("*.yml"), *(DBT_PROJECT_DIR / "models").rglob("*.md")]
+    files += list((PROJECT_ROOT / "docs").glob("*.md"))
+    words: set[str] = set()
+    for path in files:
+        words.update(_WORD.findall(path.read_text(encoding="utf-8").lower()))
+    return frozenset(words)

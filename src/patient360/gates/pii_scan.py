@@ -180,7 +180,9 @@ class PiiScanner:
         forms = names | {h for n in names for h in name_forms.honorific_forms(n)}
         if forms:
             self.con.executemany("INSERT INTO gate_names VALUES (?)", [[f] for f in sorted(forms)])
-        self.romanised = {r for n in names for r in name_forms.romanised_forms(n)}
+        # A romanised name that is an ordinary word of the project's own documentation ("binding" =
+        # Bin Ding) would flag every comment that uses the word: not a name signal on its own.
+        self.romanised = {r for n in names for r in name_forms.romanised_forms(n)} - name_forms.documented_words()
 
     def _record_dictionary(self) -> None:
         """Source record numbers (raw zone) as dictionary entries, and the pseudonyms issued for them."""
