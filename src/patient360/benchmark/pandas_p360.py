@@ -9,6 +9,8 @@ so the benchmark can time both and check that they agree column by column.
 
 from __future__ import annotations
 
+from datetime import date
+
 import duckdb
 import numpy as np
 import pandas as pd
@@ -37,7 +39,6 @@ def _service_summary(events: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
         {
             "first_service_date": service.groupby("patient_key")["event_date"].min(),
             "last_service_date": service.groupby("patient_key")["event_date"].max(),
-            "last_active_date": e.groupby("patient_key")["event_date"].max(),
             "visit_count": flags.groupby("patient_key")["visit"].sum(),
             "consult_count": flags.groupby("patient_key")["consult"].sum(),
             "prescription_count": flags.groupby("patient_key")["prescription"].sum(),
@@ -46,6 +47,44 @@ def _service_summary(events: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
         }
     )
     return out.rename_axis("patient_key").reset_index()
+
+
+def _month(dates: pd.Series) -> pd.Series:
+    """Person-tied dates are published as their month (docs/deidentification.md)."""
+    return pd.to_datetime(dates).dt.to_period("M").dt.to_timestamp().dt.date
+
+
+def _period_start(period: object):
+    """'2025-03' / '2025-Q2' / '2025' -> the date it starts on; None for unknown/suppressed."""
+    text = str(period) if isinstance(period, str) else ""
+    if len(text) == 7 and text[4:6] == "-Q":
+        return date(int(text[:4]), int(text[6]) * 3 - 2, 1)
+    if len(text) == 7 and text[4] == "-":
+        return date(int(text[:4]), int(text[5:]), 1)
+    return date(int(text), 1, 1) if len(text) == 4 and text.isdigit() else None
+
+
+def _band_bounds(band: object) -> tuple[int, int] | None:
+    text = str(band) if isinstance(band, str) else ""
+    if text == "90+":
+        return 90, 200
+    parts = text.split("-")
+    return (int(parts[0]), int(parts[1])) if len(parts) == 2 and all(p.isdigit() for p in parts) else None
+
+
+def _band_at_least(band: object, years: int) -> bool | None:
+    """is_elderly from the published band: None when the band straddles the threshold."""
+    b = _band_bounds(band)
+    if b is None:
+        return None
+    return True if b[0] >= years else (False if b[1] < years else None)
+
+
+def _band_at_most(band: object, years: int) -> bool | None:
+    b = _band_bounds(band)
+    if b is None:
+        return None
+    return True if b[1] <= years else (False if b[0] > years else None)
 
 
 def _snapshot(con: duckdb.DuckDBPyConnection, table: str, columns: list[str], as_of, programme: str | None = None):
@@ -64,14 +103,21 @@ def build_patient_360(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     events["revenue"] = events["revenue"].astype(float)
     svc = _service_summary(events, as_of)
     del events
+    active = con.execute(
+        "select patient_key, max(activity_date) as last_active_date "
+        "from intermediate.int_patient__activity_days group by patient_key"
+    ).df()
+    svc = svc.merge(active, on="patient_key", how="left")
 
     people = con.execute("select * from intermediate.int_patient__demographics").df()
-    people = people[["patient_key", "age_years", "registered_date", "has_medical_record"]]
+    people = people[["patient_key", "has_medical_record"]]
     quasi = con.execute("select * from intermediate.int_patient__kanon_quasi").df()
     clin = con.execute("select * from intermediate.int_patient__clinical").df()
     crm = con.execute("select * from intermediate.int_patient__crm").df()
 
-    df = people.merge(quasi[["patient_key", "age_band", "gender", "city", "province"]], on="patient_key")
+    df = people.merge(
+        quasi[["patient_key", "age_band", "gender", "city", "province", "registered_period"]], on="patient_key"
+    )
     df = df.merge(svc, on="patient_key", how="left")
     df = df.merge(clin, on="patient_key", how="left", suffixes=("", "_clin"))
     df = df.merge(crm, on="patient_key", how="left", suffixes=("", "_crm"))
@@ -108,10 +154,11 @@ def build_patient_360(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
             "province": df["province"],
             "acquisition_channel": df["acquisition_channel"],
             "acquisition_campaign_id": df["acquisition_campaign_id"],
-            "registered_date": df["registered_date"],
-            "first_service_date": df["first_service_date"],
-            "last_service_date": df["last_service_date"],
-            "last_active_date": df["last_active_date"],
+            "registered_period": df["registered_period"],
+            "registered_date": df["registered_period"].map(_period_start),
+            "first_service_date": _month(df["first_service_date"]),
+            "last_service_date": _month(df["last_service_date"]),
+            "last_active_date": _month(df["last_active_date"]),
             "visit_count": count("visit_count"),
             "consult_count": count("consult_count"),
             "prescription_count": count("prescription_count"),
@@ -134,8 +181,8 @@ def build_patient_360(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
             "referrals_made": count("referrals_made"),
             "latest_nps_score": df["latest_nps_score"],
             "marketing_consent": flag("marketing_consent"),
-            "is_elderly": df["age_years"] >= dbt_var("elderly_min_age"),
-            "is_child": df["age_years"] <= dbt_var("child_max_age"),
+            "is_elderly": df["age_band"].map(lambda b: _band_at_least(b, dbt_var("elderly_min_age"))).astype("boolean"),
+            "is_child": df["age_band"].map(lambda b: _band_at_most(b, dbt_var("child_max_age"))).astype("boolean"),
             "has_medical_record": df["has_medical_record"],
             "lifecycle_stage": df["lifecycle_stage"],
             "community_lifecycle_stage": df["community_lifecycle_stage"],
