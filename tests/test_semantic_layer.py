@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import duckdb
@@ -22,7 +23,9 @@ from patient360.pipeline import stage_land, stage_transform
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[1]
-MF = shutil.which("mf")
+# the mf of this environment (make installs dbt-metricflow into .venv), else one on PATH
+_VENV_MF = Path(sys.executable).with_name("mf")
+MF = str(_VENV_MF) if _VENV_MF.exists() else shutil.which("mf")
 GENERATION = {"patients": 600, "days": 5, "seed": 11, "dirt_rate": 0.0}
 
 # metric -> SQL giving (month, value) from the kpi_ table; extra group-by -> its column
