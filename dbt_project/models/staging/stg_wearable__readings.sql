@@ -34,4 +34,8 @@ renamed as (
 -- Deduplicated on (device_serial, metric, measured_at). measured_date is derived from
 -- measured_at, so adding it to the key changes nothing but lets DuckDB apply a filter on
 -- the day below the dedupe window: an incremental run reads only the days it rebuilds.
-{{ dedupe('renamed', ['device_serial', 'metric', 'measured_instant', 'aggregation_period', 'measured_date'], '_loaded_at desc, _line_number desc') }}
+{{ dedupe(
+    'renamed',
+    ['device_serial', 'metric', 'measured_instant', 'aggregation_period', 'measured_date'],
+    '_loaded_at desc, _line_number desc'
+) }}

@@ -18,8 +18,7 @@
 ) }}
 
 with keyed as (
-    select
-        * replace (p360_pseudonym('consult_session:' || session_id) as session_id)
+    select * replace (p360_pseudonym('consult_session:' || session_id) as session_id)
     from {{ ref('int_consult__sessions_keyed') }}
 ),
 
