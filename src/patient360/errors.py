@@ -92,8 +92,5 @@ def is_transient(exc: BaseException) -> bool:
         return True
     if isinstance(exc, P360Error | FileNotFoundError | PermissionError):
         return False
-    if isinstance(exc, OSError):
-        return True
-    from patient360.dbt_runner import DbtError
-
-    return isinstance(exc, DbtError) and "Could not set lock on file" in str(exc)
+    # dbt's own lock failures arrive as WarehouseLocked (patient360.dbt_runner)
+    return isinstance(exc, OSError)
