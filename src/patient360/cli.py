@@ -100,8 +100,6 @@ def _cmd_publish(args: argparse.Namespace) -> int:
 
 
 def _cmd_airflow(args: argparse.Namespace) -> int:
-    import signal
-
     from patient360.airflow_local import ADMIN_USER, demo_airflow
     from patient360.pseudonym import ensure_key_file, project_key_file
 
@@ -109,7 +107,6 @@ def _cmd_airflow(args: argparse.Namespace) -> int:
     airflow = demo_airflow(port=args.port)
     env = airflow.env
     print(f"starting Airflow (metadata in {env['AIRFLOW_HOME']}, component logs in {airflow.log_dir}) ...")
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:
         airflow.start()
         password = airflow.password() or f"(in {env['AIRFLOW_HOME']}/simple_auth_manager_passwords.json.generated)"
@@ -368,6 +365,19 @@ def _configure_logging(args: argparse.Namespace) -> Path | None:
     return log_file
 
 
+def _terminate_like_interrupt() -> None:
+    """SIGTERM (kill, a container stop, a scheduler's timeout) unwinds like Ctrl-C, so every
+    `finally` runs: scratch files with personal data are removed, the warehouse is closed."""
+    import signal
+    import threading
+
+    def _raise(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread():  # signal handlers live in the main thread
+        signal.signal(signal.SIGTERM, _raise)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args, rest = parser.parse_known_args(argv)
@@ -376,6 +386,7 @@ def main(argv: list[str] | None = None) -> int:
     elif rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     log_file = _configure_logging(args)
+    _terminate_like_interrupt()
     try:
         return args.func(args)
     except KeyboardInterrupt:

@@ -59,7 +59,6 @@ identifiers is kept only in `restricted.quarantine_raw`, with a purge date (rete
 from __future__ import annotations
 
 import logging
-import tempfile
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
@@ -71,6 +70,7 @@ from patient360.land.files import Inspection, discover, inspect
 from patient360.land.loader import land_file, new_load_id
 from patient360.land.report import FileResult, LandingReport
 from patient360.land.schema import ensure_schema
+from patient360.private_tmp import private_scratch
 from patient360.warehouse import connect
 
 __all__ = ["FileResult", "LandingReport", "land_exports"]
@@ -103,7 +103,7 @@ def land_exports(
     try:
         ensure_schema(con)
         with (
-            tempfile.TemporaryDirectory(prefix="p360-land-") as tmp,
+            private_scratch(warehouse, "land") as tmp,
             ThreadPoolExecutor(max_workers=1, thread_name_prefix="p360-inspect") as pool,
         ):
             # Inspect (hash, gunzip, decode: Python, mostly GIL-free) the next file while
