@@ -70,32 +70,30 @@ def render_evidence(release_id: str, key_id: str, tables: dict[str, int], column
         parts.append("<h3>Findings (counts only)</h3>")
         findings = [(f.severity, f.suite, f.table, f.column, f.check, f.observed, f.detail) for f in outcome.failures]
         parts.append(_table(["severity", "suite", "table", "column", "check", "observed", "rule"], findings))
-    checks = _checks_by_place(outcome)
+    by_place = _checks_by_place(outcome)
     parts.append("<h2>Published tables and columns</h2>")
-    parts.append("<p>Per column: its privacy class, what the gate checked there and the result "
-                 "(PII patterns are the pii_masking suite's value patterns, scanned in every column).</p>")
+    parts.append(
+        "<p>Per column: its privacy class, what the gate checked there and the result "
+        "(PII patterns are the pii_masking suite's value patterns, scanned in every column).</p>"
+    )
     for table in sorted(columns):
         parts.append(f"<h3>{html.escape(table)} ({tables.get(table, 0)} rows)</h3>")
         rows: list[tuple[str, ...]] = []
         places = [(col, dtype) for col, dtype in columns[table].items()]
-        places += [(extra, "") for extra in ("", "(comments)") if (table, extra) in checks]
+        places += [(extra, "") for extra in ("", "(comments)") if (table, extra) in by_place]
         for col, dtype in places:
             rule = allow.rule(table, col) if dtype else None
             klass = (rule.privacy if rule else "NOT LISTED") if dtype else ""
-            by_check = dict(checks.get((table, col), {}))
+            by_check = dict(by_place.get((table, col), {}))
             if dtype:  # the allow-list check covers every column; it reports only the ones it rejects
                 by_check.setdefault(("schema_allowlist", "listed"), "pass" if rule else "BLOCK")
             what, result = _describe(by_check)
             rows.append((col or "(whole table)", dtype, klass, (rule.kind or "") if rule else "", what, result))
         parts.append(_table(["column", "type", "class", "kind", "checked", "result"], rows))
-    others = sorted({t for t, _ in checks} - set(columns))
+    others = [(place, by_place[place]) for place in sorted(by_place) if place[0] not in columns]
     if others:
         parts.append("<h2>Checks on warehouse sources and across tables</h2>")
-        rows = []
-        for table in others:
-            for (t, col), by_check in sorted(checks.items()):
-                if t == table:
-                    rows.append((table, col or "(whole table)", *_describe(by_check)))
+        rows = [(t, c or "(whole table)", *_describe(found)) for (t, c), found in others]
         parts.append(_table(["table", "column", "checked", "result"], rows))
     parts.append("<p id='end-of-evidence'>End of the evidence page.</p></body></html>\n")
     return "".join(parts)

@@ -65,6 +65,9 @@ def html_table(df: pd.DataFrame, k: int, fmt: dict[str, str] | None = None) -> s
     return f"<table><tr>{head}</tr>{''.join(body)}</table>"
 
 
+GLOBALS = "window.vegaEmbed = vegaEmbed; window.vega = vega; window.vegaLite = vegaLite;"  # what EMBED calls
+
+
 @cache
 def vega_bundle() -> str:
     """vega, vega-lite and vega-embed as one script, matching altair's Vega-Lite version."""
@@ -72,7 +75,7 @@ def vega_bundle() -> str:
 
     wanted = ".".join(alt.SCHEMA_VERSION.lstrip("v").split(".")[:2])
     version = wanted if wanted in vlc.get_vegalite_versions() else None
-    return vlc.javascript_bundle(vl_version=version)
+    return vlc.javascript_bundle(snippet=GLOBALS, vl_version=version)
 
 
 def _script_safe(text: str) -> str:

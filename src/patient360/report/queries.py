@@ -52,8 +52,9 @@ def open_release(path: Path) -> Release:
     tables = {t for (t,) in con.execute("select table_name from information_schema.tables").fetchall()}
     rel = Release(path=Path(path), con=con, tables=tables, k=int(dbt_vars().get("k_anonymity", 0)))
     # the release's own id, time and the k its gate verified; a tiered release keeps it one folder up
-    manifest = next((d / MANIFEST for d in (Path(path).parent, Path(path).parent.parent) if (d / MANIFEST).is_file()),
-                    None)
+    manifest = next(
+        (d / MANIFEST for d in (Path(path).parent, Path(path).parent.parent) if (d / MANIFEST).is_file()), None
+    )
     if manifest is not None:
         doc = json.loads(manifest.read_text(encoding="utf-8"))
         rel.release_id, rel.published_at = str(doc.get("release_id", "")), str(doc.get("published_at", ""))
