@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export AIRFLOW_HOME := $(CURDIR)/.airflow
 
-.PHONY: airflow demo test test-fast lint bench clean venv compose-validator
+.PHONY: airflow demo test test-fast lint bench clean venv compose-validator chromium
 
 venv: $(STAMP)
 
@@ -29,7 +29,7 @@ demo: $(STAMP)
 	$(BIN)/patient360 demo
 
 # CI runs exactly this: lint first, then every test.
-test: lint compose-validator
+test: lint compose-validator chromium
 	$(BIN)/python -m pytest
 
 # Everything but the real dbt builds, Airflow runs and the benchmark smoke run (marked slow).
@@ -42,6 +42,13 @@ compose-validator:
 		(apt-get install -y -qq docker-compose >/dev/null 2>&1 || \
 		 (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq docker-compose >/dev/null 2>&1)) ; } || \
 		echo "note: docker-compose not installed; the compose validation test will skip outside CI"
+
+# Debian's chromium opens the KPI report and the evidence page in the browser tests (headless, offline).
+chromium:
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+		(apt-get install -y -qq chromium >/dev/null 2>&1 || \
+		 (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq chromium >/dev/null 2>&1)) ; } || \
+		echo "note: chromium not installed; the browser tests will skip outside CI"
 
 # Style and types. sqlfluff's dbt templater compiles through the profile's throwaway
 # in-memory `lint` target (.sqlfluff), so no warehouse or pseudonym key is needed.

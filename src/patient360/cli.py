@@ -99,6 +99,16 @@ def _cmd_publish(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_report(args: argparse.Namespace) -> int:
+    from patient360.report import REPORT, release_file, render_report
+
+    release = args.release or release_file(args.published)
+    if not release.is_file():
+        raise InputMissing(f"no published release at {release} (publish first: patient360 run / patient360 publish)")
+    print(f"KPI report: {render_report(release, args.out or args.published / REPORT)}")
+    return EXIT_OK
+
+
 def _cmd_airflow(args: argparse.Namespace) -> int:
     from patient360.airflow_local import ADMIN_USER, demo_airflow
     from patient360.pseudonym import ensure_key_file, project_key_file
@@ -259,6 +269,12 @@ def _add_pipeline_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--warehouse", type=Path, default=paths.warehouse_path())
     p.add_argument("--out", type=Path, default=None, help="published folder (default: warehouse/published)")
     p.set_defaults(func=_cmd_publish)
+
+    rp = sub.add_parser("report", help="render the KPI report (one offline HTML page) from the published release")
+    rp.add_argument("--published", type=Path, default=paths.published_dir(), help="published folder")
+    rp.add_argument("--release", type=Path, default=None, help="release DuckDB file (default: the aggregate tier)")
+    rp.add_argument("--out", type=Path, default=None, help="HTML file (default: <published>/report/index.html)")
+    rp.set_defaults(func=_cmd_report)
 
     pq = sub.add_parser(
         "purge-quarantine",

@@ -16,6 +16,7 @@ from patient360 import paths
 from patient360.airflow_env import airflow_env, asset_condition, dags_test, prepare_airflow
 from patient360.contracts import SOURCES
 from patient360.pseudonym import KEY_ENV, ensure_key_file
+from patient360.report import REPORT
 from patient360.warehouse import connect, one
 
 DEMO_PATIENTS = 3000
@@ -59,6 +60,7 @@ def print_summary(warehouse: Path) -> None:
         ).fetchall()
         print(f"\nwarehouse: {warehouse}")
         print(f"published for BI: {published / 'marts.duckdb'} (+ Parquet in {published / 'parquet'})")
+        print(f"KPI report: {published / REPORT}")
         print("\nmart row counts:")
         for (name,) in tables:
             n = one(con.execute(f'select count(*) from marts."{name}"'))[0]

@@ -1,8 +1,9 @@
 """The release's evidence page: one self-contained HTML file a privacy officer reads offline.
 
 It lists every published table and column with its privacy class (from the allow-list, the
-copy of dbt meta.pii), every check the gate ran and its result, the k, l and re-identification
-risk figures and suppression counts. It holds names and counts only, never a data value, and
+copy of dbt meta.pii) and, per column, what the gate checked there and the result; the checks
+on warehouse sources and across tables the same way; every expectation and its result, the
+k, l and re-identification risk figures and suppression counts. It holds names and counts only, never a data value, and
 no network asset (no script, stylesheet, font or image URL): inline CSS only.
 """
 
@@ -18,7 +19,7 @@ EVIDENCE = "evidence.html"
 STYLE = (
     "body{font:14px sans-serif;margin:2em;max-width:70em}table{border-collapse:collapse;margin:1em 0}"
     "td,th{border:1px solid #bbb;padding:.2em .5em;text-align:left}th{background:#eee}"
-    ".block{color:#a00;font-weight:bold}.pass{color:#060}"
+    ".block{color:#a00;font-weight:bold}.pass{color:#060}.checks{font-size:90%;color:#333}"
 )
 
 
@@ -69,13 +70,54 @@ def render_evidence(release_id: str, key_id: str, tables: dict[str, int], column
         parts.append("<h3>Findings (counts only)</h3>")
         findings = [(f.severity, f.suite, f.table, f.column, f.check, f.observed, f.detail) for f in outcome.failures]
         parts.append(_table(["severity", "suite", "table", "column", "check", "observed", "rule"], findings))
+    by_place = _checks_by_place(outcome)
     parts.append("<h2>Published tables and columns</h2>")
+    parts.append(
+        "<p>Per column: its privacy class, what the gate checked there and the result "
+        "(PII patterns are the pii_masking suite's value patterns, scanned in every column).</p>"
+    )
     for table in sorted(columns):
         parts.append(f"<h3>{html.escape(table)} ({tables.get(table, 0)} rows)</h3>")
         rows: list[tuple[str, ...]] = []
-        for col, dtype in columns[table].items():
-            rule = allow.rule(table, col)
-            rows.append((col, dtype, rule.privacy if rule else "NOT LISTED", (rule.kind or "") if rule else ""))
-        parts.append(_table(["column", "type", "class", "kind"], rows))
-    parts.append("</body></html>\n")
+        places = [(col, dtype) for col, dtype in columns[table].items()]
+        places += [(extra, "") for extra in ("", "(comments)") if (table, extra) in by_place]
+        for col, dtype in places:
+            rule = allow.rule(table, col) if dtype else None
+            klass = (rule.privacy if rule else "NOT LISTED") if dtype else ""
+            by_check = dict(by_place.get((table, col), {}))
+            if dtype:  # the allow-list check covers every column; it reports only the ones it rejects
+                by_check.setdefault(("schema_allowlist", "listed"), "pass" if rule else "BLOCK")
+            what, result = _describe(by_check)
+            rows.append((col or "(whole table)", dtype, klass, (rule.kind or "") if rule else "", what, result))
+        parts.append(_table(["column", "type", "class", "kind", "checked", "result"], rows))
+    others = [(place, by_place[place]) for place in sorted(by_place) if place[0] not in columns]
+    if others:
+        parts.append("<h2>Checks on warehouse sources and across tables</h2>")
+        rows = [(t, c or "(whole table)", *_describe(found)) for (t, c), found in others]
+        parts.append(_table(["table", "column", "checked", "result"], rows))
+    parts.append("<p id='end-of-evidence'>End of the evidence page.</p></body></html>\n")
     return "".join(parts)
+
+
+def _checks_by_place(outcome: GateOutcome) -> dict[tuple[str, str], dict[tuple[str, str], str]]:
+    """(table, column) -> (suite, check) -> result ('pass', 'BLOCK' or 'warn'), names only."""
+    failed = {(f.suite, f.table, f.column, f.check): f.severity for f in outcome.failures}
+    out: dict[tuple[str, str], dict[tuple[str, str], str]] = {}
+    for suite, table, column, check in outcome.checked:
+        severity = failed.get((suite, table, column, check))
+        result = "pass" if severity is None else ("BLOCK" if severity == "block" else "warn")
+        place = out.setdefault((table, column), {})
+        if place.get((suite, check), "pass") == "pass":  # a check repeated on one column keeps its worst result
+            place[(suite, check)] = result
+    return out
+
+
+def _describe(by_check: dict[tuple[str, str], str]) -> tuple[str, str]:
+    """What was checked (PII patterns counted, other checks named) and the overall result."""
+    if not by_check:
+        return "no check", "NOT CHECKED"
+    pii = [c for (suite, c) in by_check if suite == "pii_masking"]
+    named = sorted(f"{suite}: {c}" for (suite, c) in by_check if suite != "pii_masking")
+    what = ([f"pii_masking: {len(pii)} PII patterns"] if pii else []) + named
+    bad = sorted(f"{c} {r}" for (_, c), r in by_check.items() if r != "pass")
+    return "; ".join(what), ("pass" if not bad else "; ".join(bad))

@@ -90,11 +90,14 @@ def stage_gates(warehouse: Path):
 
 def stage_publish(warehouse: Path, out_dir: Path | None = None):
     """Build the release candidate, gate it (the same suites, on the files to be published) and
-    swap it in only if it passes; raises GateFailed otherwise (nothing changes in published/)."""
+    swap it in only if it passes; raises GateFailed otherwise (nothing changes in published/).
+    Then render the KPI report from the new release (published/report/index.html)."""
     from patient360.publish import publish_marts
+    from patient360.report import write_release_report
 
     result = publish_marts(warehouse=Path(warehouse), out_dir=out_dir)
     log.info("published:\n%s", result.render())
+    log.info("KPI report: %s", write_release_report(result.duckdb_path.parent))  # from the release just swapped in
     return result
 
 

@@ -151,6 +151,7 @@ def run_gates(
         seconds=time.perf_counter() - started,
         gx_success=verdict.success,
         risk=risk[0] if risk else None,
+        checked=[(m.suite, m.table, m.column, m.check) for m in metrics],
     )
     summary: dict[str, Any] = {"passed": outcome.passed, "checks_run": outcome.checks_run}
     summary["failures"] = [asdict(f) for f in outcome.failures]

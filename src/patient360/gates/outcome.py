@@ -37,6 +37,8 @@ class GateOutcome:
     # Great Expectations' success per (suite, check) expectation; `failures` are read from the same results
     gx_success: dict[tuple[str, str], bool | None] = field(default_factory=dict)
     risk: ReleaseRisk | None = None  # the release's measured re-identification risk (k_anonymity)
+    # every metric the suites judged, by name: (suite, table, column, check); for the evidence page
+    checked: list[tuple[str, str, str, str]] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
