@@ -38,13 +38,14 @@ def _catalog(path: Path) -> dict[str, list[tuple[str, str, str | None]]]:
     return out
 
 
-def _duckdb_type_of(sql_type: str) -> str:
+def _duckdb_type_of(con: duckdb.DuckDBPyConnection, sql_type: str) -> str:
     """What DuckDB makes of a type as SQLAlchemy renders it in DDL (the round trip a BI tool relies on)."""
-    return duckdb.execute(f"SELECT typeof(CAST(NULL AS {sql_type}))").fetchone()[0]
+    return con.execute(f"SELECT typeof(CAST(NULL AS {sql_type}))").fetchall()[0][0]
 
 
 def test_reflection_matches_duckdbs_catalog_for_every_published_table(release: Path) -> None:
     register()
+    scratch = duckdb.connect()  # its own connection: the module's default one is shared by every test
     for path in published_duckdb_files(release):
         catalog = _catalog(path)
         engine = sa.create_engine(f"duckdb+p360:///{path}?access_mode=read_only")
@@ -55,7 +56,7 @@ def test_reflection_matches_duckdbs_catalog_for_every_published_table(release: P
             for table, expected in catalog.items():
                 columns = inspector.get_columns(table)
                 assert [c["name"] for c in columns] == [name for name, _, _ in expected], table
-                rendered = [_duckdb_type_of(c["type"].compile(dialect=engine.dialect)) for c in columns]
+                rendered = [_duckdb_type_of(scratch, c["type"].compile(dialect=engine.dialect)) for c in columns]
                 assert rendered == [dtype for _, dtype, _ in expected], table
                 assert [c["comment"] for c in columns] == [doc for _, _, doc in expected], table
                 autoloaded = sa.Table(table, metadata, autoload_with=engine)
@@ -82,7 +83,8 @@ def test_pandas_reads_every_published_parquet_file(release: Path) -> None:
     for path in published_parquet_files(release):
         frame = pd.read_parquet(path)
         assert list(frame.columns) == [name for name, _, _ in catalogs[path.stem]], path
-        assert len(frame) == duckdb.execute(f"SELECT count(*) FROM '{path}'").fetchone()[0], path
+        with duckdb.connect() as con:
+            assert len(frame) == con.execute(f"SELECT count(*) FROM '{path}'").fetchall()[0][0], path
 
 
 def test_each_parquet_column_carries_its_dbt_description(release: Path) -> None:
