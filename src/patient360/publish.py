@@ -44,6 +44,7 @@ import duckdb
 
 from patient360.errors import GateFailed
 from patient360.evidence import EVIDENCE, render_evidence
+from patient360.parquet_metadata import describe_parquet_files
 from patient360.pseudonym import key_id, load_key
 from patient360.warehouse import connect as warehouse_connect
 from patient360.warehouse import one
@@ -107,6 +108,7 @@ def publish_marts(
     result = PublishResult(duckdb_path=out_dir / "marts.duckdb", parquet_dir=out_dir / "parquet", key_id=key_id(key))
     try:
         _build_candidate(warehouse, candidate, result)
+        describe_parquet_files(candidate.duckdb_path, candidate.parquet_dir)  # dbt's docs, gated with the rest
         outcome = run_gates(warehouse, candidate=candidate, key=key, k=k, allowlist=allowlist or ALLOWLIST_PATH,
                             as_of=as_of, data_docs_dir=data_docs_dir)  # fmt: skip
         log.info("gates on the release candidate:\n%s", outcome.render())

@@ -21,6 +21,7 @@ import contextlib
 import logging
 import re
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -32,6 +33,7 @@ from patient360.gates.metrics import Metric, q, sql_str, table_exists
 from patient360.gates.pii_normalise import decode_blob, normalise
 from patient360.gates.schema_allowlist import DATE_TYPES, PUBLISHED_SCHEMA, Allowlist
 from patient360.identifiers import install_macros
+from patient360.parquet_metadata import ARROW_SCHEMA_KEY, metadata_texts
 from patient360.pseudonym import pseudonymise
 from patient360.record_keys import RECORD_KEYS
 from patient360.warehouse import one
@@ -388,10 +390,21 @@ def scan_marts(
         if comments is not None:
             scan_comments(scanner, table, *comments)
         if candidate is not None and candidate.parquet(table).is_file():
-            kv = f"parquet_kv_metadata({sql_str(str(candidate.parquet(table)))})"
-            pairs = f"SELECT p360_blob_text(key) || '=' || p360_blob_text(value) AS v FROM {kv}"
-            scanner.scan_values(table, "(parquet metadata)", pairs)
+            scan_parquet_metadata(scanner, table, candidate.parquet(table))
     return scanner.metrics
+
+
+def scan_parquet_metadata(scanner: PiiScanner, table: str, path: Path) -> None:
+    """The file's key-value metadata, and the schema- and field-level metadata (column
+    descriptions) that Arrow serialises under `ARROW:schema`, scanned decoded, not as base64."""
+    kv = f"parquet_kv_metadata({sql_str(str(path))})"
+    pairs = (f"SELECT p360_blob_text(key) || '=' || p360_blob_text(value) AS v FROM {kv} "
+             f"WHERE p360_blob_text(key) <> {sql_str(ARROW_SCHEMA_KEY)}")  # fmt: skip
+    scanner.scan_values(table, "(parquet metadata)", pairs)
+    texts = metadata_texts(path)
+    listed = ", ".join(map(sql_str, texts))
+    values = f"SELECT unnest([{listed}]::VARCHAR[]) AS v" if texts else "SELECT NULL::VARCHAR AS v"
+    scanner.scan_values(table, "(parquet field metadata)", values)
 
 
 def scan_comments(scanner: PiiScanner, table: str, catalog: str, schema: str) -> None:
