@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Initialise Superset once, register the published marts (read-only), then serve.
+# Initialise Superset once, register the published aggregate release tier (read-only), then serve.
 set -euo pipefail
 superset db upgrade
 superset fab create-admin --username admin --firstname Admin --lastname User \

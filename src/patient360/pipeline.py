@@ -89,8 +89,9 @@ def stage_gates(warehouse: Path):
 
 
 def stage_publish(warehouse: Path, out_dir: Path | None = None):
-    """Build the release candidate, gate it (the same suites, on the files to be published) and
-    swap it in only if it passes; raises GateFailed otherwise (nothing changes in published/)."""
+    """Build every release tier's candidate, gate each (the same suites, on the files to be
+    published) and swap them in only if all pass; raises GateFailed otherwise (nothing changes
+    in published/)."""
     from patient360.publish import publish_marts
 
     result = publish_marts(warehouse=Path(warehouse), out_dir=out_dir)
@@ -151,7 +152,7 @@ def run_pipeline(exports_dir: Path, warehouse: Path, day: date | None = None) ->
         finally:
             result.timings[name] = time.perf_counter() - started
         if name == "publish":
-            result.messages.append(f"published to {out.duckdb_path}")
+            result.messages += [f"published {tier} tier to {r.duckdb_path}" for tier, r in out.tiers.items()]
     result.messages += result.data_problems
     result.ok = not result.data_problems
     return result
