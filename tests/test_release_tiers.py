@@ -148,6 +148,8 @@ def published(built_warehouse: Path, tmp_path_factory: pytest.TempPathFactory) -
     """`patient360 publish` on a copy of the real build: every tier."""
     wh = tmp_path_factory.mktemp("tiers") / "patient360.duckdb"
     shutil.copy(built_warehouse, wh)
+    (wh.parent / "published").mkdir()
+    (wh.parent / "published" / "marts.duckdb").write_text("a release of the single-file layout")
     run = _cli("publish", "--warehouse", wh)
     assert run.returncode == 0, run.stderr[-3000:]
     return wh.parent / "published"
@@ -165,7 +167,8 @@ def _tables(path: Path) -> dict[str, set[str]]:
 
 def test_cli_publish_creates_every_tier_with_its_own_tables_only(published: Path, built_warehouse: Path) -> None:
     con = duckdb.connect(str(built_warehouse), read_only=True)
-    built = {t for (t,) in con.execute("SELECT table_name FROM information_schema.tables WHERE table_schema='marts'").fetchall()}
+    rows = con.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = 'marts'").fetchall()
+    built = {t for (t,) in rows}
     con.close()
     for tier in TIERS:
         folder = published / tier
@@ -174,8 +177,10 @@ def test_cli_publish_creates_every_tier_with_its_own_tables_only(published: Path
         assert {p.stem for p in (folder / "parquet").glob("*.parquet")} == set(tables), tier
         manifest = json.loads((folder / "release.json").read_text(encoding="utf-8"))
         assert manifest["tier"] == tier and set(manifest["tables"]) == set(tables)
-        assert (folder / "evidence.html").is_file()
-    assert not (published / "marts.duckdb").exists()
+        page = (folder / "evidence.html").read_text(encoding="utf-8")
+        assert f"tier {tier}</h1>" in page and "Who may use it" in page
+        assert ("Small-cell suppression" in page) == (tier == AGGREGATE)
+    assert not (published / "marts.duckdb").exists()  # the single-file layout's release is gone
 
 
 def test_person_level_tables_never_reach_aggregate_or_activation(published: Path) -> None:

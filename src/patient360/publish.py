@@ -195,11 +195,23 @@ def publish_marts(
     for s in staged:
         _swap_in(s)
         release.tiers[s.tier] = s.result
+    _remove_single_file_layout(out_dir)
     release.seconds = time.perf_counter() - started
     for r in release.tiers.values():
         r.seconds = release.seconds
     log.info("published tiers %s to %s (key id %s)", ", ".join(chosen), out_dir, key_id(key))
     return release
+
+
+def _remove_single_file_layout(out_dir: Path) -> None:
+    """Drop a release of the former single-file layout (<out>/marts.duckdb held every mart, the
+    person level included): left in place, a BI mount of <out> would still read it."""
+    for name in (DUCKDB_FILE, MANIFEST, EVIDENCE, PARQUET_DIR):
+        path = out_dir / name
+        if path.is_symlink() or path.is_file():
+            path.unlink()
+    for old in out_dir.glob(f"{PARQUET_DIR}-*"):
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def _allow(path: Path):
