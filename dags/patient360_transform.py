@@ -1,7 +1,8 @@
 """Transformation DAG (Airflow): triggered when all four raw-zone Assets were updated (or
 by hand, with or without `as_of_date`). plan (as-of date, backfill or not) -> source
 freshness -> dbt (rendered by astronomer-cosmos) -> dbt docs -> Great Expectations gates
--> publish. A failed gate stops publishing; the previously published marts stay in place.
+-> publish (release tiers aggregate, person, activation: all gated or none published). A failed
+gate stops publishing; the previously published marts stay in place.
 Execution mode, invocation mode, retries and the one-writer pool: patient360.orchestration.
 """
 

@@ -46,7 +46,7 @@ def test_full_chain_builds_and_publishes_patient_360(airflow_run):
         assert landed == set(SOURCES)
     finally:
         con.close()
-    published = airflow_run["warehouse"].parent / "published" / "marts.duckdb"
+    published = airflow_run["warehouse"].parent / "published" / "person" / "marts.duckdb"
     assert published.exists()
     pub = duckdb.connect(str(published), read_only=True)
     try:
@@ -82,13 +82,13 @@ def test_key_not_in_airflow_metadata_or_logs(airflow_run, pseudonym_key):
 def test_failed_gate_stops_publishing_and_keeps_previous_marts(airflow_run, tmp_path):
     """A CRM operator typed a mobile number into a campaign name: dbt carries it into
     a mart, the PII gate must fail the run and the published file must not change."""
-    published = airflow_run["warehouse"].parent / "published" / "marts.duckdb"
+    published = airflow_run["warehouse"].parent / "published" / "person" / "marts.duckdb"
     warehouse = tmp_path / "warehouse" / "patient360.duckdb"
     warehouse.parent.mkdir()
     shutil.copy(airflow_run["warehouse"], warehouse)
-    (warehouse.parent / "published").mkdir()
-    shutil.copy(published, warehouse.parent / "published" / "marts.duckdb")
-    before = (warehouse.parent / "published" / "marts.duckdb").read_bytes()
+    (warehouse.parent / "published" / "person").mkdir(parents=True)
+    shutil.copy(published, warehouse.parent / "published" / "person" / "marts.duckdb")
+    before = (warehouse.parent / "published" / "person" / "marts.duckdb").read_bytes()
     con = duckdb.connect(str(warehouse))
     con.execute("update raw_crm.campaigns set campaign_name = campaign_name || ' 回访 138-1234-5678' where rowid = 0")
     con.close()
@@ -98,4 +98,4 @@ def test_failed_gate_stops_publishing_and_keeps_previous_marts(airflow_run, tmp_
     log_text = (tmp_path / "airflow.log").read_text(encoding="utf-8")
     assert "blocking expectations failed" in log_text
     assert "138-1234-5678" not in log_text  # the gate names the PII type, never the value
-    assert (warehouse.parent / "published" / "marts.duckdb").read_bytes() == before
+    assert (warehouse.parent / "published" / "person" / "marts.duckdb").read_bytes() == before

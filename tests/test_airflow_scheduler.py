@@ -140,7 +140,7 @@ def test_scheduler_runs_landing_then_creates_and_runs_the_asset_triggered_transf
     assert transform["logical_date"] is None  # the case `airflow dags test` never exercises
     failed = {t["task_id"]: t["state"] for t in day_one["tasks"] if t["state"] != "success"}
     assert transform["state"] == "success", failed
-    published = scheduler["warehouse"].parent / "published" / "marts.duckdb"
+    published = scheduler["warehouse"].parent / "published" / "person" / "marts.duckdb"
     con = duckdb.connect(str(published), read_only=True)
     try:
         as_of, people = con.execute("select max(as_of_date), count(*) from patient_360").fetchone()
@@ -152,7 +152,7 @@ def test_scheduler_runs_landing_then_creates_and_runs_the_asset_triggered_transf
 def test_a_missing_partition_is_skipped_without_asset_event_and_publishes_nothing(scheduler, day_one):
     airflow, day = scheduler["airflow"], scheduler["day"]
     missing = day - timedelta(days=5)  # inside the history, but no export partition for that day
-    published = scheduler["warehouse"].parent / "published" / "marts.duckdb"
+    published = scheduler["warehouse"].parent / "published" / "person" / "marts.duckdb"
     before, events_before = _sha(published), _asset_events(airflow)
     transform_runs = len(_runs(airflow, TRANSFORM))
     for dag_id in LANDING:

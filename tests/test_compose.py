@@ -56,8 +56,9 @@ def test_stack_structure():
         assert any(m.startswith(f"./{folder}:") for m in mounts), folder
     assert "${P360_EXPORTS_HOST:-./exports}:/opt/patient360/exports:ro" in mounts
     bi_mounts = services["superset"]["volumes"]
-    # the published copy only, read-only; Superset's own metadata in a named volume (kept on restart)
-    assert bi_mounts == ["./warehouse/published:/data/published:ro", "superset-home:/app/superset_home"]
+    # the published aggregate tier only (no person-level tier), read-only; Superset's own metadata
+    # in a named volume (kept on restart)
+    assert bi_mounts == ["./warehouse/published/aggregate:/data/published:ro", "superset-home:/app/superset_home"]
     assert "superset-home" in doc["volumes"]
     env = services["airflow-scheduler"]["environment"]
     assert env["AIRFLOW__COSMOS__ENABLE_TELEMETRY"] == "False"

@@ -105,7 +105,8 @@ def test_a_class_sharing_one_diagnosis_is_blocked(wh: Path, tmp_path: Path) -> N
 
 
 def test_release_manifest_carries_the_risk(built_warehouse: Path, tmp_path: Path) -> None:
-    result = publish_marts(built_warehouse, tmp_path / "published", data_docs_dir=tmp_path / "gx")
+    result = publish_marts(built_warehouse, tmp_path / "published", tiers=["person"], data_docs_dir=tmp_path / "gx")
+    result = result.tiers["person"]  # the person-level tier is the one with quasi-identifiers
     assert result.manifest_path is not None
     risk = json.loads(result.manifest_path.read_text(encoding="utf-8"))["risk"]
     assert risk["prosecutor_risk_max"] <= 1 / risk["k"] and 0 <= risk["suppressed_share"] <= 1
@@ -115,12 +116,13 @@ def test_release_manifest_carries_the_risk(built_warehouse: Path, tmp_path: Path
 def test_publish_refuses_a_release_above_the_risk_bound(built_warehouse: Path, tmp_path: Path) -> None:
     with pytest.raises(GateFailed):
         publish_marts(built_warehouse, tmp_path / "published", k=11, data_docs_dir=tmp_path / "gx")
-    assert not (tmp_path / "published" / "marts.duckdb").exists()
+    assert not list((tmp_path / "published").rglob("marts.duckdb"))  # no tier: all or nothing
 
 
 def test_evidence_page_is_offline_and_holds_no_value(built_warehouse: Path, tmp_path: Path) -> None:
-    result = publish_marts(built_warehouse, tmp_path / "published", data_docs_dir=tmp_path / "gx")
-    page = tmp_path / "published" / "evidence.html"
+    result = publish_marts(built_warehouse, tmp_path / "published", tiers=["person"], data_docs_dir=tmp_path / "gx")
+    result = result.tiers["person"]
+    page = tmp_path / "published" / "person" / "evidence.html"
     text = page.read_text(encoding="utf-8")
     assert not re.search(r"(?i)(https?:|//[a-z0-9.-]+\.[a-z]{2,}/|src\s*=|@import|url\()", text), "external asset"
     for table in result.tables:

@@ -1,8 +1,9 @@
 """No path publishes ungated data. On copies of a real dbt build where `check` fails (a mobile,
 an ID number and a name planted into marts), the CLI's `publish`, the Airflow publish task body
 (the same package call the DAG makes), `pipeline.stage_publish` and `publish.publish_marts`
-all refuse, and nothing reaches published/. The clean build publishes, with a release manifest
-naming the key; and the gate judges the candidate's own bytes: a planted comment, Parquet
+all refuse, and nothing reaches published/ (no tier: all or nothing). The clean build publishes
+every release tier, each with a release manifest naming the key; and the gate judges the
+candidate's own bytes: a planted comment, Parquet
 metadata or Parquet rows that differ from the gated table are caught."""
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from helpers import TEST_KEY
 from patient360.errors import GateFailed
 from patient360.gates.schema_allowlist import ALLOWLIST_PATH
 from patient360.pseudonym import key_id
+from patient360.release_tiers import TIERS
 
 
 def cli(*args: str | Path) -> subprocess.CompletedProcess[str]:
@@ -65,7 +67,7 @@ def clean(built_warehouse: Path, tmp_path: Path) -> Path:
 
 
 def _nothing_published(out: Path) -> None:
-    left = sorted(p.name for p in out.iterdir()) if out.exists() else []
+    left = sorted(str(p.relative_to(out)) for p in out.rglob("*")) if out.exists() else []
     assert left == [], f"published/ is not empty: {left}"
 
 
@@ -118,8 +120,9 @@ def test_clean_build_publishes_with_a_manifest_naming_the_key(clean: Path) -> No
     out = clean.parent / "published"
     run = cli("publish", "--warehouse", clean, "--out", out)
     assert run.returncode == 0, run.stdout + run.stderr
+    out = out / "person"  # fct_visits is a person-level mart
     manifest = json.loads((out / "release.json").read_text(encoding="utf-8"))
-    assert manifest["key_id"] == key_id(TEST_KEY.encode())
+    assert manifest["key_id"] == key_id(TEST_KEY.encode()) and manifest["tier"] == "person"
     assert manifest["gate"]["passed"] is True and manifest["gate"]["checks_run"] > 100
     import hashlib
 
@@ -140,33 +143,35 @@ def test_a_failed_release_keeps_the_previous_one(clean: Path) -> None:
 
     out = clean.parent / "published"
     publish_marts(clean, out)
-    before = {p.name: p.read_bytes() for p in (out / "marts.duckdb", out / "release.json")}
-    parquet_before = (out / "parquet").resolve()
+    files = [out / tier / name for tier in TIERS for name in ("marts.duckdb", "release.json")]
+    before = {p: p.read_bytes() for p in files}
+    parquet_before = {tier: (out / tier / "parquet").resolve() for tier in TIERS}
     con = duckdb.connect(str(clean))
-    # only a comment carries the mobile: the comment is copied into the published file
+    # only a comment carries the mobile: the comment is copied into the published file; it fails
+    # the person tier, and no tier is published (all or nothing)
     con.execute("COMMENT ON COLUMN marts.fct_visits.department IS 'owner 13812345678'")
     con.close()
-    with pytest.raises(GateFailed):
+    with pytest.raises(GateFailed, match="person"):
         publish_marts(clean, out)
-    assert {p.name: p.read_bytes() for p in (out / "marts.duckdb", out / "release.json")} == before
-    assert (out / "parquet").resolve() == parquet_before
-    assert not [p for p in out.iterdir() if p.name.startswith(".")], "candidate files left behind"
+    assert {p: p.read_bytes() for p in files} == before
+    assert {t: (out / t / "parquet").resolve() for t in parquet_before} == parquet_before
+    assert not [p for p in out.rglob(".*")], "candidate files left behind"
 
 
 def test_gate_reads_the_candidate_parquet_rows_and_metadata(clean: Path, tmp_path: Path) -> None:
     """A Parquet file that is not the gated DuckDB table, or whose metadata carries PII, fails."""
     from patient360.gates import Candidate, collect_metrics
     from patient360.gates.gx_runner import load_suites, validate
-    from patient360.publish import PublishResult, _build_candidate
+    from patient360.publish import PublishResult, _build_candidates, _Staged
 
     cand = Candidate(tmp_path / "cand.duckdb", tmp_path / "pq")
-    _build_candidate(clean, cand, PublishResult(tmp_path / "x", tmp_path / "y", key_id="k"))
+    _build_candidates(clean, [_Staged("aggregate", cand, PublishResult(tmp_path / "x", tmp_path / "y", key_id="k"))], 5)
     path = cand.parquet("dim_channel")
     duckdb.sql(f"COPY (SELECT * REPLACE ('13812345678' AS channel_label) FROM '{path}') TO '{tmp_path}/t.parquet' "
                "(FORMAT parquet, KV_METADATA {contact: '110105198506120018'})")  # fmt: skip
     shutil.move(tmp_path / "t.parquet", path)
     metrics = collect_metrics(clean, k=5, allowlist=ALLOWLIST_PATH,
-                              gx_dir=tmp_path / "gx", as_of=None, candidate=cand)  # fmt: skip
+                              gx_dir=tmp_path / "gx", as_of=None, candidate=cand, tier="aggregate")  # fmt: skip
     found = {(f.table, f.column, f.check) for f in validate(metrics, load_suites()).failures if f.severity == "block"}
     assert ("dim_channel", "", "parquet_mismatch") in found
     assert ("dim_channel", "(parquet metadata)", "resident_id") in found

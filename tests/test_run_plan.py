@@ -86,7 +86,7 @@ def test_a_backfill_rebuilds_its_snapshot_and_never_rewinds_the_current_view(bui
     finally:
         con.close()
     published = stage_publish(warehouse, tmp_path / "published")
-    pub = duckdb.connect(str(published.duckdb_path), read_only=True)
+    pub = duckdb.connect(str(published.tiers["person"].duckdb_path), read_only=True)
     try:
         assert pub.execute("select max(as_of_date), min(as_of_date) from patient_360").fetchone() == (newest, newest)
         snapshots = {d for (d,) in pub.execute("select distinct as_of_date from seg_lifecycle").fetchall()}

@@ -21,6 +21,7 @@ from pathlib import Path
 from patient360 import paths
 from patient360.errors import EXIT_DATA, EXIT_INPUT, EXIT_OK, InputMissing, explain
 from patient360.generate.params import DEFAULT_HR_PER_DAY, HISTORY_DAYS
+from patient360.release_tiers import TIERS
 
 
 def _date(text: str) -> date:
@@ -92,10 +93,12 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
 
 def _cmd_publish(args: argparse.Namespace) -> int:
-    from patient360.publish import publish_marts
+    from patient360.pipeline import stage_publish
 
-    result = publish_marts(warehouse=_existing_warehouse(args.warehouse), out_dir=args.out)
+    result = stage_publish(_existing_warehouse(args.warehouse), out_dir=args.out, tiers=args.tier)
     print(result.render())
+    if result.report_path:
+        print(f"KPI report: {result.report_path}")
     return 0
 
 
@@ -265,9 +268,19 @@ def _add_pipeline_commands(sub: argparse._SubParsersAction) -> None:
     )
     c.set_defaults(func=_cmd_check)
 
-    p = sub.add_parser("publish", help="build the release candidate, gate it, publish it for BI only if it passes")
+    p = sub.add_parser(
+        "publish",
+        help="build each release tier's candidate (aggregate, person, activation), gate it, publish only if all pass",
+    )
     p.add_argument("--warehouse", type=Path, default=paths.warehouse_path())
     p.add_argument("--out", type=Path, default=None, help="published folder (default: warehouse/published)")
+    p.add_argument(
+        "--tier",
+        action="append",
+        choices=TIERS,
+        default=None,
+        help="publish only this tier (repeatable; default: every tier, all or nothing)",
+    )
     p.set_defaults(func=_cmd_publish)
 
     rp = sub.add_parser("report", help="render the KPI report (one offline HTML page) from the published release")

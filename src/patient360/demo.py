@@ -15,6 +15,7 @@ import duckdb
 from patient360 import paths
 from patient360.airflow_env import airflow_env, asset_condition, dags_test, prepare_airflow
 from patient360.contracts import SOURCES
+from patient360.evidence import TIER_AUDIENCE
 from patient360.pseudonym import KEY_ENV, ensure_key_file
 from patient360.report import REPORT
 from patient360.warehouse import connect, one
@@ -59,7 +60,9 @@ def print_summary(warehouse: Path) -> None:
             "select table_name from information_schema.tables where table_schema = 'marts' order by table_name"
         ).fetchall()
         print(f"\nwarehouse: {warehouse}")
-        print(f"published for BI: {published / 'marts.duckdb'} (+ Parquet in {published / 'parquet'})")
+        for tier, audience in TIER_AUDIENCE.items():
+            print(f"published {tier} tier ({audience.split(':')[0]}): {published / tier / 'marts.duckdb'} "
+                  f"(+ Parquet in {published / tier / 'parquet'})")  # fmt: skip
         print(f"KPI report: {published / REPORT}")
         print("\nmart row counts:")
         for (name,) in tables:

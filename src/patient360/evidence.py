@@ -31,13 +31,24 @@ def _table(head: Iterable[str], rows: Iterable[Iterable[object]]) -> str:
     return "".join(out)
 
 
+TIER_AUDIENCE = {
+    "aggregate": "wide BI access: KPI and segment-size tables without a person key; person-count cells under k "
+                 "and the cells that would reveal them are suppressed, published as NULL",
+    "person": "trusted analysts only: person-level pseudonymous marts (patient_key), k-anonymous and l-diverse",
+    "activation": "marketing only: the consent-only activation list",
+}  # fmt: skip
+
+
 def render_evidence(release_id: str, key_id: str, tables: dict[str, int], columns: dict[str, dict[str, str]],
-                    allow: Allowlist, outcome: GateOutcome) -> str:  # fmt: skip
-    """The page for one release. tables: name -> rows; columns: table -> column -> DuckDB type."""
+                    allow: Allowlist, outcome: GateOutcome, *, tier: str = "",
+                    suppression: dict[str, dict[str, int]] | None = None) -> str:  # fmt: skip
+    """The page for one release tier. tables: name -> rows; columns: table -> column -> DuckDB type;
+    suppression: table -> suppressed cells by rule (aggregate tier)."""
     parts = [
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
         f"<title>Release {html.escape(release_id)}: privacy evidence</title><style>{STYLE}</style></head><body>",
-        f"<h1>Release {html.escape(release_id)}</h1>",
+        f"<h1>Release {html.escape(release_id)}{' tier ' + html.escape(tier) if tier else ''}</h1>",
+        f"<p>Who may use it: {html.escape(TIER_AUDIENCE.get(tier, 'see docs/deidentification.md'))}.</p>",
         f"<p>Pseudonym key id {html.escape(key_id)}. Gate "
         f"<span class='{'pass' if outcome.passed else 'block'}'>{'PASSED' if outcome.passed else 'FAILED'}</span>: "
         f"{outcome.checks_run} checks, {len(outcome.blocking)} blocking, "
@@ -62,6 +73,11 @@ def render_evidence(release_id: str, key_id: str, tables: dict[str, int], column
         parts.append("<h3>Generalisation (people by last step applied; 0 none, 10 suppressed)</h3>")
         levels = sorted((int(step), n) for step, n in risk.generalisation_levels.items())
         parts.append(_table(["step", "people"], levels))
+    if suppression:
+        parts.append("<h2>Small-cell suppression (suppressed cells are NULL)</h2>")
+        counts = [(t, n.get("primary", 0), n.get("complementary", 0), n.get("derived", 0))
+                  for t, n in sorted(suppression.items())]  # fmt: skip
+        parts.append(_table(["table", "cells under k", "complementary cells", "derived values"], counts))
     parts.append("<h2>Checks</h2>")
     checks = sorted(outcome.gx_success.items())
     parts.append(_table(["suite", "check", "result"],
@@ -93,8 +109,8 @@ def render_evidence(release_id: str, key_id: str, tables: dict[str, int], column
     others = [(place, by_place[place]) for place in sorted(by_place) if place[0] not in columns]
     if others:
         parts.append("<h2>Checks on warehouse sources and across tables</h2>")
-        rows = [(t, c or "(whole table)", *_describe(found)) for (t, c), found in others]
-        parts.append(_table(["table", "column", "checked", "result"], rows))
+        elsewhere = [(t, c or "(whole table)", *_describe(found)) for (t, c), found in others]
+        parts.append(_table(["table", "column", "checked", "result"], elsewhere))
     parts.append("<p id='end-of-evidence'>End of the evidence page.</p></body></html>\n")
     return "".join(parts)
 

@@ -88,16 +88,20 @@ def stage_gates(warehouse: Path):
     return outcome
 
 
-def stage_publish(warehouse: Path, out_dir: Path | None = None):
-    """Build the release candidate, gate it (the same suites, on the files to be published) and
-    swap it in only if it passes; raises GateFailed otherwise (nothing changes in published/).
-    Then render the KPI report from the new release (published/report/index.html)."""
+def stage_publish(warehouse: Path, out_dir: Path | None = None, tiers: list[str] | None = None):
+    """Build every release tier's candidate, gate each (the same suites, on the files to be
+    published) and swap them in only if all pass; raises GateFailed otherwise (nothing changes
+    in published/). Then render the KPI report from the new aggregate tier
+    (published/report/index.html). The CLI's `publish`, `run` and the DAG all come here."""
     from patient360.publish import publish_marts
+    from patient360.release_tiers import AGGREGATE
     from patient360.report import write_release_report
 
-    result = publish_marts(warehouse=Path(warehouse), out_dir=out_dir)
+    result = publish_marts(warehouse=Path(warehouse), out_dir=out_dir, tiers=tiers)
     log.info("published:\n%s", result.render())
-    log.info("KPI report: %s", write_release_report(result.duckdb_path.parent))  # from the release just swapped in
+    if AGGREGATE in result.tiers and result.published_dir is not None:
+        result.report_path = write_release_report(result.published_dir)  # from the release just swapped in
+        log.info("KPI report: %s", result.report_path)
     return result
 
 
@@ -154,7 +158,7 @@ def run_pipeline(exports_dir: Path, warehouse: Path, day: date | None = None) ->
         finally:
             result.timings[name] = time.perf_counter() - started
         if name == "publish":
-            result.messages.append(f"published to {out.duckdb_path}")
+            result.messages += [f"published {tier} tier to {r.duckdb_path}" for tier, r in out.tiers.items()]
     result.messages += result.data_problems
     result.ok = not result.data_problems
     return result

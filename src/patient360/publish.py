@@ -1,27 +1,37 @@
-"""Publish gated marts for BI: a separate read-only DuckDB file and Parquet files.
+"""Publish gated marts in release tiers: one read-only DuckDB file and Parquet files per tier.
 
 BI tools never open the warehouse (one writer process: a reader would block the
 pipeline, and the warehouse holds raw and restricted zones). A release is one gated
-object: the `marts` schema, and nothing else, is copied from one consistent snapshot
-(one read-only transaction) into a candidate,
+object per tier (patient360.release_tiers: each mart's dbt `meta.release_tier`):
 
-    <out>/.marts.duckdb.<pid>.tmp     tables in its default schema `main`, with dbt's comments
-    <out>/parquet-<stamp>/<t>.parquet with key-value metadata naming the key id
+    <out>/aggregate/   KPI tables, segment sizes, dims, campaign facts (no person key): wide BI
+                       access; small cells suppressed (published NULL, patient360.gates.small_cells)
+    <out>/person/      person-level pseudonymous marts (patient_key): trusted analysts only
+    <out>/activation/  the consent-only activation list: marketing only
 
-every gate runs on those files (`run_gates(candidate=...)`: the bytes to be published,
-comments and Parquet metadata included), and only if no blocking check fails are they
-swapped in as
+Every tier's tables are copied from one consistent snapshot of the `marts` schema (one
+read-only transaction for all tiers) into a candidate per tier,
 
-    <out>/marts.duckdb            tables in its default schema `main`
-    <out>/parquet/<table>.parquet via a symlink to a versioned folder
-    <out>/evidence.html           the privacy officer's offline evidence page (patient360.evidence)
-    <out>/release.json            the release manifest: id, key id, gate summary, re-identification
-                                  risk (k, l, prosecutor risk, suppression, generalisation), sha256s
+    <out>/<tier>/.marts.duckdb.<pid>.tmp     tables in its default schema `main`, with dbt's comments
+    <out>/<tier>/parquet-<stamp>/<t>.parquet with key-value metadata naming the key id
 
-A failing gate deletes the candidate and raises GateFailed: nothing in <out> changes. There
-is no way to publish without the gate (no flag, no separate entry point).
+the aggregate candidate is small-cell suppressed in place, and every gate runs on each
+candidate's own files (`run_gates(candidate=..., tier=...)`: the bytes to be published,
+comments and Parquet metadata included; the aggregate tier also verifies small cells). Only if
+no blocking check fails in ANY tier are they swapped in, tier by tier, as
 
-Both are written under temporary names in the same folder and swapped in with an
+    <out>/<tier>/marts.duckdb            tables in its default schema `main`
+    <out>/<tier>/parquet/<table>.parquet via a symlink to a versioned folder
+    <out>/<tier>/evidence.html           the privacy officer's offline evidence page (patient360.evidence)
+    <out>/<tier>/release.json            the tier's release manifest: id, tier, key id, gate summary,
+                                         re-identification risk, small-cell suppression counts, sha256s
+
+All or nothing: a failing tier deletes every candidate and raises GateFailed; nothing in <out>
+changes, so the tiers never mix releases built from different snapshots. `tiers=[...]`
+(CLI `--tier`) publishes only those tiers, the others stay as they were. There is no way to
+publish without the gate (no flag, no separate entry point).
+
+Files are written under temporary names in the tier's folder and swapped in with an
 atomic rename (os.replace), so a reader sees either the previous complete version or
 the new one, never a half-built file. The DuckDB file is written with storage version
 v1.0.0, readable by the DuckDB 1.x engines bundled with BI drivers (duckdb-engine,
@@ -30,22 +40,27 @@ Superset, Metabase's DuckDB driver); DuckDB 2.0's default storage would not be.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import os
 import shutil
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import duckdb
 
+from patient360.dbt_vars import dbt_var
 from patient360.errors import GateFailed
 from patient360.evidence import EVIDENCE, render_evidence
+from patient360.gates.candidate import Candidate
 from patient360.parquet_metadata import describe_parquet_files
 from patient360.pseudonym import key_id, load_key
+from patient360.release_tiers import AGGREGATE, TIERS, release_tiers, small_cell_rules
 from patient360.warehouse import connect as warehouse_connect
 from patient360.warehouse import one
 
@@ -55,6 +70,8 @@ PUBLISHED_SCHEMA = "marts"
 STORAGE_VERSION = "v1.0.0"
 KEEP_PARQUET_VERSIONS = 2
 MANIFEST = "release.json"
+DUCKDB_FILE = "marts.duckdb"
+PARQUET_DIR = "parquet"
 
 
 class PublishError(RuntimeError):
@@ -63,6 +80,8 @@ class PublishError(RuntimeError):
 
 @dataclass
 class PublishResult:
+    """One tier's publication."""
+
     duckdb_path: Path
     parquet_dir: Path
     tables: dict[str, int] = field(default_factory=dict)
@@ -70,111 +89,226 @@ class PublishResult:
     manifest_path: Path | None = None
     key_id: str = ""
     checks_run: int = 0
+    tier: str = ""
+    suppression: dict[str, dict[str, int]] = field(default_factory=dict)  # table -> primary/complementary/derived
 
     def render(self) -> str:
-        lines = [
-            f"published {len(self.tables)} marts in {self.seconds:.1f} s to {self.duckdb_path} and {self.parquet_dir}/"
-        ]
+        lines = [f"{self.tier or 'marts'}: {len(self.tables)} marts to {self.duckdb_path} and {self.parquet_dir}/"]
         lines += [f"  {name:<40} {rows:>12,}" for name, rows in sorted(self.tables.items())]
         return "\n".join(lines)
+
+
+@dataclass
+class ReleaseResult:
+    """Every tier published by one `publish_marts` call (all gated, all swapped in)."""
+
+    tiers: dict[str, PublishResult] = field(default_factory=dict)
+    seconds: float = 0.0
+    published_dir: Path | None = None  # the folder holding every tier (and the KPI report)
+    report_path: Path | None = None  # the KPI report written from the aggregate tier, if it was published
+
+    @property
+    def tables(self) -> dict[str, dict[str, int]]:
+        """tier -> table -> rows."""
+        return {t: r.tables for t, r in self.tiers.items()}
+
+    def render(self) -> str:
+        head = f"published {len(self.tiers)} release tiers in {self.seconds:.1f} s"
+        return "\n".join([head, *(r.render() for r in self.tiers.values())])
+
+
+@dataclass
+class _Staged:
+    tier: str
+    candidate: Candidate
+    result: PublishResult
+    manifest: str = ""
+    evidence: str = ""
 
 
 def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def _chosen(tiers: Iterable[str] | None) -> tuple[str, ...]:
+    chosen = tuple(dict.fromkeys(tiers)) if tiers else TIERS
+    unknown = [t for t in chosen if t not in TIERS]
+    if unknown:
+        raise PublishError(f"unknown release tier(s) {unknown}; expected {', '.join(TIERS)}")
+    return chosen
+
+
 def publish_marts(
     warehouse: Path,
     out_dir: Path | None = None,
     *,
+    tiers: Iterable[str] | None = None,
     allowlist: Path | None = None,
     k: int | None = None,
     as_of: date | None = None,
     data_docs_dir: Path | None = None,
-) -> PublishResult:
-    """Build the candidate, gate it, swap it in (see the module docstring). Raises GateFailed
-    when a blocking check fails and PublishError when there is nothing to publish.
-    allowlist, k, as_of, data_docs_dir: as for `run_gates` (defaults: the project's)."""
+) -> ReleaseResult:
+    """Build every tier's candidate, gate each, swap them all in (see the module docstring).
+    Raises GateFailed when a blocking check fails in any tier (nothing is published) and
+    PublishError when there is nothing to publish. tiers: default all. allowlist, k, as_of:
+    as for `run_gates` (defaults: the project's); data_docs_dir: Data Docs go to <dir>/<tier>."""
     from patient360.gates import Candidate, run_gates
-    from patient360.gates.schema_allowlist import ALLOWLIST_PATH, load_allowlist
+    from patient360.gates.schema_allowlist import ALLOWLIST_PATH
 
     started = time.perf_counter()
     key = load_key()  # refuses a missing or weak key before anything is written
+    chosen = _chosen(tiers)
+    k = int(k if k is not None else dbt_var("k_anonymity"))  # the gate verifies the k suppression used
     warehouse = Path(warehouse)
     out_dir = Path(out_dir) if out_dir else warehouse.parent / "published"
-    out_dir.mkdir(parents=True, exist_ok=True)
+    gx_root = Path(data_docs_dir) if data_docs_dir else warehouse.parent / "gx"
+    allowlist = allowlist or ALLOWLIST_PATH
     stamp = time.strftime("%Y%m%dT%H%M%S") + f"-{time.time_ns() % 10**9:09d}-{os.getpid()}"
-    candidate = Candidate(out_dir / f".marts.duckdb.{os.getpid()}.tmp", out_dir / f"parquet-{stamp}")
-    result = PublishResult(duckdb_path=out_dir / "marts.duckdb", parquet_dir=out_dir / "parquet", key_id=key_id(key))
+    staged: list[_Staged] = []
+    for tier in chosen:
+        folder = out_dir / tier
+        folder.mkdir(parents=True, exist_ok=True)
+        cand = Candidate(folder / f".{DUCKDB_FILE}.{os.getpid()}.tmp", folder / f"{PARQUET_DIR}-{stamp}")
+        res = PublishResult(folder / DUCKDB_FILE, folder / PARQUET_DIR, key_id=key_id(key), tier=tier)
+        staged.append(_Staged(tier, cand, res))
     try:
-        _build_candidate(warehouse, candidate, result)
-        describe_parquet_files(candidate.duckdb_path, candidate.parquet_dir)  # dbt's docs, gated with the rest
-        outcome = run_gates(warehouse, candidate=candidate, key=key, k=k, allowlist=allowlist or ALLOWLIST_PATH,
-                            as_of=as_of, data_docs_dir=data_docs_dir)  # fmt: skip
-        log.info("gates on the release candidate:\n%s", outcome.render())
-        if not outcome.passed:
-            raise GateFailed(
-                f"the release candidate failed {len(outcome.blocking)} blocking checks; nothing published. "
-                f"Data Docs: {outcome.data_docs_index}"
-            )
-        result.checks_run = outcome.checks_run
-        manifest = _manifest(stamp, candidate, result, outcome)
-        evidence = render_evidence(stamp, result.key_id, result.tables, _columns(candidate.duckdb_path),
-                                   load_allowlist(allowlist or ALLOWLIST_PATH), outcome)  # fmt: skip
+        _build_candidates(warehouse, staged, k)
+        failed: list[str] = []
+        for s in staged:
+            describe_parquet_files(s.candidate.duckdb_path, s.candidate.parquet_dir)  # dbt's docs, gated
+            outcome = run_gates(warehouse, candidate=s.candidate, key=key, k=k, allowlist=allowlist, as_of=as_of,
+                                data_docs_dir=gx_root / s.tier, tier=s.tier)  # fmt: skip
+            log.info("gates on the %s release candidate:\n%s", s.tier, outcome.render())
+            if not outcome.passed:
+                failed.append(f"{s.tier} ({len(outcome.blocking)} blocking; Data Docs: {outcome.data_docs_index})")
+                continue
+            s.result.checks_run = outcome.checks_run
+            s.manifest = _manifest(stamp, s, outcome)
+            s.evidence = render_evidence(stamp, s.result.key_id, s.result.tables, _columns(s.candidate.duckdb_path),
+                                         _allow(allowlist), outcome, tier=s.tier,
+                                         suppression=s.result.suppression)  # fmt: skip
+        if failed:
+            raise GateFailed(f"release tiers failed the gate: {'; '.join(failed)}; nothing published")
     except BaseException:
-        candidate.duckdb_path.unlink(missing_ok=True)
-        shutil.rmtree(candidate.parquet_dir, ignore_errors=True)
+        for s in staged:
+            s.candidate.duckdb_path.unlink(missing_ok=True)
+            shutil.rmtree(s.candidate.parquet_dir, ignore_errors=True)
+            with contextlib.suppress(OSError):  # a tier folder this attempt created stays absent
+                s.result.duckdb_path.parent.rmdir()
         raise
-
-    (candidate.parquet_dir / MANIFEST).write_text(manifest, encoding="utf-8")
-    (candidate.parquet_dir / EVIDENCE).write_text(evidence, encoding="utf-8")
-    os.replace(candidate.duckdb_path, result.duckdb_path)
-    _swap_symlink(out_dir / "parquet", candidate.parquet_dir.name)
-    tmp_manifest = out_dir / f".{MANIFEST}.{os.getpid()}.tmp"
-    tmp_manifest.write_text(manifest, encoding="utf-8")
-    os.replace(tmp_manifest, out_dir / MANIFEST)
-    tmp_evidence = out_dir / f".{EVIDENCE}.{os.getpid()}.tmp"
-    tmp_evidence.write_text(evidence, encoding="utf-8")
-    os.replace(tmp_evidence, out_dir / EVIDENCE)
-    result.manifest_path = out_dir / MANIFEST
-    _prune_parquet_versions(out_dir, keep=candidate.parquet_dir.name)
-    result.seconds = time.perf_counter() - started
-    log.info("published %d marts to %s (key id %s)", len(result.tables), result.duckdb_path, result.key_id)
-    return result
+    release = ReleaseResult(published_dir=out_dir)
+    for s in staged:
+        _swap_in(s)
+        release.tiers[s.tier] = s.result
+    _remove_single_file_layout(out_dir)
+    release.seconds = time.perf_counter() - started
+    for r in release.tiers.values():
+        r.seconds = release.seconds
+    log.info("published tiers %s to %s (key id %s)", ", ".join(chosen), out_dir, key_id(key))
+    return release
 
 
-def _build_candidate(warehouse: Path, candidate, result: PublishResult) -> None:
-    """Copy schema `marts` from one read-only snapshot of the warehouse into the candidate files."""
-    candidate.duckdb_path.unlink(missing_ok=True)
+def _remove_single_file_layout(out_dir: Path) -> None:
+    """Drop a release of the former single-file layout (<out>/marts.duckdb held every mart, the
+    person level included): left in place, a BI mount of <out> would still read it."""
+    for name in (DUCKDB_FILE, MANIFEST, EVIDENCE, PARQUET_DIR):
+        path = out_dir / name
+        if path.is_symlink() or path.is_file():
+            path.unlink()
+    for old in out_dir.glob(f"{PARQUET_DIR}-*"):
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _allow(path: Path):
+    from patient360.gates.schema_allowlist import load_allowlist
+
+    return load_allowlist(path)
+
+
+def _swap_in(s: _Staged) -> None:
+    """Swap one gated tier in: the DuckDB file, the Parquet folder, the manifest and the evidence page."""
+    cand, res = s.candidate, s.result
+    folder = res.duckdb_path.parent
+    (cand.parquet_dir / MANIFEST).write_text(s.manifest, encoding="utf-8")
+    (cand.parquet_dir / EVIDENCE).write_text(s.evidence, encoding="utf-8")
+    os.replace(cand.duckdb_path, res.duckdb_path)
+    _swap_symlink(res.parquet_dir, cand.parquet_dir.name)
+    for name, text in ((MANIFEST, s.manifest), (EVIDENCE, s.evidence)):
+        tmp = folder / f".{name}.{os.getpid()}.tmp"
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, folder / name)
+    res.manifest_path = folder / MANIFEST
+    _prune_parquet_versions(folder, keep=cand.parquet_dir.name)
+
+
+def _tables_by_tier(con: duckdb.DuckDBPyConnection, warehouse: Path, chosen: list[str]) -> dict[str, list[str]]:
+    """The warehouse's marts by release tier; a mart with no declared tier is refused (fail closed)."""
+    tables = [
+        t
+        for (t,) in con.execute(
+            "select table_name from information_schema.tables where table_schema = ? and table_type = 'BASE TABLE' "
+            "and table_catalog = 'wh' order by table_name",
+            [PUBLISHED_SCHEMA],
+        ).fetchall()
+    ]
+    if not tables:
+        raise PublishError(f"{warehouse} has no tables in schema {PUBLISHED_SCHEMA!r}: run dbt build first")
+    declared = release_tiers()
+    untiered = [t for t in tables if declared.get(t) not in TIERS]
+    if untiered:
+        raise PublishError(f"marts without a release tier (dbt meta.release_tier): {', '.join(untiered)}")
+    return {tier: [t for t in tables if declared[t] == tier] for tier in chosen}
+
+
+def _build_candidates(warehouse: Path, staged: list[_Staged], k: int) -> None:
+    """Copy every tier's marts from ONE read-only snapshot of the warehouse (one transaction, into a
+    staging file: a DuckDB transaction writes to one database only), then write each tier's candidate
+    from it; the aggregate tier's person-count cells are suppressed before its Parquet files are written."""
+    from patient360.gates.small_cells import suppress_table
+
+    for s in staged:
+        s.candidate.duckdb_path.unlink(missing_ok=True)
+    stage = staged[0].candidate.duckdb_path.with_name(f".snapshot.{os.getpid()}.tmp")
+    stage.unlink(missing_ok=True)
+    rules = small_cell_rules()
     con = warehouse_connect()  # in-memory session under the pipeline's memory limit
     try:
         con.execute(f"attach {_literal(str(warehouse))} as wh (read_only)")
+        con.execute(f"attach {_literal(str(stage))} as stage")
         con.execute("use wh")
-        con.execute("begin transaction")  # every table from the same snapshot
-        tables = [
-            t
-            for (t,) in con.execute(
-                "select table_name from information_schema.tables where table_schema = ? and table_type = 'BASE TABLE' "
-                "and table_catalog = 'wh' order by table_name",
-                [PUBLISHED_SCHEMA],
-            ).fetchall()
-        ]
-        if not tables:
-            raise PublishError(f"{warehouse} has no tables in schema {PUBLISHED_SCHEMA!r}: run dbt build first")
-        con.execute(f"attach {_literal(str(candidate.duckdb_path))} as pub (storage_version '{STORAGE_VERSION}')")
-        candidate.parquet_dir.mkdir()
-        kv = f"kv_metadata {{p360_key_id: {_literal(result.key_id)}}}"
-        for table in tables:
-            source = f"{PUBLISHED_SCHEMA}.{_quote(table)}"
-            con.execute(f"create table pub.main.{_quote(table)} as select * from {source}")
-            target = _literal(str(candidate.parquet(table)))
-            con.execute(f"copy (select * from {source}) to {target} (format parquet, {kv})")
-            _copy_comments(con, table)
-            result.tables[table] = one(con.execute(f"select count(*) from pub.main.{_quote(table)}"))[0]
+        con.execute("begin transaction")  # every table of every tier from the same snapshot
+        by_tier = _tables_by_tier(con, warehouse, [s.tier for s in staged])
+        comments = {t: _comments(con, t) for tables in by_tier.values() for t in tables}
+        for table in comments:
+            con.execute(f"create table stage.main.{_quote(table)} as select * from {PUBLISHED_SCHEMA}.{_quote(table)}")
         con.execute("commit")
-        con.execute("detach pub")
+        for s in staged:
+            _write_tier(con, s, by_tier[s.tier], comments, rules if s.tier == AGGREGATE else {}, k, suppress_table)
     finally:
         con.close()
+        stage.unlink(missing_ok=True)
+        stage.with_name(stage.name + ".wal").unlink(missing_ok=True)
+
+
+def _write_tier(con: duckdb.DuckDBPyConnection, s: _Staged, tables: list[str], comments: dict, rules: dict,
+                k: int, suppress_table: Callable) -> None:  # fmt: skip
+    alias = f"pub_{s.tier}"
+    con.execute(f"attach {_literal(str(s.candidate.duckdb_path))} as {alias} (storage_version '{STORAGE_VERSION}')")
+    s.candidate.parquet_dir.mkdir()
+    kv = f"kv_metadata {{p360_key_id: {_literal(s.result.key_id)}, p360_release_tier: {_literal(s.tier)}}}"
+    for table in tables:
+        target = f"{alias}.main.{_quote(table)}"
+        con.execute(f"create table {target} as select * from stage.main.{_quote(table)}")
+        rule = None
+        if table in rules:
+            cols = {c for (c,) in con.execute(f"select column_name from (describe {target})").fetchall()}
+            rule = rules[table].restrict(cols)
+            s.result.suppression[table] = suppress_table(con, target, rule, k)
+        path = _literal(str(s.candidate.parquet(table)))
+        con.execute(f"copy (select * from {target}) to {path} (format parquet, {kv})")
+        _set_comments(con, target, comments[table], rule.note if rule else lambda _: None)
+        s.result.tables[table] = one(con.execute(f"select count(*) from {target}"))[0]
+    con.execute(f"detach {alias}")
 
 
 def _columns(duckdb_path: Path) -> dict[str, dict[str, str]]:
@@ -199,37 +333,52 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _manifest(stamp: str, candidate, result: PublishResult, outcome) -> str:
-    """The release manifest: which key pseudonymised it, what the gate checked, the files' hashes."""
+def _manifest(stamp: str, s: _Staged, outcome) -> str:
+    """The tier's release manifest: which key pseudonymised it, what the gate checked, the files' hashes."""
+    cand, result = s.candidate, s.result
     doc = {
         "release_id": stamp,
+        "tier": s.tier,
         "published_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "key_id": result.key_id,
         "gate": {"passed": outcome.passed, "checks_run": outcome.checks_run,
                  "warnings": len(outcome.failures) - len(outcome.blocking)},
         # re-identification risk as measured on the candidate (docs/deidentification.md)
         "risk": outcome.risk.as_dict() if outcome.risk else None,
-        "duckdb": {"file": result.duckdb_path.name, "sha256": _sha256(candidate.duckdb_path)},
-        "parquet_dir": candidate.parquet_dir.name,
-        "tables": {t: {"rows": n, "parquet_sha256": _sha256(candidate.parquet(t))} for t, n in result.tables.items()},
+        # small-cell suppression (aggregate tier): suppressed cells per table, published as NULL
+        "suppression": result.suppression,
+        "duckdb": {"file": result.duckdb_path.name, "sha256": _sha256(cand.duckdb_path)},
+        "parquet_dir": cand.parquet_dir.name,
+        "tables": {t: {"rows": n, "parquet_sha256": _sha256(cand.parquet(t))} for t, n in result.tables.items()},
     }  # fmt: skip
     return json.dumps(doc, indent=1, sort_keys=True)
 
 
-def _copy_comments(con: duckdb.DuckDBPyConnection, table: str) -> None:
-    """Carry dbt's persisted docs (table and column comments) to the BI copy."""
+def _comments(con: duckdb.DuckDBPyConnection, table: str) -> tuple[str | None, dict[str, str]]:
+    """dbt's persisted docs of a mart: its table comment and column comments (read in the snapshot)."""
     row = con.execute(
         "select comment from duckdb_tables() where schema_name = ? and table_name = ? and database_name = 'wh'",
         [PUBLISHED_SCHEMA, table],
     ).fetchone()
-    if row and row[0]:
-        con.execute(f"comment on table pub.main.{_quote(table)} is {_literal(row[0])}")
-    for column, comment in con.execute(
-        "select column_name, comment from duckdb_columns() where schema_name = ? and table_name = ? "
-        "and database_name = 'wh' and comment is not null",
+    cols = con.execute(
+        "select column_name, coalesce(comment, '') from duckdb_columns() where schema_name = ? and table_name = ? "
+        "and database_name = 'wh'",
         [PUBLISHED_SCHEMA, table],
-    ).fetchall():
-        con.execute(f"comment on column pub.main.{_quote(table)}.{_quote(column)} is {_literal(comment)}")
+    ).fetchall()
+    return (row[0] if row else None), dict(cols)
+
+
+def _set_comments(con: duckdb.DuckDBPyConnection, target: str, comments: tuple[str | None, dict[str, str]],
+                  note: Callable[[str], str | None]) -> None:  # fmt: skip
+    """Carry dbt's docs to the BI copy; `note` adds what a column's suppression means (aggregate
+    tier: suppressed cells are NULL)."""
+    table_comment, columns = comments
+    if table_comment:
+        con.execute(f"comment on table {target} is {_literal(table_comment)}")
+    for column, comment in columns.items():
+        text = " ".join(part for part in (comment, note(column)) if part)
+        if text:
+            con.execute(f"comment on column {target}.{_quote(column)} is {_literal(text)}")
 
 
 def _literal(text: str) -> str:
@@ -247,7 +396,7 @@ def _swap_symlink(link: Path, target: str) -> None:
 
 
 def _prune_parquet_versions(out_dir: Path, keep: str) -> None:
-    versions = sorted(p for p in out_dir.glob("parquet-*") if p.is_dir())
+    versions = sorted(p for p in out_dir.glob(f"{PARQUET_DIR}-*") if p.is_dir())
     old = [p for p in versions if p.name != keep][: max(len(versions) - KEEP_PARQUET_VERSIONS, 0)]
     for path in old:  # readers that opened files there keep their handles on Linux
         shutil.rmtree(path, ignore_errors=True)

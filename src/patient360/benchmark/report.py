@@ -15,7 +15,7 @@ STAGE_LABELS = {
     "land": "landing (first partition: a year of history)",
     "dbt_full": "dbt full build (incl. tests)",
     "gates": "gates (quality + PII masking)",
-    "publish": "publish (DuckDB v1 file + Parquet)",
+    "publish": "publish (3 release tiers: DuckDB v1 file + Parquet each)",
     "inc_land": "daily run: land one new day",
     "inc_dbt": "daily run: dbt build (incremental)",
     "full_refresh": "dbt build --full-refresh",

@@ -87,7 +87,8 @@ def _publish(p: dict) -> dict:
     from patient360.publish import publish_marts
 
     result = publish_marts(Path(p["warehouse"]), out_dir=Path(p["out"]))
-    return {"tables": len(result.tables), "rows": sum(result.tables.values())}
+    tables = {t: n for tier in result.tables.values() for t, n in tier.items()}  # every release tier
+    return {"tables": len(tables), "rows": sum(tables.values())}
 
 
 def _bare_read(p: dict) -> dict:

@@ -33,8 +33,17 @@ from patient360.gates.outcome import Failure, GateOutcome
 from patient360.gates.pii_patterns import scan_text
 from patient360.gates.pii_scan import scan_marts
 from patient360.gates.quality import marts_metrics, raw_metrics, staging_metrics
-from patient360.gates.schema_allowlist import ALLOWLIST_PATH, load_allowlist, published_columns, schema_findings
+from patient360.gates.schema_allowlist import (
+    ALLOWLIST_PATH,
+    PUBLISHED_SCHEMA,
+    load_allowlist,
+    published_columns,
+    schema_findings,
+)
+from patient360.gates.small_cells import SUITE as SMALL_CELLS
+from patient360.gates.small_cells import small_cell_metrics
 from patient360.pseudonym import PseudonymKeyError, load_key
+from patient360.release_tiers import AGGREGATE, small_cell_rules, tier_tables
 from patient360.warehouse import connect, one
 
 __all__ = ["Candidate", "Failure", "GateOutcome", "collect_metrics", "run_gates", "scan_text"]
@@ -82,16 +91,20 @@ def collect_metrics(
     key: bytes | None = None,
     l: int = 2,  # noqa: E741 - the l of l-diversity
     risk: list[ReleaseRisk] | None = None,
+    tier: str | None = None,
 ) -> list[Metric]:
     """Every metric of every suite, computed in DuckDB on read-only connections.
 
     candidate: the release files to judge (publishing passes them); without one the gate reads
     the warehouse's `marts` schema (`patient360 check`). key: the pseudonym key (default: the
     configured one), to re-derive issued record pseudonyms. risk: receives the release's measured
-    re-identification risk (k_anonymity)."""
+    re-identification risk (k_anonymity). tier: the release tier the candidate holds (only its
+    marts are expected, nothing else may be in it; the aggregate tier's small cells are verified)."""
     if not warehouse.exists():
         return [Metric("schema_allowlist", str(warehouse), "", "warehouse_missing", 1, "file not found")]
     allow = load_allowlist(allowlist)
+    if tier is not None:
+        allow = allow.only(tier_tables(tier))
     key = key if key is not None else _key()
     con = open_workspace(warehouse, candidate) if candidate else connect(warehouse, read_only=True)
     try:
@@ -106,6 +119,9 @@ def collect_metrics(
         if candidate:
             metrics += _guarded("schema_allowlist", "parquet", lambda: parquet_metrics(con, candidate, list(actual)))
         metrics += _guarded("k_anonymity", "k_anonymity", lambda: k_anonymity_metrics(con, actual, allow, k, l, risk))
+        if tier == AGGREGATE:
+            metrics += _guarded(SMALL_CELLS, "small_cells", lambda: small_cell_metrics(
+                con, PUBLISHED_SCHEMA, actual, small_cell_rules(), k))  # fmt: skip
         counts = gx_dir / "last_row_counts.json"
         metrics += _guarded("quality_marts", "marts", lambda: marts_metrics(con, actual, allow, counts))
         if candidate:  # the source checks read the warehouse itself (staging views bind there)
@@ -127,11 +143,13 @@ def run_gates(
     as_of: date | None = None,
     candidate: Candidate | None = None,
     key: bytes | None = None,
+    tier: str | None = None,
 ) -> GateOutcome:
     """Run every suite on the warehouse (opened read-only, closed before returning).
 
     data_docs_dir: the GX project folder (default `<warehouse dir>/gx`); Data Docs are
-    rebuilt there on every run and `outcome.data_docs_index` points at index.html.
+    rebuilt there on every run and `outcome.data_docs_index` points at index.html. candidate,
+    tier: a release tier's candidate files (publishing); without them the warehouse's marts.
     """
     started = time.perf_counter()
     warehouse = Path(warehouse)
@@ -141,7 +159,7 @@ def run_gates(
     risk: list[ReleaseRisk] = []
     gx_dir = Path(data_docs_dir) if data_docs_dir else warehouse.parent / "gx"
     metrics = collect_metrics(warehouse, k=k, allowlist=Path(allowlist), gx_dir=gx_dir, as_of=as_of,
-                              candidate=candidate, key=key, l=l, risk=risk)  # fmt: skip
+                              candidate=candidate, key=key, l=l, risk=risk, tier=tier)  # fmt: skip
     verdict = gx_runner.validate(metrics, gx_runner.load_suites(Path(suites_dir)), gx_dir)
     outcome = GateOutcome(
         failures=verdict.failures,

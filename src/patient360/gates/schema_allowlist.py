@@ -59,6 +59,14 @@ class Allowlist:
     vocabulary: tuple[str, ...] = ()
     keys: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
+    def only(self, tables: set[str]) -> Allowlist:
+        """The allow-list of one release tier: its tables are expected, any other table is unlisted."""
+        keep = {t: cols for t, cols in self.tables.items() if t in tables}
+        sensitive = (self.k_anonymity.get("sensitive") or {}).get("table")
+        k_anon = self.k_anonymity if sensitive in keep else {}  # l-diversity only where the attribute is published
+        return Allowlist(keep, self.event_date_min, k_anon, self.vocabulary,
+                         {t: k for t, k in self.keys.items() if t in keep})  # fmt: skip
+
     def rule(self, table: str, column: str) -> ColumnRule | None:
         return self.tables.get(table, {}).get(column)
 
