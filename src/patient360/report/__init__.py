@@ -131,12 +131,14 @@ def _lifecycle(rel: Release, s: Section) -> None:
     flows = queries.lifecycle_flows(rel)
     s.charts.append(charts.lines(flows, "month", "people", "People moving each month", color="flow", fmt=",d"))
     s.notes.append("Flows: " + suppression_note(flows, ["people"], ["month", "flow"], rel.k))
-    if rel.has("seg_lifecycle"):
-        sizes = queries.lifecycle_sizes(rel)
-        s.charts.append(charts.bars(sizes, "segment", "people", "People per lifecycle stage (latest as-of date)"))
-        s.notes.append("Lifecycle stages: " + suppression_note(sizes, ["people"], ["segment"], rel.k))
+    if rel.has("kpi_segment_sizes"):
+        for segment_type, label in (("lifecycle_stage", "lifecycle stage"), ("value_tier", "value tier")):
+            sizes = queries.segment_sizes(rel, segment_type)
+            s.charts.append(charts.lines(sizes, "month", "people", f"People per {label}, month by month",
+                                         color="segment", fmt=",d"))  # fmt: skip
+            s.notes.append(f"Sizes per {label}: " + suppression_note(sizes, ["people"], ["month", "segment"], rel.k))
     else:
-        s.notes.append("Lifecycle stage sizes: this release carries no lifecycle table.")
+        s.notes.append("Segment sizes: this release carries no kpi_segment_sizes table.")
     h = queries.targets()["ltv_horizon_days"]
     if rel.has("kpi_ltv_by_segment"):
         tiers = queries.value_tiers(rel, h)

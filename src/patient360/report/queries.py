@@ -143,15 +143,14 @@ def lifecycle_flows(rel: Release) -> pd.DataFrame:
     return flows.melt(id_vars="month", value_vars=value_vars, var_name="flow", value_name="people")
 
 
-def lifecycle_sizes(rel: Release) -> pd.DataFrame:
-    """People per lifecycle stage on the latest as-of date. Counts below k are blanked here as the
-    aggregate tier blanks them, so this section never shows a smaller cell than the release's k."""
-    df = rel.frame(
-        "select lifecycle_stage as segment, count(*) as people from seg_lifecycle "
-        "where as_of_date = (select max(as_of_date) from seg_lifecycle) group by 1 order by 1"
+def segment_sizes(rel: Release, segment_type: str) -> pd.DataFrame:
+    """People per segment per month (kpi_segment_sizes: the aggregate tier's segment sizes, NULL
+    where suppressed), for the month-over-month size charts."""
+    return rel.frame(
+        "select month, segment, patients as people from kpi_segment_sizes "
+        "where segment_type = ? order by month, segment",
+        [segment_type],
     )
-    df["people"] = df["people"].astype("Int64").where(df["people"] >= rel.k)
-    return df
 
 
 def value_tiers(rel: Release, horizon_days: int) -> pd.DataFrame:
