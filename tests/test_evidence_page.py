@@ -25,7 +25,7 @@ def published(built_warehouse: Path, tmp_path_factory: pytest.TempPathFactory):
     root = tmp_path_factory.mktemp("evidence")
     shutil.copy(built_warehouse, root / "patient360.duckdb")
     result = publish_marts(root / "patient360.duckdb", root / "published", data_docs_dir=root / "gx")
-    return result, root / "published" / "evidence.html"
+    return result, root / "published"
 
 
 def _rows(page: str, table: str) -> dict[str, list[str]]:
@@ -36,16 +36,18 @@ def _rows(page: str, table: str) -> dict[str, list[str]]:
 
 @pytest.mark.slow
 def test_every_published_column_shows_its_checks_and_result(published) -> None:
-    result, path = published
-    page = path.read_text(encoding="utf-8")
-    for table in result.tables:
-        rows = _rows(page, table)
-        assert rows, table
-        for column, cells in rows.items():
-            checked, verdict = cells[-2], cells[-1]
-            assert verdict == "pass" and checked != "no check", (table, column, cells)
-            if cells[1]:  # a real column (not the whole table or its comments) is on the allow-list
-                assert "schema_allowlist: listed" in checked, (table, column, cells)
+    result, root = published
+    for tier, tables in result.tables.items():  # one evidence page per release tier
+        page = (root / tier / "evidence.html").read_text(encoding="utf-8")
+        for table in tables:
+            rows = _rows(page, table)
+            assert rows, (tier, table)
+            for column, cells in rows.items():
+                checked, verdict = cells[-2], cells[-1]
+                assert verdict == "pass" and checked != "no check", (tier, table, column, cells)
+                if cells[1]:  # a real column (not the whole table or its comments) is on the allow-list
+                    assert "schema_allowlist: listed" in checked, (tier, table, column, cells)
+    page = (root / "person" / "evidence.html").read_text(encoding="utf-8")
     key = _rows(page, "patient_360")["patient_key"][-2]
     assert "pii_masking: " in key and "quality_marts: key_null" in key
     assert "<h2>Checks on warehouse sources and across tables</h2>" in page and "raw_his.visits" in page
@@ -70,7 +72,8 @@ def test_a_failed_check_is_shown_on_its_column() -> None:
 @pytest.mark.slow
 @pytest.mark.skipif(chromium_path() is None, reason="chromium not installed (make test installs it as root)")
 def test_evidence_page_renders_completely_offline(published, tmp_path: Path) -> None:
-    result, path = published
+    result, root = published
+    path = root / "person" / "evidence.html"
     probe = ("({tables: [...document.querySelectorAll('h3')].map(h => h.textContent.split(' (')[0]), "
              "rows: document.querySelectorAll('td').length, "
              "styled: getComputedStyle(document.querySelector('th')).backgroundColor})")  # fmt: skip
@@ -78,6 +81,6 @@ def test_evidence_page_renders_completely_offline(published, tmp_path: Path) -> 
     (tmp_path / "evidence.png").write_bytes(page.screenshot)
     assert page.errors == []
     assert [u for u in page.requests if not u.startswith("file://")] == []
-    assert set(result.tables) <= set(page.probe["tables"])
+    assert set(result.tables["person"]) <= set(page.probe["tables"])
     assert page.probe["rows"] > 1000 and page.probe["styled"] not in ("", "rgba(0, 0, 0, 0)")
     assert page.screenshot[:8] == b"\x89PNG\r\n\x1a\n"

@@ -24,11 +24,13 @@ def _rule(value: float, label: str) -> alt.LayerChart:
     return line + text
 
 
-def funnel(df: pd.DataFrame) -> alt.HConcatChart:
+def funnel(df: pd.DataFrame) -> alt.HConcatChart | None:
     """Campaign-reported steps in total on a log scale (impressions dwarf appointments); the people
     attributed stacked by channel."""
     reported = df[(df["half"] == "campaign-reported") & df["count"].notna()]
     people = df[(df["half"] == "people attributed") & df["count"].notna()]
+    if reported.empty or people.empty:
+        return None  # a half with nothing to draw: the page says so instead of an empty chart
     y = alt.Y("step:N", sort=alt.SortField("order"), title=None)
     left = (
         alt.Chart(reported, title="campaign-reported (all channels, log scale)")
@@ -56,9 +58,11 @@ def funnel(df: pd.DataFrame) -> alt.HConcatChart:
 
 def by_channel_over_time(
     df: pd.DataFrame, x: str, y: str, title: str, target: float | None, target_label: str
-) -> alt.Chart | alt.LayerChart:
+) -> alt.Chart | alt.LayerChart | None:
     """One line per channel over months, with the target line when there is a target."""
     data = df[df[y].notna()]
+    if data.empty:
+        return None  # every cell suppressed or absent: the page says so instead of an empty chart
     chart = (
         alt.Chart(data, title=title)
         .mark_line(point=True)
@@ -73,10 +77,12 @@ def by_channel_over_time(
     return chart + _rule(float(target), target_label) if target is not None else chart
 
 
-def spend_mix(df: pd.DataFrame) -> alt.LayerChart:
+def spend_mix(df: pd.DataFrame) -> alt.LayerChart | None:
     """Stacked spend share per month by tier; ticks at each tier's target share (cumulative)."""
     order = {"proven": 0, "promising": 1, "experimental": 2}
     data = df[df["spend_share"].notna()].assign(order=lambda d: d["budget_tier"].map(order))
+    if data.empty:
+        return None  # every cell suppressed or absent: the page says so instead of an empty chart
     bars = (
         alt.Chart(data, title="Spend share by budget tier (ticks: the 70/20/10 targets)")
         .mark_bar()
@@ -138,8 +144,10 @@ def retention_heatmap(df: pd.DataFrame, cohorts: int = 18) -> alt.LayerChart:
     return (cells + labels).properties(width=WIDTH // 2, height=max(160, 18 * df["cohort_month"].nunique()))
 
 
-def grouped_bars(df: pd.DataFrame, x: str, y: str, color: str, title: str, fmt: str = ",d") -> alt.Chart:
+def grouped_bars(df: pd.DataFrame, x: str, y: str, color: str, title: str, fmt: str = ",d") -> alt.Chart | None:
     data = df[df[y].notna()]
+    if data.empty:
+        return None  # every cell suppressed or absent: the page says so instead of an empty chart
     return (
         alt.Chart(data, title=title)
         .mark_bar()
@@ -154,8 +162,10 @@ def grouped_bars(df: pd.DataFrame, x: str, y: str, color: str, title: str, fmt: 
     )
 
 
-def bars(df: pd.DataFrame, x: str, y: str, title: str, fmt: str = ",d") -> alt.Chart:
+def bars(df: pd.DataFrame, x: str, y: str, title: str, fmt: str = ",d") -> alt.Chart | None:
     data = df[df[y].notna()]
+    if data.empty:
+        return None  # every cell suppressed or absent: the page says so instead of an empty chart
     return (
         alt.Chart(data, title=title)
         .mark_bar()
@@ -177,8 +187,10 @@ def lines(
     fmt: str = ",.1f",
     target: float | None = None,
     target_label: str = "",
-) -> alt.Chart | alt.LayerChart:
+) -> alt.Chart | alt.LayerChart | None:
     data = df[df[y].notna()]
+    if data.empty:
+        return None  # every cell suppressed or absent: the page says so instead of an empty chart
     enc: dict = {
         "x": alt.X(
             f"{x}:T",

@@ -30,7 +30,7 @@ class Section:
     anchor: str
     title: str
     intro: str
-    charts: list[alt.TopLevelMixin] = field(default_factory=list)
+    charts: list[alt.TopLevelMixin | None] = field(default_factory=list)  # None: nothing left to draw
     notes: list[str] = field(default_factory=list)  # plain text, escaped on output
     tables: list[str] = field(default_factory=list)  # HTML from html_table
     missing: str = ""  # why the section has nothing to show (table not in this release)
@@ -98,6 +98,9 @@ for (const [id, spec] of Object.entries(specs)) {
 """
 
 
+NOTHING_TO_DRAW = "Nothing to draw: every cell of this chart is suppressed (fewer than k people) in this release."
+
+
 def render_page(title: str, subtitle: str, sections: list[Section]) -> str:
     specs: dict[str, dict] = {}
     body = [f"<h1>{html.escape(title)}</h1><p class='note'>{html.escape(subtitle)}</p><nav>"]
@@ -108,6 +111,9 @@ def render_page(title: str, subtitle: str, sections: list[Section]) -> str:
         if s.missing:
             body.append(f"<p class='missing'>{html.escape(s.missing)}</p>")
         for i, chart in enumerate(s.charts):
+            if chart is None:
+                body.append(f"<p class='missing'>{html.escape(NOTHING_TO_DRAW)}</p>")
+                continue
             chart_id = f"chart-{s.anchor}-{i}"
             with alt.data_transformers.disable_max_rows():
                 specs[chart_id] = chart.to_dict()
