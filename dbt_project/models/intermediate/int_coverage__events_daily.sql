@@ -7,7 +7,10 @@
 --                      no patient record carries)
 -- A table: these sources are small next to the wearable readings.
 with links as (
-    select source, source_record_id from {{ ref('identity_links') }}
+    select
+        source,
+        source_record_id
+    from {{ ref('identity_links') }}
 ),
 
 events as (
@@ -18,15 +21,40 @@ events as (
         'consult' as link_source
     from {{ ref('stg_consult__sessions') }}
     union all
-    select 'his_visits', visit_date, mrn, 'his' from {{ ref('stg_his__visits') }}
+    select
+        'his_visits' as source,
+        visit_date as event_date,
+        mrn as person_ref,
+        'his' as link_source
+    from {{ ref('stg_his__visits') }}
     union all
-    select 'his_prescriptions', prescribed_date, mrn, 'his' from {{ ref('stg_his__prescriptions') }}
+    select
+        'his_prescriptions' as source,
+        prescribed_date as event_date,
+        mrn as person_ref,
+        'his' as link_source
+    from {{ ref('stg_his__prescriptions') }}
     union all
-    select 'his_diagnoses', cast(diagnosed_at as date), mrn, 'his' from {{ ref('stg_his__diagnoses') }}
+    select
+        'his_diagnoses' as source,
+        cast(diagnosed_at as date) as event_date,
+        mrn as person_ref,
+        'his' as link_source
+    from {{ ref('stg_his__diagnoses') }}
     union all
-    select 'his_lab_results', collected_date, mrn, 'his' from {{ ref('stg_his__lab_results') }}
+    select
+        'his_lab_results' as source,
+        collected_date as event_date,
+        mrn as person_ref,
+        'his' as link_source
+    from {{ ref('stg_his__lab_results') }}
     union all
-    select 'his_payments', paid_date, mrn, 'his' from {{ ref('stg_his__payments') }}
+    select
+        'his_payments' as source,
+        paid_date as event_date,
+        mrn as person_ref,
+        'his' as link_source
+    from {{ ref('stg_his__payments') }}
 )
 
 select

@@ -17,7 +17,12 @@
 ) }}
 
 with readings as (
-    select device_serial, vendor, measured_at, measured_date, _loaded_at
+    select
+        device_serial,
+        vendor,
+        measured_at,
+        measured_date,
+        _loaded_at
     from {{ ref('stg_wearable__readings') }}
     {% if is_incremental() %}
         where {{ wearable_rebuild_days(
@@ -40,7 +45,9 @@ bindings as (
 
 -- one row per serial (a serial is one physical device), so the join below never fans out
 device_types as (
-    select device_serial, min(device_type) as device_type
+    select
+        device_serial,
+        min(device_type) as device_type
     from bindings
     group by device_serial
 ),
@@ -51,7 +58,7 @@ flagged as (
         coalesce(device_types.device_type, 'unknown') as device_type,
         readings.measured_date,
         readings._loaded_at,
-        exists (
+        exists(
             select 1
             from bindings
             where
