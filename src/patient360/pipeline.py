@@ -51,7 +51,20 @@ def stage_transform(
     args = ["build", *plan.dbt_args()] + (["--full-refresh"] if full_refresh else [])
     if not unit_tests:
         args += ["--exclude-resource-type", "unit_test"]
-    return run_dbt(args, Path(warehouse), dbt_vars={"as_of_date": plan.as_of.isoformat()}, target_dir=target_dir)
+    result = run_dbt(args, Path(warehouse), dbt_vars={"as_of_date": plan.as_of.isoformat()}, target_dir=target_dir)
+    log_dbt_warnings(result)
+    return result
+
+
+def log_dbt_warnings(result) -> list[str]:
+    """Log every dbt test that ended in `warn` (severity warn: the run goes on) as a warning, so it
+    stands out in the terminal and the Airflow task log, not only as a WARN line of dbt's output
+    (e.g. the data-coverage warning, tests/assert_data_coverage_within_threshold.sql)."""
+    warned = [r for r in result.run_results().get("results", []) if r.get("status") == "warn"]
+    for r in warned:
+        name = str(r.get("unique_id", "?")).removeprefix("test.patient360.")
+        log.warning("dbt test %s warns: %s failing row(s)", name, r.get("failures"))
+    return [str(r.get("unique_id")) for r in warned]
 
 
 def stage_freshness(warehouse: Path, target_dir: Path | None = None) -> None:

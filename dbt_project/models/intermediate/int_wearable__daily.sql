@@ -6,9 +6,13 @@
 --
 -- Incremental, by whole days: a run rebuilds every day from incremental_lookback_days
 -- before the latest stored day, plus every day that received readings landed since the
--- previous run (a vendor re-sending old readings). Both are plain day filters, which DuckDB
--- applies below the staging dedupe, so a daily run reads a few days of readings, not the
--- year. The days to rebuild are looked up when the model runs (wearable_rebuild_days).
+-- previous run (a vendor re-sending old readings, a late file), plus every day holding
+-- readings of a device whose binding landed since the previous run (a late binding
+-- re-attributes the device's earlier readings, however old). All are plain day filters,
+-- which DuckDB applies below the staging dedupe, so a daily run reads a few days of
+-- readings, not the year. The days to rebuild are looked up when the model runs
+-- (wearable_rebuild_days). Readings no binding covers are not stored here: they are
+-- counted in int_coverage__wearable_daily (kpi_data_coverage).
 {{ config(
     materialized='incremental',
     unique_key='measured_date',
@@ -19,7 +23,9 @@
 with readings as (
     select * from {{ ref('stg_wearable__readings') }}
     {% if is_incremental() %}
-        where {{ wearable_rebuild_days(this, source('raw_wearable', 'readings'), 'measured_date') }}
+        where {{ wearable_rebuild_days(
+            this, source('raw_wearable', 'readings'), 'measured_date', source('raw_wearable', 'device_bindings')
+        ) }}
     {% endif %}
 ),
 

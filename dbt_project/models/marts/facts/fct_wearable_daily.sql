@@ -2,59 +2,26 @@
 -- daily summary keyed to the person); no device serial, no binding id. A person with two
 -- devices of one metric gets one row (counts summed, mean weighted).
 -- Incremental: a run re-processes the last incremental_lookback_days days before the
--- latest one stored, plus every day of persons whose stored history no longer matches
--- their bindings (identity merges, late readings older than the window); rows of keys
--- without a device binding any more are deleted (post-hook), so an incremental run equals
--- a full refresh.
+-- latest one stored, plus the whole history of every person whose stored history no longer
+-- matches their bindings (identity merges, late or closed bindings, late readings older than
+-- the window): macro wearable_fact_scope. The pre-hook deletes that scope first, so rows
+-- whose readings lost their attribution go too; rows of keys without a device binding any
+-- more are deleted (post-hook), so an incremental run equals a full refresh.
 {{ config(
     materialized='incremental',
     unique_key=['patient_key', 'measured_date', 'metric'],
     incremental_strategy='delete+insert',
     on_schema_change='fail',
+    pre_hook="{% if is_incremental() %}delete from {{ this }} where {{ wearable_fact_scope(this, ref('int_wearable__daily_keyed')) }}{% endif %}",
     post_hook="delete from {{ this }} where patient_key not in (select patient_key from {{ ref('int_wearable__bindings_keyed') }})"
 ) }}
 -- depends_on: {{ ref('int_wearable__bindings_keyed') }}
 
-with keyed as (
-    select * from {{ ref('int_wearable__daily_keyed') }}
-),
-
-{% if is_incremental() %}
-cutoff as (
-    select coalesce(max(measured_date), date '1900-01-01') - interval {{ var('incremental_lookback_days') }} day as cutoff_date
-    from {{ this }}
-),
-
--- per person, a fingerprint of the history before the window: differs when bindings
--- moved between persons or old readings arrived late
-source_history as (
-    select keyed.patient_key, count(*) as n_rows, sum(keyed.reading_count) as n_readings
-    from keyed cross join cutoff
-    where keyed.measured_date < cutoff.cutoff_date
-    group by keyed.patient_key
-),
-
-stored_history as (
-    select stored.patient_key, count(*) as n_rows, sum(stored.reading_count) as n_readings
-    from {{ this }} as stored cross join cutoff
-    where stored.measured_date < cutoff.cutoff_date
-    group by stored.patient_key
-),
-
-stale_persons as (
-    select coalesce(s.patient_key, t.patient_key) as patient_key
-    from source_history as s
-    full outer join stored_history as t on t.patient_key = s.patient_key
-    where s.n_rows is distinct from t.n_rows or s.n_readings is distinct from t.n_readings
-),
-{% endif %}
-
-changed as (
-    select keyed.*
-    from keyed
+with changed as (
+    select *
+    from {{ ref('int_wearable__daily_keyed') }}
     {% if is_incremental() %}
-        where keyed.measured_date >= (select cutoff_date from cutoff)
-        or keyed.patient_key in (select patient_key from stale_persons)
+        where {{ wearable_fact_scope(this, ref('int_wearable__daily_keyed')) }}
     {% endif %}
 )
 
