@@ -114,8 +114,8 @@ def _write_csv(path: Path, header: list[str], row: dict) -> None:
 
 
 def _records(warehouse: Path, person_id: int) -> set[str]:
-    rows = _sql(warehouse, "select source || '|' || source_record_id from restricted.person_registry where person_id = ?",
-                [person_id])  # fmt: skip
+    query = "select source || '|' || source_record_id from restricted.person_registry where person_id = ?"
+    rows = _sql(warehouse, query, [person_id])
     return {r for (r,) in rows}
 
 
