@@ -27,4 +27,4 @@ select
     d.services,
     d.revenue
 from days as d
-inner join {{ ref('person_keys') }} as k on k.person_id = d.person_id
+inner join {{ ref('person_keys') }} as k on d.person_id = k.person_id

@@ -100,11 +100,11 @@ clinical as (
     from programmes as p
     full outer join latest_labs as ll on p.person_id = ll.person_id
     full outer join home_bp as hb on hb.person_id = coalesce(p.person_id, ll.person_id)
-    )
+)
 
 -- grouped and joined on the integer person_id above; the patient_key is attached once per person
 select
     k.patient_key,
     c.*
 from clinical as c
-inner join {{ ref('person_keys') }} as k on k.person_id = c.person_id
+inner join {{ ref('person_keys') }} as k on c.person_id = k.person_id

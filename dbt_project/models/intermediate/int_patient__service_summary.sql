@@ -86,4 +86,4 @@ select
 from counts
 inner join service_days as sd on counts.person_id = sd.person_id
 left join active_days as ad on counts.person_id = ad.person_id
-inner join {{ ref('person_keys') }} as k on k.person_id = counts.person_id
+inner join {{ ref('person_keys') }} as k on counts.person_id = k.person_id

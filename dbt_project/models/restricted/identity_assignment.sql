@@ -19,7 +19,7 @@ joined as (
         r.block_key,
         p.person_id as previous_person_id
     from resolved as r
-    left join previous as p on p.source = r.source and p.source_record_id = r.source_record_id
+    left join previous as p on r.source = p.source and r.source_record_id = p.source_record_id
 ),
 
 claims as (
@@ -33,7 +33,9 @@ claims as (
 ),
 
 kept as (
-    select cluster_node, min(previous_person_id) as person_id
+    select
+        cluster_node,
+        min(previous_person_id) as person_id
     from claims
     where rnk = 1
     group by cluster_node
@@ -52,7 +54,7 @@ fresh as (
         i.high_water + row_number() over (order by c.cluster_node) as person_id
     from (select distinct cluster_node from resolved) as c
     cross join issued as i
-    left join kept as k on k.cluster_node = c.cluster_node
+    left join kept as k on c.cluster_node = k.cluster_node
     where k.cluster_node is null
 ),
 
@@ -61,8 +63,15 @@ assigned as (
         j.*,
         cast(coalesce(k.person_id, f.person_id) as bigint) as person_id
     from joined as j
-    left join kept as k on k.cluster_node = j.cluster_node
-    left join fresh as f on f.cluster_node = j.cluster_node
+    left join kept as k on j.cluster_node = k.cluster_node
+    left join fresh as f on j.cluster_node = f.cluster_node
+),
+
+cluster_persons as (
+    select distinct
+        cluster_node,
+        person_id
+    from assigned
 )
 
 select
@@ -75,5 +84,5 @@ select
     a.block_key,
     a.fingerprint
 from assigned as a
-left join claims as c on c.previous_person_id = a.previous_person_id and c.rnk = 1
-left join (select distinct cluster_node, person_id from assigned) as claimer on claimer.cluster_node = c.cluster_node
+left join claims as c on a.previous_person_id = c.previous_person_id and c.rnk = 1
+left join cluster_persons as claimer on c.cluster_node = claimer.cluster_node

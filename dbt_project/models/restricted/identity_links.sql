@@ -11,7 +11,7 @@ with basis as (
         ) as basis_rank
     from {{ ref('person_registry') }} as r
     inner join {{ ref('identity_observations') }} as o
-        on o.source = r.source and o.source_record_id = r.source_record_id
+        on r.source = o.source and r.source_record_id = o.source_record_id
     group by r.person_id
 )
 
@@ -25,5 +25,5 @@ select
         else 'source_record'
     end as identifier_basis
 from {{ ref('person_registry') }} as r
-inner join {{ ref('person_keys') }} as k on k.person_id = r.person_id
-left join basis as b on b.person_id = r.person_id
+inner join {{ ref('person_keys') }} as k on r.person_id = k.person_id
+left join basis as b on r.person_id = b.person_id

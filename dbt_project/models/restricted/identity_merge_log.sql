@@ -9,4 +9,7 @@ from {{ ref('identity_assignment') }} as a
 where
     a.previous_person_id is not null
     and a.previous_person_id <> a.previous_person_kept_by
-    and not exists (select 1 from {{ ref('identity_assignment') }} as s where s.person_id = a.previous_person_id)
+    and not exists (
+        select 1 from {{ ref('identity_assignment') }} as s
+        where s.person_id = a.previous_person_id
+    )

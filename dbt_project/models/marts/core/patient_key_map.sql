@@ -5,5 +5,5 @@ select
     surviving.patient_key as surviving_patient_key,
     s.merged_on
 from {{ ref('person_survivors') }} as s
-inner join {{ ref('person_keys') }} as retired on retired.person_id = s.retired_person_id
-inner join {{ ref('person_keys') }} as surviving on surviving.person_id = s.surviving_person_id
+inner join {{ ref('person_keys') }} as retired on s.retired_person_id = retired.person_id
+inner join {{ ref('person_keys') }} as surviving on s.surviving_person_id = surviving.person_id
