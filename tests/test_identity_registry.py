@@ -136,7 +136,7 @@ def scenario(tmp_path_factory, small_exports) -> dict:
     end = date.fromisoformat(manifest["parameters"]["end_date"])
     days = [end - timedelta(days=n) for n in range(manifest["parameters"]["days"] - 1, -1, -1)]
     warehouse, target = tmp / "patient360.duckdb", tmp / "target"
-    out: dict = {"days": days, "incremental": {}, "scratch": {}}
+    out: dict = {"days": days, "incremental": {}, "scratch": {}, "scope": {}}
     for i, day in enumerate(days):
         if i == 1:
             out["a"], out["b"], planted = _plant_merge(warehouse, exports, day)
@@ -147,17 +147,30 @@ def scenario(tmp_path_factory, small_exports) -> dict:
         stage_land(exports, warehouse, day=day)
         _resolve(warehouse, day, target)
         out["incremental"][day] = _clusters(warehouse)
+        out["scope"][day] = _sql(warehouse, "select count(*) from restricted.identity_resolution")[0][0]
         out["scratch"][day] = _from_scratch(warehouse, tmp, day)
         if i == 1:
             out["after_merge"] = warehouse.parent / "after-merge.duckdb"
             shutil.copy(warehouse, out["after_merge"])
     out["warehouse"] = warehouse
+    _resolve(warehouse, days[-1], target)  # nothing new: nothing to resolve
+    out["scope_rerun"] = _sql(warehouse, "select count(*) from restricted.identity_resolution")[0][0]
+    out["rerun"] = _clusters(warehouse)
     return out
 
 
 def test_incremental_registry_equals_resolution_from_scratch_every_day(scenario):
     for day in scenario["days"]:
         assert scenario["incremental"][day] == scenario["scratch"][day], f"clusters differ on {day}"
+
+
+def test_each_run_resolves_only_new_or_changed_records_and_their_blocks(scenario):
+    first, *later = scenario["days"]
+    records = sum(len(c) for c in scenario["incremental"][first])
+    assert scenario["scope"][first] == records  # no registry yet: everything
+    assert all(0 < scenario["scope"][day] < records / 2 for day in later)
+    assert scenario["scope_rerun"] == 0
+    assert scenario["rerun"] == scenario["incremental"][scenario["days"][-1]]
 
 
 def test_planted_contact_merges_two_persons_and_the_older_id_survives(scenario):
