@@ -8,6 +8,7 @@
 -- money is never summed as double (float sums depend on the order DuckDB's threads add them).
 with his as (
     select
+        person_id,
         patient_key,
         visit_date as event_date,
         'visit_' || visit_type as event_type,
@@ -17,6 +18,7 @@ with his as (
     from {{ ref('int_his__visits_keyed') }}
     union all
     select
+        person_id,
         patient_key,
         prescribed_date as event_date,
         'prescription' as event_type,
@@ -26,6 +28,7 @@ with his as (
     from {{ ref('int_his__prescriptions_keyed') }}
     union all
     select
+        person_id,
         patient_key,
         paid_date as event_date,
         'payment' as event_type,
@@ -35,6 +38,7 @@ with his as (
     from {{ ref('int_his__payments_keyed') }}
     union all
     select
+        person_id,
         patient_key,
         collected_date as event_date,
         'lab_result' as event_type,
@@ -46,6 +50,7 @@ with his as (
 
 consult as (
     select
+        person_id,
         patient_key,
         requested_date as event_date,
         'consult_' || session_status as event_type,
@@ -57,6 +62,7 @@ consult as (
 
 crm as (
     select
+        ledger.person_id,
         ledger.patient_key,
         ledger.occurred_date as event_date,
         'community_' || ledger.event_type as event_type,
@@ -66,6 +72,7 @@ crm as (
     from {{ ref('int_crm__points_ledger_keyed') }} as ledger
     union all
     select
+        messages.person_id,
         messages.patient_key,
         messages.occurred_date as event_date,
         'message_' || messages.event_type as event_type,
@@ -76,6 +83,7 @@ crm as (
     where messages.event_type in ('opened', 'clicked')
     union all
     select
+        person_id,
         patient_key,
         answered_date as event_date,
         'nps_response' as event_type,
@@ -87,6 +95,7 @@ crm as (
 
 wearable as (
     select distinct
+        person_id,
         patient_key,
         measured_date as event_date,
         'wearable_sync' as event_type,

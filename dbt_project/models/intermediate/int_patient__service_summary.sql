@@ -14,40 +14,40 @@ events as (
 
 specialty_rank as (
     select
-        patient_key,
+        person_id,
         specialty,
-        row_number() over (partition by patient_key order by count(*) desc, specialty) as rnk
+        row_number() over (partition by person_id order by count(*) desc, specialty) as rnk
     from events
     where specialty is not null
-    group by patient_key, specialty
+    group by person_id, specialty
 ),
 
 service_days as (
     select
-        patient_key,
+        person_id,
         min(event_date) filter (where is_service) as first_service_date,
         min(event_date) filter (where revenue > 0) as first_paid_date,
         max(event_date) filter (where is_service) as last_service_date,
         count(distinct event_date) filter (where is_service) as service_days
     from events
-    group by patient_key
+    group by person_id
 ),
 
 active_days as (
     select
-        d.patient_key,
+        d.person_id,
         max(d.activity_date) as last_active_date,
         count(*) filter (
             where d.activity_date > as_of.as_of_date - interval {{ var('lifecycle_active_window_days') }} day
         ) as active_days_30d
     from {{ ref('int_patient__activity_days') }} as d
     cross join as_of
-    group by d.patient_key
+    group by d.person_id
 ),
 
 counts as (
     select
-        events.patient_key,
+        events.person_id,
         count(*) filter (where events.event_type like 'visit_%') as visit_count,
         count(*) filter (where events.event_type = 'consult_completed') as consult_count,
         count(*) filter (where events.event_type like 'consult_%') as consult_request_count,
@@ -61,12 +61,14 @@ counts as (
         any_value(sr.specialty) as primary_specialty
     from events
     cross join as_of
-    left join specialty_rank as sr on events.patient_key = sr.patient_key and sr.rnk = 1
-    group by events.patient_key
+    left join specialty_rank as sr on events.person_id = sr.person_id and sr.rnk = 1
+    group by events.person_id
 )
 
+-- grouped on the integer person_id above; the patient_key is attached here, once per person
 select
-    counts.patient_key,
+    counts.person_id,
+    k.patient_key,
     sd.first_service_date,
     sd.first_paid_date,
     sd.last_service_date,
@@ -82,5 +84,6 @@ select
     counts.services_30d,
     counts.primary_specialty
 from counts
-inner join service_days as sd on counts.patient_key = sd.patient_key
-left join active_days as ad on counts.patient_key = ad.patient_key
+inner join service_days as sd on counts.person_id = sd.person_id
+left join active_days as ad on counts.person_id = ad.person_id
+inner join {{ ref('person_keys') }} as k on counts.person_id = k.person_id

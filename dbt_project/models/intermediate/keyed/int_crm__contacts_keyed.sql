@@ -3,6 +3,7 @@
 {{ config(materialized='view') }}
 
 select
+    links.person_id,
     links.patient_key,
     contacts.source_channel,
     contacts.campaign_id,

@@ -3,6 +3,7 @@
 {{ config(materialized='view') }}
 
 select
+    links.person_id,
     links.patient_key,
     memberships.membership_id,
     memberships.group_id,

@@ -3,6 +3,7 @@
 {{ config(materialized='view') }}
 
 select
+    links.person_id,
     links.patient_key,
     ledger.entry_id,
     ledger.event_type,

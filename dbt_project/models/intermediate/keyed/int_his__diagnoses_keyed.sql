@@ -2,6 +2,7 @@
 {{ config(materialized='view') }}
 
 select
+    links.person_id,
     links.patient_key,
     diagnoses.diagnosis_id,
     diagnoses.icd10_code,

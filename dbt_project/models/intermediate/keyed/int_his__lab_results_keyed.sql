@@ -2,6 +2,7 @@
 {{ config(materialized='view') }}
 
 select
+    links.person_id,
     links.patient_key,
     labs.lab_result_id,
     labs.test_code,

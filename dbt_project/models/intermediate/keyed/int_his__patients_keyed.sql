@@ -4,6 +4,7 @@
 {{ config(materialized='view') }}
 
 select
+    links.person_id,
     links.patient_key,
     patients.mrn,
     patients.gender,

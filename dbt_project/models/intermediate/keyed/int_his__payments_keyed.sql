@@ -2,6 +2,7 @@
 {{ config(materialized='view') }}
 
 select
+    links.person_id,
     links.patient_key,
     payments.payment_id,
     payments.paid_date,

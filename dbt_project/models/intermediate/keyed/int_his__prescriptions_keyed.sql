@@ -2,6 +2,7 @@
 {{ config(materialized='view') }}
 
 select
+    links.person_id,
     links.patient_key,
     prescriptions.prescription_id,
     prescriptions.prescribed_date,

@@ -3,6 +3,7 @@
 {{ config(materialized='view') }}
 
 select
+    links.person_id,
     links.patient_key,
     visits.visit_id,
     visits.visit_date,

@@ -5,6 +5,7 @@
 {{ config(materialized='view') }}
 
 select
+    links.person_id,
     links.patient_key,
     daily.measured_date,
     daily.metric,
