@@ -11,7 +11,7 @@ import yaml
 from patient360.contracts import PII_CLASSES
 from patient360.gates.schema_allowlist import ALLOWLIST_PATH, class_drift, load_allowlist, sync_classes
 from patient360.paths import PROJECT_ROOT
-from patient360.pii_classes import classes_by_column_name
+from patient360.pii_classes import MODELS_DIR, classes_by_column_name, model_classes
 
 GLOSSARY = PROJECT_ROOT / "src" / "patient360" / "devtools" / "column_glossary.yml"
 
@@ -53,3 +53,12 @@ def test_classes_by_column_name_reports_every_declared_class():
     assert known["patient_key"] == {"pseudonym"}
     assert known["id_number"] == {"direct"}  # contracts and staging
     assert known["programme"] == {"sensitive", "none"}  # per person vs KPI dimension: the scaffolder won't guess
+
+
+def test_no_mart_and_no_allow_listed_table_has_the_internal_person_id():
+    # person_id is the warehouse's internal integer id; the person is published as patient_key only
+    marts = {m.name: m.columns for m in model_classes(MODELS_DIR).values() if m.layer == "marts"}
+    assert "patient_360" in marts and all("patient_key" in marts[t] for t in ("patient_360", "seg_lifecycle"))
+    assert [t for t, cols in marts.items() if "person_id" in cols] == []
+    allow = load_allowlist()
+    assert allow.tables and [t for t, cols in allow.tables.items() if "person_id" in cols] == []

@@ -5,6 +5,8 @@
   2. no model under models/marts/ has a `direct` column;
   3. every mart enforces its contract, so the declared columns are exactly the
      columns built (an undeclared column cannot slip into a mart unclassified).
+  4. no mart has a `person_id` column: it is the warehouse's internal integer id of a
+     person (restricted.person_registry); marts publish the person as `patient_key` only.
   Any breach stops the run with a message naming model and column.
   meta.pii is the one declaration of a model column's class: the published-schema allow-list
   copies the marts' classes (python -m patient360.gates.schema_allowlist --sync; tests fail on
@@ -25,6 +27,9 @@
                     {% do problems.append(node.name ~ '.' ~ col.name ~ ': meta.pii must be one of ' ~ allowed | join('|') ~ ' (got ' ~ pii ~ ')') %}
                 {% elif is_mart and pii == 'direct' %}
                     {% do problems.append(node.name ~ '.' ~ col.name ~ ': direct identifier in a mart') %}
+                {% endif %}
+                {% if is_mart and col.name == 'person_id' %}
+                    {% do problems.append(node.name ~ '.person_id: the internal person id in a mart (publish patient_key)') %}
                 {% endif %}
                 {% if not col.description %}
                     {% do problems.append(node.name ~ '.' ~ col.name ~ ': no description') %}

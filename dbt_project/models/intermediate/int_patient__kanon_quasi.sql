@@ -25,7 +25,7 @@
 ] %}
 with demo as (
     select
-        d.patient_key,
+        d.person_id,
         d.age_band,
         d.gender,
         d.city,
@@ -34,7 +34,7 @@ with demo as (
         coalesce(c.programmes, 'none') as sensitive,
         0 as gen_level
     from {{ ref('int_patient__demographics') }} as d
-    left join {{ ref('int_patient__clinical') }} as c on d.patient_key = c.patient_key
+    left join {{ ref('int_patient__clinical') }} as c on d.person_id = c.person_id
 ),
 
 {% for col, up in steps %}
@@ -76,10 +76,13 @@ topped_up as (
     from final_check
 )
 
+-- computed on the integer person_id; the patient_key is attached here, once per person
 select
-    patient_key,
+    t.person_id,
+    k.patient_key,
     {% for col in qi %}
-        case when is_suppressed then 'suppressed' else {{ col }} end as {{ col }},
+        case when t.is_suppressed then 'suppressed' else t.{{ col }} end as {{ col }},
     {% endfor %}
-    case when is_suppressed then {{ steps | length + 1 }} else gen_level end as generalisation_level
-from topped_up
+    case when t.is_suppressed then {{ steps | length + 1 }} else t.gen_level end as generalisation_level
+from topped_up as t
+inner join {{ ref('person_keys') }} as k on t.person_id = k.person_id

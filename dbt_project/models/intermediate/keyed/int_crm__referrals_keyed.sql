@@ -6,7 +6,9 @@
 
 select
     referrals.referral_id,
+    referrers.person_id as referrer_person_id,
     referrers.patient_key as referrer_patient_key,
+    referees.person_id as referee_person_id,
     referees.patient_key as referee_patient_key,
     referrals.referee_contact_id,
     referrals.referred_at

@@ -3,6 +3,7 @@
 {{ config(materialized='view') }}
 
 select
+    links.person_id,
     links.patient_key,
     bindings.vendor,
     bindings.device_type,

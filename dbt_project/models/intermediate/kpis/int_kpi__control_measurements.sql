@@ -4,7 +4,7 @@
 -- abnormal flag (int_wearable__daily thresholds); null for lab results.
 with labs as (
     select
-        patient_key,
+        person_id,
         collected_date,
         test_code,
         result_value
@@ -14,7 +14,7 @@ with labs as (
 
 hba1c as (
     select
-        patient_key,
+        person_id,
         collected_date as measured_date,
         'hba1c' as measure,
         'lab' as measure_source,
@@ -29,7 +29,7 @@ hba1c as (
 
 clinic_bp as (
     select
-        patient_key,
+        person_id,
         collected_date as measured_date,
         'bp' as measure,
         'lab' as measure_source,
@@ -46,7 +46,7 @@ clinic_bp as (
 -- per person (a person may have two devices of one metric): mean of the daily means
 device as (
     select
-        patient_key,
+        person_id,
         measured_date,
         metric,
         avg(avg_value) as avg_value,
@@ -58,7 +58,7 @@ device as (
 
 home_bp as (
     select
-        patient_key,
+        person_id,
         measured_date,
         'bp' as measure,
         'device' as measure_source,
@@ -74,7 +74,7 @@ home_bp as (
 
 home_glucose as (
     select
-        patient_key,
+        person_id,
         measured_date,
         'glucose' as measure,
         'device' as measure_source,

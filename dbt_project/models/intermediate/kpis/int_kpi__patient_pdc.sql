@@ -14,7 +14,7 @@ with as_of as (
 
 fills as (
     select
-        p.patient_key,
+        p.person_id,
         p.drug_code,
         p.prescription_id,
         date_diff('day', date '1970-01-01', p.prescribed_date) as fill_day,
@@ -31,16 +31,16 @@ chained as (
     select
         *,
         sum(days_supplied) over w as supplied_to_date,
-        min(fill_day) over (partition by patient_key, drug_code) as first_fill_day
+        min(fill_day) over (partition by person_id, drug_code) as first_fill_day
     from fills
-    window w as (partition by patient_key, drug_code order by fill_day, prescription_id rows unbounded preceding)
+    window w as (partition by person_id, drug_code order by fill_day, prescription_id rows unbounded preceding)
 ),
 
 supplies as (
     select
         *,
         supplied_to_date + max(fill_day - (supplied_to_date - days_supplied)) over (
-            partition by patient_key, drug_code order by fill_day, prescription_id rows unbounded preceding
+            partition by person_id, drug_code order by fill_day, prescription_id rows unbounded preceding
         ) as supply_end_excl
     from chained
 ),
@@ -56,7 +56,7 @@ windows as (
 
 per_drug as (
     select
-        s.patient_key,
+        s.person_id,
         s.drug_code,
         w.window_days,
         -- supply_end_excl - days_supplied is where the (carried-over) supply of a fill starts
@@ -68,16 +68,16 @@ per_drug as (
         w.as_of_day - greatest(w.window_start_day, min(s.first_fill_day)) + 1 as eligible_days
     from supplies as s
     cross join windows as w
-    group by s.patient_key, s.drug_code, w.window_days, w.as_of_day, w.window_start_day
+    group by s.person_id, s.drug_code, w.window_days, w.as_of_day, w.window_start_day
     having max(s.supply_end_excl) - 1 >= w.window_start_day
 )
 
 select
-    patient_key,
+    person_id,
     window_days,
     cast(count(*) as bigint) as drugs_counted,
     cast(sum(covered_days) as bigint) as covered_days,
     cast(sum(eligible_days) as bigint) as eligible_days,
     cast(avg(least(1.0, covered_days / eligible_days)) as double) as pdc
 from per_drug
-group by patient_key, window_days
+group by person_id, window_days

@@ -15,7 +15,7 @@ with as_of as (
 -- one row per CRM contact (record versions collapse on their creation time)
 touches as (
     select distinct
-        k.patient_key,
+        k.person_id,
         k.created_at,
         k.source_channel,
         k.campaign_id
@@ -26,15 +26,16 @@ touches as (
 
 first_touch as (
     select
-        patient_key,
+        person_id,
         arg_min(source_channel, created_at) as first_touch_channel,
         arg_min(campaign_id, created_at) as first_touch_campaign_id
     from touches
-    group by patient_key
+    group by person_id
 ),
 
 base as (
     select
+        d.person_id,
         d.patient_key,
         coalesce(d.registered_date, s.first_service_date) as registered_date,
         s.first_service_date,
@@ -44,26 +45,29 @@ base as (
         s.last_active_date,
         coalesce(s.total_revenue, 0) as total_revenue
     from {{ ref('int_patient__demographics') }} as d
-    left join {{ ref('int_patient__service_summary') }} as s on d.patient_key = s.patient_key
-    left join {{ ref('int_patient__crm') }} as c on d.patient_key = c.patient_key
+    left join {{ ref('int_patient__service_summary') }} as s on d.person_id = s.person_id
+    left join {{ ref('int_patient__crm') }} as c on d.person_id = c.person_id
 ),
 
 attributed as (
     select
-        b.patient_key,
+        b.person_id,
         arg_min(t.source_channel, t.created_at) as acquisition_channel,
         arg_min(t.campaign_id, t.created_at) as acquisition_campaign_id,
         cast(min(t.created_at) as date) as touch_date
     from base as b
     inner join touches as t
         on
-            b.patient_key = t.patient_key
+            b.person_id = t.person_id
             and t.campaign_id is not null
             and cast(t.created_at as date) between b.acquired_date - {{ var('acquisition_window_days') }} and b.acquired_date
-    group by b.patient_key
+    group by b.person_id
 )
 
+-- joined on the integer person_id; patient_key comes with the person row (the published
+-- segments that kpi_ltv_by_segment reads join on it)
 select
+    b.person_id,
     b.patient_key,
     b.registered_date,
     cast(date_trunc('month', b.registered_date) as date) as cohort_month,
@@ -82,6 +86,6 @@ select
     cast(b.total_revenue as decimal(18, 2)) as total_revenue
 from base as b
 cross join as_of
-left join first_touch as ft on b.patient_key = ft.patient_key
-left join attributed as att on b.patient_key = att.patient_key
+left join first_touch as ft on b.person_id = ft.person_id
+left join attributed as att on b.person_id = att.person_id
 where b.registered_date <= as_of.as_of_date

@@ -8,7 +8,7 @@ with people as (
 
 spine as (
     select
-        people.patient_key,
+        people.person_id,
         months.month
     from people
     inner join {{ ref('int_calendar__months') }} as months on people.cohort_month <= months.month
@@ -16,7 +16,7 @@ spine as (
 
 activity as (
     select
-        patient_key,
+        person_id,
         cast(date_trunc('month', activity_date) as date) as activity_month,
         count(*) as active_days,
         count(*) filter (where is_service_day) as service_days,
@@ -28,7 +28,7 @@ activity as (
 )
 
 select
-    spine.patient_key,
+    spine.person_id,
     spine.month,
     people.cohort_month,
     people.registered_date,
@@ -40,5 +40,5 @@ select
     a.last_active_date,
     coalesce(a.active_days, 0) > 0 as is_active
 from spine
-inner join people on spine.patient_key = people.patient_key
-left join activity as a on spine.patient_key = a.patient_key and spine.month = a.activity_month
+inner join people on spine.person_id = people.person_id
+left join activity as a on spine.person_id = a.person_id and spine.month = a.activity_month

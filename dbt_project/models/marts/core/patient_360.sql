@@ -8,6 +8,7 @@ with as_of as (
 
 people as (
     select
+        person_id,
         patient_key,
         has_medical_record
     from {{ ref('int_patient__demographics') }}
@@ -68,11 +69,12 @@ select
     as_of.as_of_date
 from people
 cross join as_of
-inner join {{ ref('int_patient__kanon_quasi') }} as q on people.patient_key = q.patient_key
-left join {{ ref('int_patient__service_summary') }} as svc on people.patient_key = svc.patient_key
-left join {{ ref('int_patient__clinical') }} as clin on people.patient_key = clin.patient_key
-left join {{ ref('int_patient__crm') }} as crm on people.patient_key = crm.patient_key
--- current snapshot of every segment
+inner join {{ ref('int_patient__kanon_quasi') }} as q on people.person_id = q.person_id
+left join {{ ref('int_patient__service_summary') }} as svc on people.person_id = svc.person_id
+left join {{ ref('int_patient__clinical') }} as clin on people.person_id = clin.person_id
+left join {{ ref('int_patient__crm') }} as crm on people.person_id = crm.person_id
+-- the per-person models above join on the integer person_id; the published segments carry only
+-- the patient_key, so their current snapshots join on it
 left join {{ ref('seg_lifecycle') }} as lc on people.patient_key = lc.patient_key and as_of.as_of_date = lc.as_of_date
 left join {{ ref('seg_rfm_value') }} as rfm on people.patient_key = rfm.patient_key and as_of.as_of_date = rfm.as_of_date
 left join {{ ref('seg_need_type') }} as need on people.patient_key = need.patient_key and as_of.as_of_date = need.as_of_date

@@ -25,8 +25,9 @@ with changed as (
     {% endif %}
 )
 
+-- grouped on the integer person_id; a person's patient_key is one value (attached once upstream)
 select
-    patient_key,
+    any_value(patient_key) as patient_key,
     measured_date,
     metric,
     cast(sum(reading_count) as bigint) as reading_count,
@@ -36,4 +37,4 @@ select
     cast(max(max_value) as double) as max_value,
     bool_or(is_abnormal) as is_abnormal
 from changed
-group by patient_key, measured_date, metric
+group by person_id, measured_date, metric

@@ -25,7 +25,7 @@ horizons as (
 
 people as (
     select
-        patient_key,
+        person_id,
         acquired_date,
         acquisition_month,
         acquisition_channel as channel,
@@ -59,7 +59,7 @@ person_revenue as (
     cross join horizons as h
     inner join {{ ref('int_patient__events') }} as e
         on
-            p.patient_key = e.patient_key
+            p.person_id = e.person_id
             and e.revenue > 0
             and e.event_date between p.acquired_date and p.acquired_date + h.horizon_days - 1
     group by all

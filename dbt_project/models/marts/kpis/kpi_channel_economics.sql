@@ -26,7 +26,7 @@ spend as (
 
 people as (
     select
-        patient_key,
+        person_id,
         acquisition_channel as channel,
         acquisition_campaign_id as campaign_id,
         acquisition_month
@@ -50,9 +50,9 @@ revenue as (
         p.channel,
         p.campaign_id,
         sum(e.revenue) as revenue,
-        count(distinct e.patient_key) as paying_patients
+        count(distinct e.person_id) as paying_patients
     from {{ ref('int_patient__events') }} as e
-    inner join people as p on e.patient_key = p.patient_key
+    inner join people as p on e.person_id = p.person_id
     where e.revenue > 0
     group by all
 ),

@@ -17,14 +17,14 @@ with as_of as (
 -- programme members with the day they joined (first mapped diagnosis, up to the as-of date)
 members as (
     select
-        d.patient_key,
+        d.person_id,
         p.programme,
         cast(min(d.diagnosed_at) as date) as member_from
     from {{ ref('int_his__diagnoses_keyed') }} as d
     inner join {{ ref('icd10_programmes') }} as p on d.icd10_category = p.icd10_prefix
     cross join as_of
     where p.programme in ('diabetes', 'hypertension') and cast(d.diagnosed_at as date) <= as_of.as_of_date
-    group by d.patient_key, p.programme
+    group by d.person_id, p.programme
 ),
 
 measures as (
@@ -48,7 +48,7 @@ months as (
 latest as (
     select
         mb.programme,
-        mb.patient_key,
+        mb.person_id,
         months.month,
         case mb.programme
             when 'diabetes' then arg_max(ms.hba1c_pct < {{ var('hba1c_target_pct') }}, ms.measured_date)
@@ -61,19 +61,19 @@ latest as (
     inner join months on mb.member_from <= months.month_end
     inner join measures as ms
         on
-            mb.patient_key = ms.patient_key
+            mb.person_id = ms.person_id
             and mb.programme = ms.programme
             and ms.measured_date between months.month_end - {{ var('control_recency_days') }} + 1 and months.month_end
-    group by mb.programme, mb.patient_key, months.month
+    group by mb.programme, mb.person_id, months.month
 ),
 
 abnormal_days as (
     select
-        patient_key,
+        person_id,
         measured_date,
         case measure when 'glucose' then 'diabetes' else 'hypertension' end as programme,
         measured_date - cast(row_number() over (
-            partition by patient_key, measure order by measured_date
+            partition by person_id, measure order by measured_date
         ) as integer) as run_id
     from measures
     where measure in ('glucose', 'bp') and measure_source = 'device' and is_abnormal
@@ -81,12 +81,12 @@ abnormal_days as (
 
 alerts as (
     select
-        a.patient_key,
+        a.person_id,
         a.programme,
         min(a.measured_date) + ({{ var('churn_abnormal_streak_days') }} - 1) as alert_date
     from abnormal_days as a
-    inner join members as mb on a.patient_key = mb.patient_key and a.programme = mb.programme
-    group by a.patient_key, a.programme, a.run_id
+    inner join members as mb on a.person_id = mb.person_id and a.programme = mb.programme
+    group by a.person_id, a.programme, a.run_id
     having count(*) >= {{ var('churn_abnormal_streak_days') }}
 ),
 
@@ -106,9 +106,9 @@ select
         select count(*) from members
         where members.programme = pm.programme and members.member_from <= pm.month_end
     ) as bigint) as programme_patients,
-    cast(count(distinct l.patient_key) as bigint) as measured_patients,
-    cast(count(distinct l.patient_key) filter (where l.is_controlled) as bigint) as controlled_patients,
-    cast(count(distinct l.patient_key) filter (where l.is_controlled) / nullif(count(distinct l.patient_key), 0) as double)
+    cast(count(distinct l.person_id) as bigint) as measured_patients,
+    cast(count(distinct l.person_id) filter (where l.is_controlled) as bigint) as controlled_patients,
+    cast(count(distinct l.person_id) filter (where l.is_controlled) / nullif(count(distinct l.person_id), 0) as double)
         as control_rate,
     cast((
         select count(*)
@@ -118,7 +118,7 @@ select
             and date_trunc('month', alerts.alert_date) = pm.month
     ) as bigint) as alert_count,
     cast((
-        select count(distinct alerts.patient_key)
+        select count(distinct alerts.person_id)
         from alerts
         where
             alerts.programme = pm.programme

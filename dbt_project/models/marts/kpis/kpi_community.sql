@@ -1,5 +1,5 @@
 -- Community KPIs by calendar month (days after the as-of date not counted). People, not
--- CRM records: contacts are keyed to patient_key. Community interactions = points-ledger
+-- CRM records: contacts are keyed to the person (person_id). Community interactions = points-ledger
 -- events other than redemptions (check-in, health talk, task, referral, purchase).
 --   join_conversion       of the people first contacted in the month, the share who ever joined a group;
 --   community_retention   of the people who first joined in the month at least community_retention_days (7)
@@ -20,16 +20,16 @@ with as_of as (
 -- inputs, one row per person (or per membership / interaction)
 contacts as (
     select
-        patient_key,
+        person_id,
         cast(min(created_at) as date) as first_contact_date
     from {{ ref('int_crm__contacts_keyed') }}
     where cast(created_at as date) <= (select a.as_of_date from as_of as a)
-    group by patient_key
+    group by person_id
 ),
 
 memberships as (
     select
-        m.patient_key,
+        m.person_id,
         cast(m.joined_at as date) as joined_date,
         case when cast(m.left_at as date) <= as_of.as_of_date then cast(m.left_at as date) end as left_date
     from {{ ref('int_crm__group_memberships_keyed') }} as m
@@ -39,15 +39,15 @@ memberships as (
 
 first_joins as (
     select
-        patient_key,
+        person_id,
         min(joined_date) as first_joined_date
     from memberships
-    group by patient_key
+    group by person_id
 ),
 
 interactions as (
     select
-        p.patient_key,
+        p.person_id,
         p.occurred_date,
         cast(date_trunc('month', p.occurred_date) as date) as interaction_month,
         p.event_type
@@ -58,19 +58,19 @@ interactions as (
 
 last_interactions as (
     select
-        patient_key,
+        person_id,
         max(occurred_date) as last_interaction_date
     from interactions
-    group by patient_key
+    group by person_id
 ),
 
 referees as (
     select
-        referee_patient_key as patient_key,
+        referee_person_id as person_id,
         cast(min(referred_at) as date) as referred_date
     from {{ ref('int_crm__referrals_keyed') }}
-    where referee_patient_key is not null and cast(referred_at as date) <= (select a.as_of_date from as_of as a)
-    group by referee_patient_key
+    where referee_person_id is not null and cast(referred_at as date) <= (select a.as_of_date from as_of as a)
+    group by referee_person_id
 ),
 
 -- the month spine from the month of the first contact on
@@ -87,9 +87,9 @@ months as (
 member_months as (
     select distinct
         months.month,
-        m.patient_key,
+        m.person_id,
         bool_or(m.left_date is null or m.left_date > months.month_end)
-            over (partition by months.month, m.patient_key) as member_at_end
+            over (partition by months.month, m.person_id) as member_at_end
     from months
     inner join memberships as m
         on months.month_end >= m.joined_date and (m.left_date is null or months.month <= m.left_date)
@@ -100,9 +100,9 @@ join_conversion as (
     select
         cast(date_trunc('month', c.first_contact_date) as date) as contact_month,
         count(*) as new_contacts,
-        count(fj.patient_key) as joined_contacts
+        count(fj.person_id) as joined_contacts
     from contacts as c
-    left join first_joins as fj on c.patient_key = fj.patient_key
+    left join first_joins as fj on c.person_id = fj.person_id
     group by all
 ),
 
@@ -115,7 +115,7 @@ community_retention as (
         ) as retained_members
     from first_joins as fj
     cross join as_of
-    left join last_interactions as li on fj.patient_key = li.patient_key
+    left join last_interactions as li on fj.person_id = li.person_id
     where fj.first_joined_date + {{ var('community_retention_days') }} <= as_of.as_of_date
     group by all
 ),
@@ -148,9 +148,9 @@ weekly_interactions as (
 vas_penetration as (
     select
         i.interaction_month,
-        count(distinct i.patient_key) as purchasing_members
+        count(distinct i.person_id) as purchasing_members
     from interactions as i
-    inner join member_months as mm on i.patient_key = mm.patient_key and i.interaction_month = mm.month
+    inner join member_months as mm on i.person_id = mm.person_id and i.interaction_month = mm.month
     where i.event_type = 'purchase'
     group by i.interaction_month
 ),
@@ -162,13 +162,13 @@ referral_conversion as (
         count(*) filter (where r.served_after) as converted_referees
     from (
         select
-            r.patient_key,
+            r.person_id,
             any_value(r.referred_date) as referred_date,
             count(e.event_date) > 0 as served_after
         from referees as r
         left join {{ ref('int_patient__events') }} as e
-            on r.patient_key = e.patient_key and e.is_service and r.referred_date <= e.event_date
-        group by r.patient_key
+            on r.person_id = e.person_id and e.is_service and r.referred_date <= e.event_date
+        group by r.person_id
     ) as r
     group by all
 ),
@@ -177,12 +177,12 @@ referral_conversion as (
 recently_active_members as (
     select distinct
         mm.month,
-        mm.patient_key
+        mm.person_id
     from member_months as mm
     inner join months on mm.month = months.month
     inner join interactions as i
         on
-            mm.patient_key = i.patient_key
+            mm.person_id = i.person_id
             and i.occurred_date > months.month_end - {{ var('community_churn_days') }}
             and months.month_end >= i.occurred_date
     where mm.member_at_end
@@ -192,9 +192,9 @@ community_churn as (
     select
         mm.month,
         count(*) as members_at_end,
-        count(*) filter (where ra.patient_key is null) as churned_members
+        count(*) filter (where ra.person_id is null) as churned_members
     from member_months as mm
-    left join recently_active_members as ra on mm.month = ra.month and mm.patient_key = ra.patient_key
+    left join recently_active_members as ra on mm.month = ra.month and mm.person_id = ra.person_id
     where mm.member_at_end
     group by mm.month
 ),

@@ -15,7 +15,7 @@ with as_of as (
 
 memberships as (
     select
-        m.patient_key,
+        m.person_id,
         cast(m.joined_at as date) as joined_date,
         case when cast(m.left_at as date) <= as_of.as_of_date then cast(m.left_at as date) end as left_date
     from {{ ref('int_crm__group_memberships_keyed') }} as m
@@ -25,7 +25,7 @@ memberships as (
 
 interactions as (
     select
-        p.patient_key,
+        p.person_id,
         p.occurred_date
     from {{ ref('int_crm__points_ledger_keyed') }} as p
     cross join as_of
@@ -34,10 +34,10 @@ interactions as (
 
 last_seen as (
     select
-        patient_key,
+        person_id,
         max(occurred_date) as last_date
     from interactions
-    group by patient_key
+    group by person_id
 ),
 
 months as (
@@ -53,22 +53,22 @@ states as (
     select
         months.month,
         months.month_end,
-        m.patient_key,
+        m.person_id,
         bool_or(m.left_date is null or m.left_date >= months.month) as member_at_start,
         max(m.joined_date) as last_join_date
     from months
     inner join memberships as m on months.month > m.joined_date
-    group by months.month, months.month_end, m.patient_key
+    group by months.month, months.month_end, m.person_id
 ),
 
 churned as (
     select
         s.month,
         s.month_end,
-        s.patient_key
+        s.person_id
     from states as s
-    left join interactions as i on s.patient_key = i.patient_key and s.month > i.occurred_date
-    group by s.month, s.month_end, s.patient_key, s.member_at_start, s.last_join_date
+    left join interactions as i on s.person_id = i.person_id and s.month > i.occurred_date
+    group by s.month, s.month_end, s.person_id, s.member_at_start, s.last_join_date
     having
         not s.member_at_start
         or date_diff('day', greatest(max(i.occurred_date), s.last_join_date), s.month)
@@ -78,32 +78,32 @@ churned as (
 returns as (
     select
         c.month,
-        c.patient_key,
+        c.person_id,
         min(i.occurred_date) as return_date
     from churned as c
     left join interactions as i
-        on c.patient_key = i.patient_key and i.occurred_date between c.month and c.month_end
-    group by c.month, c.patient_key
+        on c.person_id = i.person_id and i.occurred_date between c.month and c.month_end
+    group by c.month, c.person_id
 ),
 
 flags as (
     select
         r.month,
-        r.patient_key,
+        r.person_id,
         r.return_date,
         r.return_date is not null
         and r.return_date + {{ var('winback_retention_days') }} <= as_of.as_of_date as is_retention_eligible,
         coalesce(last_seen.last_date >= r.return_date + {{ var('winback_retention_days') }}, false) as is_retained
     from returns as r
     cross join as_of
-    left join last_seen on r.patient_key = last_seen.patient_key
+    left join last_seen on r.person_id = last_seen.person_id
 )
 
 select
     months.month,
-    cast(count(f.patient_key) as bigint) as churned_at_start,
+    cast(count(f.person_id) as bigint) as churned_at_start,
     cast(count(f.return_date) as bigint) as won_back,
-    cast(count(f.return_date) / nullif(count(f.patient_key), 0) as double) as winback_rate,
+    cast(count(f.return_date) / nullif(count(f.person_id), 0) as double) as winback_rate,
     cast(count(*) filter (where f.is_retention_eligible) as bigint) as winback_retention_eligible,
     cast(count(*) filter (where f.is_retention_eligible and f.is_retained) as bigint) as winback_retained,
     cast(

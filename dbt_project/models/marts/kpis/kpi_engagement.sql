@@ -8,7 +8,7 @@
 --   stickiness = dau / mau; mean_active_days = person-days active in the month / mau.
 with person_days as (
     select
-        patient_key,
+        person_id,
         activity_date
     from {{ ref('int_patient__activity_days') }}
 ),
@@ -29,15 +29,15 @@ days as (
 -- run ends. Linear in person-days.
 coverage_runs as (
     select
-        patient_key,
+        person_id,
         activity_date,
         sum(case when activity_date - prev_date <= 29 then 0 else 1 end)
-            over (partition by patient_key order by activity_date rows unbounded preceding) as run_no
+            over (partition by person_id order by activity_date rows unbounded preceding) as run_no
     from (
         select
-            patient_key,
+            person_id,
             activity_date,
-            lag(activity_date) over (partition by patient_key order by activity_date) as prev_date
+            lag(activity_date) over (partition by person_id order by activity_date) as prev_date
         from person_days
     ) as ordered
 ),
@@ -47,13 +47,13 @@ run_edges as (
         min(activity_date) as edge_date,
         1 as delta
     from coverage_runs
-    group by patient_key, run_no
+    group by person_id, run_no
     union all
     select
         cast(max(activity_date) + 30 as date) as edge_date,
         -1 as delta
     from coverage_runs
-    group by patient_key, run_no
+    group by person_id, run_no
 ),
 
 mau_steps as (
@@ -89,8 +89,8 @@ monthly as (
     select
         days.month,
         count(distinct days.day) as observed_days,
-        count(distinct pd.patient_key) as mau,
-        count(pd.patient_key) as active_person_days
+        count(distinct pd.person_id) as mau,
+        count(pd.person_id) as active_person_days
     from days
     left join person_days as pd on days.day = pd.activity_date
     group by all

@@ -39,9 +39,10 @@ eligible as (
         s.segment_type,
         s.segment,
         h.horizon_days,
-        p.patient_key,
+        p.person_id,
         p.acquired_date
     from segments as s
+    -- the published segments carry only the patient_key; from here on the person is the integer id
     inner join {{ ref('int_kpi__person_acquisition') }} as p on s.patient_key = p.patient_key
     cross join horizons as h
     cross join as_of
@@ -53,12 +54,12 @@ person_revenue as (
         el.segment_type,
         el.segment,
         el.horizon_days,
-        el.patient_key,
+        el.person_id,
         coalesce(sum(e.revenue), 0) as revenue
     from eligible as el
     left join {{ ref('int_patient__events') }} as e
         on
-            el.patient_key = e.patient_key
+            el.person_id = e.person_id
             and e.revenue > 0
             and e.event_date between el.acquired_date and el.acquired_date + el.horizon_days - 1
     group by all

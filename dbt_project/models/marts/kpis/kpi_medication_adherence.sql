@@ -21,25 +21,25 @@ chronic_programmes as (
 -- programme members and the day they joined (first mapped diagnosis, up to the as-of date)
 programme_members as (
     select
-        d.patient_key,
+        d.person_id,
         p.programme,
         cast(min(d.diagnosed_at) as date) as member_from
     from {{ ref('int_his__diagnoses_keyed') }} as d
     inner join {{ ref('icd10_programmes') }} as p on d.icd10_category = p.icd10_prefix
     cross join as_of
     where p.programme in (select cp.programme from chronic_programmes as cp) and cast(d.diagnosed_at as date) <= as_of.as_of_date
-    group by d.patient_key, p.programme
+    group by d.person_id, p.programme
 ),
 
 patient_programmes as (
     select * from programme_members
     union all
     select
-        patient_key,
+        person_id,
         'all_chronic' as programme,
         min(member_from) as member_from
     from programme_members
-    group by patient_key
+    group by person_id
 ),
 
 windows as (
@@ -51,7 +51,7 @@ windows as (
 
 contacts as (
     select
-        e.patient_key,
+        e.person_id,
         -- 0 = the period ending on the as-of date, 1 = the one before, ...
         date_diff('day', e.event_date, as_of.as_of_date) // {{ var('followup_window_days') }} as period_index
     from {{ ref('int_patient__events') }} as e
@@ -63,13 +63,13 @@ contacts as (
 
 followup as (
     select
-        pp.patient_key,
+        pp.person_id,
         w.window_days,
         count(distinct c.period_index) = w.periods as completed
-    from (select distinct patient_key from patient_programmes) as pp
+    from (select distinct person_id from patient_programmes) as pp
     cross join windows as w
-    left join contacts as c on pp.patient_key = c.patient_key and w.periods > c.period_index
-    group by pp.patient_key, w.window_days, w.periods
+    left join contacts as c on pp.person_id = c.person_id and w.periods > c.period_index
+    group by pp.person_id, w.window_days, w.periods
 )
 
 select
@@ -93,6 +93,6 @@ select
 from patient_programmes as pp
 cross join windows as w
 cross join as_of
-left join {{ ref('int_kpi__patient_pdc') }} as pdc on pp.patient_key = pdc.patient_key and w.window_days = pdc.window_days
-left join followup as f on pp.patient_key = f.patient_key and w.window_days = f.window_days
+left join {{ ref('int_kpi__patient_pdc') }} as pdc on pp.person_id = pdc.person_id and w.window_days = pdc.window_days
+left join followup as f on pp.person_id = f.person_id and w.window_days = f.window_days
 group by pp.programme, w.window_days

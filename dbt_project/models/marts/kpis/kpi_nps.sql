@@ -7,7 +7,7 @@ with as_of as (
 
 answers as (
     select
-        n.patient_key,
+        n.person_id,
         cast(date_trunc('month', n.answered_date) as date) as month,  -- noqa: RF04
         n.nps_score,
         n.answered_at,
@@ -19,7 +19,7 @@ answers as (
 
 latest as (
     select * from answers
-    qualify row_number() over (partition by patient_key, month order by answered_at desc, response_id desc) = 1
+    qualify row_number() over (partition by person_id, month order by answered_at desc, response_id desc) = 1
 )
 
 select

@@ -15,7 +15,7 @@ with as_of as (
 
 person_days as (
     select
-        patient_key,
+        person_id,
         activity_date
     from {{ ref('int_patient__activity_days') }}
 ),
@@ -31,27 +31,27 @@ months as (
 
 last_days as (
     select
-        patient_key,
+        person_id,
         max(activity_date) as last_date
     from person_days
-    group by patient_key
+    group by person_id
 ),
 
 states as (
     select
         months.month,
         months.month_end,
-        pd.patient_key,
+        pd.person_id,
         date_diff('day', max(pd.activity_date), any_value(months.month)) as days_inactive
     from months
     inner join person_days as pd on months.month > pd.activity_date
-    group by months.month, months.month_end, pd.patient_key
+    group by months.month, months.month_end, pd.person_id
 ),
 
 returns as (
     select
         s.month,
-        s.patient_key,
+        s.person_id,
         case
             when s.days_inactive > {{ var('lifecycle_churned_days') }} then 'churned'
             when s.days_inactive >= {{ var('lifecycle_silent_days') }} then 'silent'
@@ -60,10 +60,10 @@ returns as (
         max(later.last_date) as last_active_date
     from states as s
     left join person_days as pd
-        on s.patient_key = pd.patient_key and pd.activity_date between s.month and s.month_end
-    left join last_days as later on s.patient_key = later.patient_key
+        on s.person_id = pd.person_id and pd.activity_date between s.month and s.month_end
+    left join last_days as later on s.person_id = later.person_id
     where s.days_inactive >= {{ var('lifecycle_silent_days') }}
-    group by s.month, s.patient_key, s.days_inactive
+    group by s.month, s.person_id, s.days_inactive
 ),
 
 flags as (
@@ -78,23 +78,23 @@ flags as (
 
 select
     months.month,
-    cast(count(f.patient_key) filter (where f.state_at_start = 'silent') as bigint) as silent_at_start,
-    cast(count(f.patient_key) filter (where f.state_at_start = 'silent' and f.return_date is not null) as bigint) as recalled,
+    cast(count(f.person_id) filter (where f.state_at_start = 'silent') as bigint) as silent_at_start,
+    cast(count(f.person_id) filter (where f.state_at_start = 'silent' and f.return_date is not null) as bigint) as recalled,
     cast(
-        count(f.patient_key) filter (where f.state_at_start = 'silent' and f.return_date is not null)
-        / nullif(count(f.patient_key) filter (where f.state_at_start = 'silent'), 0) as double
+        count(f.person_id) filter (where f.state_at_start = 'silent' and f.return_date is not null)
+        / nullif(count(f.person_id) filter (where f.state_at_start = 'silent'), 0) as double
     ) as recall_rate,
-    cast(count(f.patient_key) filter (where f.state_at_start = 'churned') as bigint) as churned_at_start,
-    cast(count(f.patient_key) filter (where f.state_at_start = 'churned' and f.return_date is not null) as bigint) as won_back,
+    cast(count(f.person_id) filter (where f.state_at_start = 'churned') as bigint) as churned_at_start,
+    cast(count(f.person_id) filter (where f.state_at_start = 'churned' and f.return_date is not null) as bigint) as won_back,
     cast(
-        count(f.patient_key) filter (where f.state_at_start = 'churned' and f.return_date is not null)
-        / nullif(count(f.patient_key) filter (where f.state_at_start = 'churned'), 0) as double
+        count(f.person_id) filter (where f.state_at_start = 'churned' and f.return_date is not null)
+        / nullif(count(f.person_id) filter (where f.state_at_start = 'churned'), 0) as double
     ) as winback_rate,
-    cast(count(f.patient_key) filter (where f.is_retention_eligible) as bigint) as winback_retention_eligible,
-    cast(count(f.patient_key) filter (where f.is_retention_eligible and f.is_retained) as bigint) as winback_retained,
+    cast(count(f.person_id) filter (where f.is_retention_eligible) as bigint) as winback_retention_eligible,
+    cast(count(f.person_id) filter (where f.is_retention_eligible and f.is_retained) as bigint) as winback_retained,
     cast(
-        count(f.patient_key) filter (where f.is_retention_eligible and f.is_retained)
-        / nullif(count(f.patient_key) filter (where f.is_retention_eligible), 0) as double
+        count(f.person_id) filter (where f.is_retention_eligible and f.is_retained)
+        / nullif(count(f.person_id) filter (where f.is_retention_eligible), 0) as double
     ) as winback_retention_rate
 from months
 left join flags as f on months.month = f.month

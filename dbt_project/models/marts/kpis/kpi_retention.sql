@@ -13,7 +13,7 @@ with as_of as (
 
 persons as (
     select
-        patient_key,
+        person_id,
         cohort_month,
         registered_date
     from {{ ref('int_kpi__person_acquisition') }}
@@ -26,7 +26,7 @@ horizons as (
 
 windows as (
     select
-        persons.patient_key,
+        persons.person_id,
         persons.cohort_month,
         horizons.horizon_days,
         persons.registered_date + horizons.horizon_days as window_start,
@@ -41,13 +41,13 @@ flags as (
     select
         w.cohort_month,
         w.horizon_days,
-        w.patient_key,
+        w.person_id,
         any_value(w.is_eligible) as is_eligible,
         any_value(w.is_eligible) and count(a.activity_date) > 0 as is_retained
     from windows as w
     left join {{ ref('int_patient__activity_days') }} as a
-        on w.patient_key = a.patient_key and a.activity_date between w.window_start and w.window_end
-    group by w.cohort_month, w.horizon_days, w.patient_key
+        on w.person_id = a.person_id and a.activity_date between w.window_start and w.window_end
+    group by w.cohort_month, w.horizon_days, w.person_id
 )
 
 select

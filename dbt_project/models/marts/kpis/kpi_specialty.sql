@@ -13,7 +13,7 @@ with as_of as (
 
 services as (
     select
-        v.patient_key,
+        v.person_id,
         cast(date_trunc('month', v.visit_date) as date) as month,
         v.specialty,
         1 as is_visit,
@@ -26,7 +26,7 @@ services as (
     where v.visit_date <= as_of.as_of_date
     union all
     select
-        s.patient_key,
+        s.person_id,
         cast(date_trunc('month', s.requested_date) as date) as month,
         s.specialty,
         0 as is_visit,
@@ -43,7 +43,7 @@ by_specialty as (
     select
         month,
         coalesce(specialty, '(all)') as specialty,
-        count(distinct patient_key) filter (where is_visit = 1 or is_completed = 1) as patients_served,
+        count(distinct person_id) filter (where is_visit = 1 or is_completed = 1) as patients_served,
         sum(is_visit) as visits,
         sum(is_request) as consult_requests,
         sum(is_completed) as completed_consults,

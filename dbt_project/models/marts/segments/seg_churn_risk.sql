@@ -32,7 +32,7 @@ events as (
 
 per_person as (
     select
-        patient_key,
+        person_id,
         any_value(as_of_date) as as_of_date,
         max(event_date) filter (where is_activity) as last_event_date,
         max(event_date) filter (where event_type = 'community_checkin') as last_checkin_date,
@@ -45,21 +45,21 @@ per_person as (
             and event_date > as_of_date - interval 60 day
         ) as consults_prev_30
     from events
-    group by patient_key
+    group by person_id
 ),
 
 sent as (
     select
-        patient_key,
+        person_id,
         min(occurred_date) as first_sent_date
     from {{ ref('int_crm__message_events_keyed') }}
     where event_type = 'sent' and occurred_date <= (select a.as_of_date from as_of as a)
-    group by patient_key
+    group by person_id
 ),
 
 abnormal_days as (
     select distinct
-        d.patient_key,
+        d.person_id,
         d.measured_date
     from {{ ref('int_wearable__daily_keyed') }} as d
     cross join as_of
@@ -69,36 +69,37 @@ abnormal_days as (
 streaks as (
     -- gaps-and-islands: consecutive abnormal days share (date - row_number)
     select
-        runs.patient_key,
+        runs.person_id,
         max(runs.n) as longest_recent_streak
     from (
         select
-            numbered.patient_key,
+            numbered.person_id,
             count(*) as n,
             max(numbered.measured_date) as streak_end
         from (
             select
                 *,
-                measured_date - cast(row_number() over (partition by patient_key order by measured_date) as integer)
+                measured_date - cast(row_number() over (partition by person_id order by measured_date) as integer)
                     as grp
             from abnormal_days
         ) as numbered
-        group by numbered.patient_key, numbered.grp
+        group by numbered.person_id, numbered.grp
     ) as runs
     cross join as_of
     where runs.streak_end > as_of.as_of_date - interval 7 day
-    group by runs.patient_key
+    group by runs.person_id
 ),
 
 leave as (
     select
-        patient_key,
+        person_id,
         bool_or(left_at is not null and leave_reason is not null) as left_with_reason
     from {{ ref('int_crm__group_memberships_keyed') }}
     where cast(left_at as date) <= (select a.as_of_date from as_of as a)
-    group by patient_key
+    group by person_id
 ),
 
+-- joined on the integer person_id; patient_key comes with the person row (attached once upstream)
 signals as (
     select
         d.patient_key,
@@ -131,11 +132,11 @@ signals as (
         coalesce(lv.left_with_reason, false) or coalesce(c.latest_nps_score <= 3, false) as leave_intent
     from {{ ref('int_patient__demographics') }} as d
     cross join as_of
-    left join per_person as p on d.patient_key = p.patient_key
-    left join sent as s on d.patient_key = s.patient_key
-    left join streaks as st on d.patient_key = st.patient_key
-    left join leave as lv on d.patient_key = lv.patient_key
-    left join {{ ref('int_patient__crm') }} as c on d.patient_key = c.patient_key
+    left join per_person as p on d.person_id = p.person_id
+    left join sent as s on d.person_id = s.person_id
+    left join streaks as st on d.person_id = st.person_id
+    left join leave as lv on d.person_id = lv.person_id
+    left join {{ ref('int_patient__crm') }} as c on d.person_id = c.person_id
 )
 
 select

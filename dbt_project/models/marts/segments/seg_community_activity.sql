@@ -19,7 +19,7 @@ with as_of as (
 
 activity as (
     select
-        e.patient_key,
+        e.person_id,
         count(*) filter (where e.event_type like 'community_%' and e.event_date > a.as_of_date - interval 28 day) / 4.0
             as weekly_interactions,
         count(*) filter (where e.event_type = 'community_purchase' and e.event_date > a.as_of_date - interval 30 day)
@@ -27,9 +27,10 @@ activity as (
     from {{ ref('int_patient__events') }} as e
     cross join as_of as a
     where e.event_date <= a.as_of_date
-    group by e.patient_key
+    group by e.person_id
 )
 
+-- joined on the integer person_id; patient_key comes with the person row (attached once upstream)
 select
     d.patient_key,
     as_of.as_of_date,
@@ -55,6 +56,6 @@ select
     end as community_activity_tier
 from {{ ref('int_patient__demographics') }} as d
 cross join as_of
-left join {{ ref('int_patient__crm') }} as c on d.patient_key = c.patient_key
-left join activity as act on d.patient_key = act.patient_key
-left join {{ ref('int_patient__clinical') }} as cl on d.patient_key = cl.patient_key
+left join {{ ref('int_patient__crm') }} as c on d.person_id = c.person_id
+left join activity as act on d.person_id = act.person_id
+left join {{ ref('int_patient__clinical') }} as cl on d.person_id = cl.person_id

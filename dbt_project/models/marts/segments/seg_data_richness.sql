@@ -18,7 +18,7 @@ with as_of as (
 
 per_person as (
     select
-        e.patient_key,
+        e.person_id,
         count(*) filter (
             where e.event_type like 'visit_%' or e.event_type in ('prescription', 'lab_result')
         ) as medical_events,
@@ -32,9 +32,10 @@ per_person as (
     from {{ ref('int_patient__events') }} as e
     cross join as_of
     where e.event_date <= as_of.as_of_date
-    group by e.patient_key
+    group by e.person_id
 )
 
+-- joined on the integer person_id; patient_key comes with the person row (attached once upstream)
 select
     d.patient_key,
     as_of.as_of_date,
@@ -47,4 +48,4 @@ select
     end as data_richness_tier
 from {{ ref('int_patient__demographics') }} as d
 cross join as_of
-left join per_person as p on d.patient_key = p.patient_key
+left join per_person as p on d.person_id = p.person_id

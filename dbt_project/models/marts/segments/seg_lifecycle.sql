@@ -23,30 +23,32 @@ with as_of as (
 
 people as (
     select
+        d.person_id,
         d.patient_key,
         d.registered_date,
         s.last_active_date,
         coalesce(s.active_days_30d, 0) as active_days_30d,
         coalesce(s.services_30d, 0) as services_30d,
-        c.patient_key is not null as has_crm_contact,
+        c.person_id is not null as has_crm_contact,
         coalesce(c.community_groups_joined, 0) as community_groups_joined,
         coalesce(c.community_member, false) as community_member,
         coalesce(c.referrals_made, 0) as referrals_made
     from {{ ref('int_patient__demographics') }} as d
-    left join {{ ref('int_patient__service_summary') }} as s on d.patient_key = s.patient_key
-    left join {{ ref('int_patient__crm') }} as c on d.patient_key = c.patient_key
+    left join {{ ref('int_patient__service_summary') }} as s on d.person_id = s.person_id
+    left join {{ ref('int_patient__crm') }} as c on d.person_id = c.person_id
 ),
 
 community as (
     select
-        e.patient_key,
+        e.person_id,
         max(e.event_date) as last_community_date,
         min(e.event_date) as first_community_date
     from {{ ref('int_patient__events') }} as e
     where e.event_type like 'community_%'
-    group by e.patient_key
+    group by e.person_id
 )
 
+-- joined on the integer person_id; patient_key comes with the person row (attached once upstream)
 select
     people.patient_key,
     as_of.as_of_date,
@@ -83,4 +85,4 @@ select
     end as community_lifecycle_stage
 from people
 cross join as_of
-left join community on people.patient_key = community.patient_key
+left join community on people.person_id = community.person_id

@@ -15,23 +15,23 @@
 
 with refills as (
     select
-        p.patient_key,
+        p.person_id,
         count(*) filter (where p.fill_no > 1) as refills
     from (
         select
-            rx.patient_key,
-            row_number() over (partition by rx.patient_key, rx.drug_code order by rx.prescribed_date, rx.prescription_id) as fill_no
+            rx.person_id,
+            row_number() over (partition by rx.person_id, rx.drug_code order by rx.prescribed_date, rx.prescription_id) as fill_no
         from {{ ref('int_his__prescriptions_keyed') }} as rx
         inner join {{ ref('drug_programmes') }} as dp on rx.drug_code = dp.drug_code
         cross join {{ ref('int_run__as_of') }} as a
         where rx.prescribed_date <= a.as_of_date
     ) as p
-    group by p.patient_key
+    group by p.person_id
 ),
 
 mix as (
     select
-        patient_key,
+        person_id,
         count(*) filter (where is_service) as services,
         count(*) filter (where event_type in ('lab_result', 'wearable_sync')) as follow_up_events,
         count(
@@ -43,9 +43,10 @@ mix as (
         count(*) filter (where event_type = 'visit_inpatient') as inpatient_visits,
         count(*) filter (where event_type = 'prescription') as prescriptions
     from {{ ref('int_patient__events') }}
-    group by patient_key
+    group by person_id
 )
 
+-- joined on the integer person_id; patient_key comes with the person row (attached once upstream)
 select
     d.patient_key,
     a.as_of_date,
@@ -64,6 +65,6 @@ select
     end as need_type
 from {{ ref('int_patient__demographics') }} as d
 cross join {{ ref('int_run__as_of') }} as a
-left join mix as m on d.patient_key = m.patient_key
-left join refills as r on d.patient_key = r.patient_key
-left join {{ ref('int_patient__clinical') }} as c on d.patient_key = c.patient_key
+left join mix as m on d.person_id = m.person_id
+left join refills as r on d.person_id = r.person_id
+left join {{ ref('int_patient__clinical') }} as c on d.person_id = c.person_id

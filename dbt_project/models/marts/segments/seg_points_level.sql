@@ -7,6 +7,7 @@
     on_schema_change='append_new_columns'
 ) }}
 
+-- joined on the integer person_id; patient_key comes with the person row (attached once upstream)
 select
     d.patient_key,
     a.as_of_date,
@@ -19,4 +20,4 @@ select
     end as points_level
 from {{ ref('int_patient__demographics') }} as d
 cross join {{ ref('int_run__as_of') }} as a
-left join {{ ref('int_patient__crm') }} as c on d.patient_key = c.patient_key
+left join {{ ref('int_patient__crm') }} as c on d.person_id = c.person_id

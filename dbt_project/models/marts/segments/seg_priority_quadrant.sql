@@ -21,7 +21,7 @@ with as_of as (
 
 per_person as (
     select
-        e.patient_key,
+        e.person_id,
         sum(e.revenue) as total_spend,
         count(distinct e.event_date) filter (where e.is_service) as service_days,
         bool_or(
@@ -33,12 +33,12 @@ per_person as (
     from {{ ref('int_patient__events') }} as e
     cross join as_of
     where e.event_date <= as_of.as_of_date
-    group by e.patient_key
+    group by e.person_id
 ),
 
 spend_rate as (
     select
-        patient_key,
+        person_id,
         cast(total_spend / service_days as double) as spend_per_service_day
     from per_person
     where service_days > 0
@@ -50,6 +50,7 @@ median_rate as (
 
 flags as (
     select
+        d.person_id,
         d.patient_key,
         as_of.as_of_date,
         s.spend_per_service_day,
@@ -62,9 +63,9 @@ flags as (
     from {{ ref('int_patient__demographics') }} as d
     cross join as_of
     cross join median_rate as m
-    left join per_person as p on d.patient_key = p.patient_key
-    left join spend_rate as s on d.patient_key = s.patient_key
-    left join {{ ref('int_patient__crm') }} as c on d.patient_key = c.patient_key
+    left join per_person as p on d.person_id = p.person_id
+    left join spend_rate as s on d.person_id = s.person_id
+    left join {{ ref('int_patient__crm') }} as c on d.person_id = c.person_id
 ),
 
 scored as (
@@ -76,6 +77,7 @@ scored as (
     from flags
 )
 
+-- joined on the integer person_id; patient_key comes with the person row (attached once upstream)
 select
     patient_key,
     as_of_date,

@@ -18,7 +18,7 @@ with as_of as (
 
 served as (
     select
-        s.patient_key,
+        s.person_id,
         s.last_service_date,
         s.service_days,
         s.total_revenue
@@ -28,11 +28,11 @@ served as (
 
 contribution as (
     select
-        e.patient_key,
+        e.person_id,
         count(*) filter (where e.event_type = 'community_health_talk') as health_talks,
         count(*) filter (where e.event_type = 'community_referral') as referral_events
     from {{ ref('int_patient__events') }} as e
-    group by e.patient_key
+    group by e.person_id
 ),
 
 scored as (
@@ -47,6 +47,7 @@ scored as (
     from served
 )
 
+-- joined on the integer person_id; patient_key comes with the person row (attached once upstream)
 select
     d.patient_key,
     as_of.as_of_date,
@@ -62,7 +63,7 @@ select
     + least(coalesce(c.health_talks, 0) + coalesce(c.referral_events, 0), {{ var('rfm_contribution_bonus_cap') }})
         as rfm_score,
     case
-        when scored.patient_key is null then 'no_service'
+        when scored.person_id is null then 'no_service'
         when
             scored.r_score + scored.f_score + scored.m_score + least(
                 coalesce(c.health_talks, 0)
@@ -79,5 +80,5 @@ select
     end as value_tier
 from {{ ref('int_patient__demographics') }} as d
 cross join as_of
-left join scored on d.patient_key = scored.patient_key
-left join contribution as c on d.patient_key = c.patient_key
+left join scored on d.person_id = scored.person_id
+left join contribution as c on d.person_id = c.person_id

@@ -9,6 +9,7 @@
     on_schema_change='append_new_columns'
 ) }}
 
+-- joined on the integer person_id; patient_key comes with the person row (attached once upstream)
 select
     d.patient_key,
     a.as_of_date,
@@ -17,4 +18,4 @@ select
     {{ band_at_most('d.age_band', var('child_max_age')) }} as is_child
 from {{ ref('int_patient__kanon_quasi') }} as d
 cross join {{ ref('int_run__as_of') }} as a
-left join {{ ref('int_patient__clinical') }} as c on d.patient_key = c.patient_key
+left join {{ ref('int_patient__clinical') }} as c on d.person_id = c.person_id
