@@ -1,7 +1,7 @@
 -- Lifecycle stage per person as of the run date (business_rules.md "Lifecycle"), one snapshot
 -- per as_of_date (incremental, delete+insert keyed on as_of_date: re-running a date replaces
--- its whole snapshot, so a person re-keyed by an identity merge leaves no stale row in it;
--- older snapshots keep the keys in force on their date).
+-- its whole snapshot; in older snapshots the post-hook remap_retired_keys rewrites the keys
+-- an identity merge retired to the survivor's).
 -- Precedence: new (registered <= lifecycle_new_days) > churned (inactive >
 -- lifecycle_churned_days) > silent (inactive >= lifecycle_silent_days) > active (>=
 -- lifecycle_active_min_days active days and >= lifecycle_active_min_services services in
