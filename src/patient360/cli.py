@@ -325,7 +325,7 @@ def _add_pipeline_commands(sub: argparse._SubParsersAction) -> None:
     who.add_argument("--mrn", help="HIS medical record number")
     who.add_argument("--contact-id", dest="contact_id", help="CRM contact id")
     er.add_argument("--warehouse", type=Path, default=paths.warehouse_path())
-    er.add_argument("--published", type=Path, default=None, help="published folder (default: next to the warehouse)")
+    er.add_argument("--published", type=Path, default=paths.published_dir(), help="published folder")
     er.add_argument("--exports", type=Path, default=None, help="list the export files that hold the person")
     er.add_argument("--rewrite-exports", action="store_true", help="rewrite those files without the person's rows")
     er.set_defaults(func=_cmd_erase)

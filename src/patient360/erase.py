@@ -135,6 +135,7 @@ class ErasureResult:
     artifacts_removed: list[str] = field(default_factory=list)
     exports_found: list[str] = field(default_factory=list)
     exports_rewritten: list[str] = field(default_factory=list)
+    leftovers: dict[str, list[str]] = field(default_factory=dict)  # file -> identifiers still found
     seconds: dict[str, float] = field(default_factory=dict)
 
     def render(self) -> str:
@@ -144,6 +145,9 @@ class ErasureResult:
         lines += [f"  export holds the person (rerun with --rewrite-exports): {e}" for e in self.exports_found]
         lines += [f"  export rewritten without the person: {e}" for e in self.exports_rewritten]
         lines += [f"  {stage:<10} {secs:7.2f} s" for stage, secs in self.seconds.items()]
+        lines += [f"  STILL FOUND in {f}: {len(h)} identifier(s)" for f, h in self.leftovers.items()]
+        if not self.leftovers:
+            lines.append("  final scan of the warehouse and published folders: no identifier found")
         return "\n".join(lines)
 
 
@@ -460,6 +464,8 @@ def erase_person(
     result.artifacts_removed += prune_releases(published)
     result.seconds["publish"] = time.perf_counter() - t0
     result.artifacts_removed += remove_derived_artifacts(warehouse, person.needles())
+    for root in {warehouse.parent, published}:  # the check a privacy officer would run
+        result.leftovers.update({str(p): h for p, h in scan_tree(root, person.needles() - person.names).items()})
     if exports is not None:
         for path in exports_with_person(Path(exports), person):
             if rewrite_exports:
