@@ -152,6 +152,24 @@ def _cmd_purge_quarantine(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_erase(args: argparse.Namespace) -> int:
+    from patient360.erase import erase_person
+
+    kind = next(k for k in ("mobile", "id_number", "mrn", "contact_id") if getattr(args, k))
+    if args.rewrite_exports and args.exports is None:
+        raise InputMissing("--rewrite-exports needs --exports DIR")
+    result = erase_person(
+        _existing_warehouse(args.warehouse),
+        kind,
+        getattr(args, kind),
+        published=args.published,
+        exports=args.exports,
+        rewrite_exports=args.rewrite_exports,
+    )
+    print(result.render())
+    return EXIT_OK
+
+
 def _cmd_bench(args: argparse.Namespace) -> int:
     from patient360.benchmark.harness import main as bench_main
 
@@ -296,6 +314,21 @@ def _add_pipeline_commands(sub: argparse._SubParsersAction) -> None:
     pq.add_argument("--warehouse", type=Path, default=paths.warehouse_path())
     pq.add_argument("--all", action="store_true", help="purge every row, not only those past their date")
     pq.set_defaults(func=_cmd_purge_quarantine)
+
+    er = sub.add_parser(
+        "erase",
+        help="erase one person from every zone (rows and bytes), publish a new release (docs/privacy_operations.md)",
+    )
+    who = er.add_mutually_exclusive_group(required=True)
+    who.add_argument("--mobile", help="mobile number (any separators, +86 allowed)")
+    who.add_argument("--id-number", dest="id_number", help="18-character resident ID number")
+    who.add_argument("--mrn", help="HIS medical record number")
+    who.add_argument("--contact-id", dest="contact_id", help="CRM contact id")
+    er.add_argument("--warehouse", type=Path, default=paths.warehouse_path())
+    er.add_argument("--published", type=Path, default=paths.published_dir(), help="published folder")
+    er.add_argument("--exports", type=Path, default=None, help="list the export files that hold the person")
+    er.add_argument("--rewrite-exports", action="store_true", help="rewrite those files without the person's rows")
+    er.set_defaults(func=_cmd_erase)
 
 
 def _add_tool_commands(sub: argparse._SubParsersAction) -> None:

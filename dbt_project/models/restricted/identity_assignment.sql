@@ -44,7 +44,9 @@ kept as (
 issued as (
     select greatest(
         {{ p360_previous_max(this, 'person_registry', 'person_id') }},
-        {{ p360_previous_max(this, 'person_keys', 'person_id') }}
+        {{ p360_previous_max(this, 'person_keys', 'person_id') }},
+        -- ids of erased persons are gone from the registry; their tombstones keep the high water
+        {{ p360_previous_max(this, 'erasure_tombstones', 'person_id_floor') }}
     ) as high_water
 ),
 

@@ -104,6 +104,8 @@ def _drift(metrics: list[Metric], counts_file: Path) -> list[Metric]:
 def raw_metrics(con: duckdb.DuckDBPyConnection, as_of: date) -> list[Metric]:
     out: list[Metric] = []
     have_audit = table_exists(con, "audit", "file_loads")
+    # rows removed on purpose after landing (erasure: patient360.erase) are not a reconciliation gap
+    have_removed = have_audit and table_exists(con, "audit", "rows_removed")
     if not have_audit:
         out.append(Metric(RAW, "audit.file_loads", "", "audit_missing", 1, "no landing audit: nothing landed yet"))
     for c in all_contracts():
@@ -140,6 +142,17 @@ def raw_metrics(con: duckdb.DuckDBPyConnection, as_of: date) -> list[Metric]:
                     [c.source, c.table],
                 )
             )[0]
+            if have_removed:  # rows of the file version still landed (a re-delivery replaces them)
+                landed -= one(
+                    con.execute(
+                        """SELECT coalesce(sum(r.rows_removed), 0) FROM audit.rows_removed r
+                        WHERE r.raw_table = ? AND EXISTS (SELECT 1 FROM (
+                            SELECT file_path, file_checksum, row_number() OVER (PARTITION BY file_path
+                                ORDER BY file_version DESC, finished_at DESC) AS rn FROM audit.file_loads) f
+                            WHERE f.rn = 1 AND f.file_path = r.file_path AND f.file_checksum = r.file_checksum)""",
+                        [c.raw_table],
+                    )
+                )[0]
             diff = abs(int(counts["row_count"]) - int(landed))
             out.append(Metric(RAW, c.raw_table, "", "reconciliation", diff, f"audit says {landed} rows landed"))
     if have_audit:

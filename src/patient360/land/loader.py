@@ -28,6 +28,7 @@ import duckdb
 from patient360.land import stage
 from patient360.land.adapters import Input, header_of
 from patient360.land.detect import Format, accepted, detect
+from patient360.land.erased import mark_erased
 from patient360.land.files import ExportFile, FileProblem, Inspection, _sha256, inspect
 from patient360.land.report import FileResult
 from patient360.land.retention import purge_after_sql
@@ -249,6 +250,7 @@ def _check(con: duckdb.DuckDBPyConnection, ctx: _Ctx, staged: stage.Staged, phys
     )
     ctx.lap("read_check")
     _separate_clock_change_twins(con, ctx.fmt)
+    mark_erased(con, contract)  # after every other rule: an erased person's row never lands
     if staged.direct:
         stage.number_checked(con, staged, physical_lines)
     else:

@@ -1,0 +1,61 @@
+"""Landing rule `erased`: a row of a person erased from the warehouse is never landed again.
+
+`patient360 erase` leaves keyed tombstones (`restricted.erasure_tombstones`: HMAC of each
+normalised identifier, patient360.erase). A re-delivered or late export row whose MRN, CRM
+contact id, platform user id, binding id, device serial, resident ID number, mobile or
+WeChat union id matches a tombstone is quarantined with rule `erased`, whatever other rule it
+broke, and without its raw text (keeping it would undo the erasure). Files are checked only
+when tombstones exist, so landing without erasures pays nothing and needs no key here.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+from patient360.contracts import Contract
+from patient360.land.schema import q
+from patient360.land.validate import lit
+
+UDF = "p360_erasure_mark"
+DETAIL = "matches an erasure tombstone: the person was erased; the row is not landed"
+
+
+def _has_tombstones(con: duckdb.DuckDBPyConnection) -> bool:
+    from patient360.erase import TOMBSTONES
+
+    exists = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'restricted' AND table_name = 'erasure_tombstones'"
+    ).fetchall()
+    return bool(exists[0][0]) and bool(con.execute(f"SELECT count(*) FROM {TOMBSTONES}").fetchall()[0][0])
+
+
+def _register(con: duckdb.DuckDBPyConnection) -> None:
+    from patient360.erase import tombstone_hmac
+    from patient360.pseudonym import load_key
+
+    key = load_key()
+
+    def mark(kind: str, value: str) -> str | None:
+        return tombstone_hmac(kind, value, key)
+
+    known = con.execute("SELECT count(*) FROM duckdb_functions() WHERE function_name = ?", [UDF]).fetchall()
+    if not known[0][0]:  # once per connection (a landing run's files share one)
+        con.create_function(UDF, mark, ["VARCHAR", "VARCHAR"], "VARCHAR")
+
+
+def mark_erased(con: duckdb.DuckDBPyConnection, contract: Contract) -> None:
+    """Rows of `_checked` that match a tombstone get rule `erased` and lose their raw text."""
+    from patient360.erase import COLUMN_KINDS, TOMBSTONES
+
+    columns = [c.name for c in contract.columns if c.name in COLUMN_KINDS]
+    if not columns or not _has_tombstones(con):
+        return
+    _register(con)
+    terms = [
+        f"{UDF}({lit(COLUMN_KINDS[c])}, CAST({q(c)} AS VARCHAR)) IN "
+        f"(SELECT identifier_hmac FROM {TOMBSTONES} WHERE identifier_type = {lit(COLUMN_KINDS[c])})"
+        for c in columns
+    ]
+    con.execute(
+        f"UPDATE _checked SET _rule = 'erased', _raw = NULL, _detail = {lit(DETAIL)} WHERE {' OR '.join(terms)}"
+    )
