@@ -166,7 +166,7 @@ def _redeliver(original: Path, exports: Path, person: dict[str, list[str]], day:
             continue
         lines = path.read_bytes().splitlines(keepends=True)
         head = lines[:1] if path.suffix == ".csv" else []
-        mine = [ln for ln in lines[len(head):] if any(s in ln for s in strong)]
+        mine = [ln for ln in lines[len(head) :] if any(s in ln for s in strong)]
         if mine:
             target = exports / path.relative_to(original).parts[0] / day.isoformat() / path.name
             target.parent.mkdir(parents=True, exist_ok=True)

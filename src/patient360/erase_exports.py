@@ -86,7 +86,7 @@ def rewrite_export(path: Path, person) -> bool:
     text, codec = _decode(_read(path))
     lines = text.splitlines(keepends=True)
     header = [] if plain.lower().endswith((".ndjson", ".jsonl", ".json")) else lines[:1]
-    kept = header + [ln for ln in lines[len(header):] if not holds_person(ln, strong, mobiles)]
+    kept = header + [ln for ln in lines[len(header) :] if not holds_person(ln, strong, mobiles)]
     if len(kept) == len(header):
         path.unlink()
         return True
