@@ -103,6 +103,12 @@ def release_tiers(models_dir: Path = MODELS_DIR) -> dict[str, str | None]:
     return {m["name"]: _meta(m).get("release_tier") for m in _mart_models(models_dir)}
 
 
+def may_be_empty(models_dir: Path = MODELS_DIR) -> set[str]:
+    """Marts declared `meta.may_be_empty: true`: empty is a normal state for them (the key map
+    before any identity merge), so the gate's "every mart has rows" check leaves them out."""
+    return {m["name"] for m in _mart_models(models_dir) if _meta(m).get("may_be_empty") is True}
+
+
 def tier_tables(tier: str, models_dir: Path = MODELS_DIR) -> set[str]:
     if tier not in TIERS:
         raise TierError(f"unknown release tier {tier!r}; expected one of {', '.join(TIERS)}")
