@@ -152,6 +152,14 @@ def _cmd_purge_quarantine(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_purge(args: argparse.Namespace) -> int:
+    from patient360.retention import purge
+
+    report = purge(_existing_warehouse(args.warehouse), args.published, today=args.today, dry_run=args.dry_run)
+    print(report.render())
+    return EXIT_OK
+
+
 def _cmd_bench(args: argparse.Namespace) -> int:
     from patient360.benchmark.harness import main as bench_main
 
@@ -296,6 +304,16 @@ def _add_pipeline_commands(sub: argparse._SubParsersAction) -> None:
     pq.add_argument("--warehouse", type=Path, default=paths.warehouse_path())
     pq.add_argument("--all", action="store_true", help="purge every row, not only those past their date")
     pq.set_defaults(func=_cmd_purge_quarantine)
+
+    pg = sub.add_parser(
+        "purge",
+        help="delete raw, quarantine, snapshot rows and release versions past retention (dbt var purge_after_days)",
+    )
+    pg.add_argument("--warehouse", type=Path, default=paths.warehouse_path())
+    pg.add_argument("--published", type=Path, default=None, help="published folder (default: warehouse/published)")
+    pg.add_argument("--dry-run", action="store_true", help="only count what would be deleted")
+    pg.add_argument("--today", type=_date, default=None, help="YYYY-MM-DD the periods count back from (default today)")
+    pg.set_defaults(func=_cmd_purge)
 
 
 def _add_tool_commands(sub: argparse._SubParsersAction) -> None:

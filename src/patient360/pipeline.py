@@ -118,6 +118,15 @@ def stage_publish(warehouse: Path, out_dir: Path | None = None, tiers: list[str]
     return result
 
 
+def stage_purge(warehouse: Path, published: Path | None = None):
+    """Delete what is past its retention period and rewrite the warehouse (patient360.retention)."""
+    from patient360.retention import purge
+
+    report = purge(Path(warehouse), published)
+    log.info("%s", report.render())
+    return report
+
+
 @dataclass
 class PipelineResult:
     ok: bool
@@ -144,7 +153,7 @@ def _land_complete(exports_dir: Path, warehouse: Path, day: date | None, result:
 
 
 def run_pipeline(exports_dir: Path, warehouse: Path, day: date | None = None) -> PipelineResult:
-    """Land every pending partition (or `day`), build, gate, publish: in-process, no scheduler.
+    """Land every pending partition (or `day`), build, gate, publish, purge: in-process, no scheduler.
 
     Raises P360Error subclasses for expected failures (missing exports, stale sources, a failed
     gate) so the CLI can explain them; `result.ok` is False when files were rejected."""
@@ -160,6 +169,7 @@ def run_pipeline(exports_dir: Path, warehouse: Path, day: date | None = None) ->
         ("docs", lambda: stage_docs(warehouse)),
         ("gates", lambda: stage_gates(warehouse)),
         ("publish", lambda: stage_publish(warehouse)),
+        ("purge", lambda: stage_purge(warehouse)),
     ]
     for name, step in steps:
         started = time.perf_counter()
