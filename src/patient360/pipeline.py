@@ -101,16 +101,18 @@ def stage_gates(warehouse: Path):
     return outcome
 
 
-def stage_publish(warehouse: Path, out_dir: Path | None = None, tiers: list[str] | None = None):
+def stage_publish(warehouse: Path, out_dir: Path | None = None, tiers: list[str] | None = None,
+                  recipient: str | None = None):
     """Build every release tier's candidate, gate each (the same suites, on the files to be
     published) and swap them in only if all pass; raises GateFailed otherwise (nothing changes
     in published/). Then render the KPI report from the new aggregate tier
-    (published/report/index.html). The CLI's `publish`, `run` and the DAG all come here."""
+    (published/report/index.html). The CLI's `publish`, `run` and the DAG all come here.
+    recipient: who receives it, for the release register (default `bi:<tier>`)."""
     from patient360.publish import publish_marts
     from patient360.release_tiers import AGGREGATE
     from patient360.report import write_release_report
 
-    result = publish_marts(warehouse=Path(warehouse), out_dir=out_dir, tiers=tiers)
+    result = publish_marts(warehouse=Path(warehouse), out_dir=out_dir, tiers=tiers, recipient=recipient)
     log.info("published:\n%s", result.render())
     if AGGREGATE in result.tiers and result.published_dir is not None:
         result.report_path = write_release_report(result.published_dir)  # from the release just swapped in

@@ -7,7 +7,8 @@ docs/business_rules.md "Data retention"):
     quarantine     audit.quarantine rows quarantined longer ago
     quarantine_raw restricted.quarantine_raw rows past their own `purge_after` date (set at
                    landing, patient360.land.retention; P360_QUARANTINE_RETENTION_DAYS overrides)
-    snapshots      segment snapshots (marts.seg_*, one per as_of_date) with an older as_of_date
+    snapshots      segment snapshots (marts.seg_*, one per as_of_date) with an older as_of_date;
+                   a table's newest snapshot always stays
     releases       superseded release versions (published/<tier>/parquet-<stamp>, never the
                    current one) older than this, deleted as whole folders
 
@@ -94,7 +95,10 @@ def _targets(con: duckdb.DuckDBPyConnection, policy: RetentionPolicy, today: dat
         out["restricted.quarantine_raw"] = ("purge_after < ?", [today])
     for schema, table in _tables(con, "marts", SNAPSHOT_DATE):
         if table.startswith(SNAPSHOT_PREFIX):
-            out[f"{schema}.{table}"] = (f"{SNAPSHOT_DATE} < ?", [today - timedelta(days=policy.snapshots)])
+            # the newest snapshot always stays: a current-state mart holds one as_of_date only
+            newest = f"(SELECT max({SNAPSHOT_DATE}) FROM {schema}.{table})"
+            out[f"{schema}.{table}"] = (f"{SNAPSHOT_DATE} < ? AND {SNAPSHOT_DATE} < {newest}",
+                                        [today - timedelta(days=policy.snapshots)])  # fmt: skip
     return out
 
 
