@@ -111,3 +111,18 @@ def test_policy_defaults_come_from_the_one_dbt_var():
     policy = RetentionPolicy.from_project()
     assert set(policy.raw) == {"his", "crm", "consult", "wearable"}
     assert all(d > 0 for d in (*policy.raw.values(), policy.quarantine, policy.snapshots, policy.releases))
+
+
+def test_cli_purge_dry_run_counts_and_changes_nothing(plain_warehouse: Path):
+    import subprocess
+    import sys
+
+    before = _bytes(plain_warehouse)
+    cmd = [sys.executable, "-m", "patient360", "purge", "--warehouse", str(plain_warehouse), "--dry-run",
+           "--today", "2100-01-01"]  # fmt: skip
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert "would delete" in out.stdout and "raw_his.patients" in out.stdout
+    assert _bytes(plain_warehouse) == before
+    helptext = subprocess.run([sys.executable, "-m", "patient360", "key", "--help"], capture_output=True, text=True)
+    assert "rotate" in helptext.stdout
