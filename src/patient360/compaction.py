@@ -45,6 +45,8 @@ def rewrite(database: Path) -> Path:
     wal_of(fresh).unlink(missing_ok=True)
     con = connect()  # in-memory session under the pipeline's memory limit
     try:
+        # spill next to the warehouse (DuckDB's own default for a file), never into the working folder
+        con.execute(f"SET temp_directory = {_literal(str(database) + '.tmp')}")
         con.execute(f"ATTACH {_literal(str(database))} AS old_db (READ_ONLY)")
         con.execute(f"ATTACH {_literal(str(fresh))} AS new_db")
         con.execute("COPY FROM DATABASE old_db TO new_db")
