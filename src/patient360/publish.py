@@ -297,7 +297,7 @@ def _record_failed(warehouse: Path, stamp: str, staged: list[_Staged], failed: l
 
 
 def _build_candidates(warehouse: Path, staged: list[_Staged], k: int,
-                      key: bytes) -> tuple[date | None, dict[str, list]]:  # fmt: skip
+                      key: bytes | None = None) -> tuple[date | None, dict[str, list]]:  # fmt: skip
     """Copy every tier's marts from ONE read-only snapshot of the warehouse (one transaction, into a
     staging file: a DuckDB transaction writes to one database only), then write each tier's candidate
     from it; the aggregate tier's person-count cells are suppressed before its Parquet files are written.
@@ -305,6 +305,8 @@ def _build_candidates(warehouse: Path, staged: list[_Staged], k: int,
     Returns the marts' as-of date and the release register by tier (read in the same snapshot)."""
     from patient360.gates.small_cells import suppress_table
     from patient360.key_rotation import check_release_keys, refuse_retired
+
+    key = key if key is not None else load_key()
 
     for s in staged:
         s.candidate.duckdb_path.unlink(missing_ok=True)
