@@ -1,7 +1,8 @@
 """Transformation DAG (Airflow): triggered when all four raw-zone Assets were updated (or
 by hand, with or without `as_of_date`). plan (as-of date, backfill or not) -> source
 freshness -> dbt (rendered by astronomer-cosmos) -> dbt docs -> Great Expectations gates
--> publish (release tiers aggregate, person, activation: all gated or none published). A failed
+-> publish (release tiers aggregate, person, activation: all gated or none published) -> purge
+(retention, patient360.retention). A failed
 gate stops publishing; the previously published marts stay in place.
 Execution mode, invocation mode, retries and the one-writer pool: patient360.orchestration.
 """
@@ -80,8 +81,14 @@ def patient360_transform():
 
         return fail_fast(lambda: stage_publish(warehouse())).tables
 
+    @task(pool=WAREHOUSE_POOL)
+    def purge() -> dict:
+        from patient360.pipeline import stage_purge
+
+        return fail_fast(lambda: stage_purge(warehouse())).rows
+
     plan() >> freshness() >> dbt_first
-    dbt_last >> dbt_docs() >> gates() >> publish()
+    dbt_last >> dbt_docs() >> gates() >> publish() >> purge()
 
 
 patient360_transform()

@@ -107,12 +107,13 @@ def test_gate_scans_parquet_field_descriptions(built_warehouse: Path, tmp_path: 
     from patient360.gates.gx_runner import load_suites, validate
     from patient360.gates.schema_allowlist import ALLOWLIST_PATH
     from patient360.parquet_metadata import describe_parquet_files
-    from patient360.publish import PublishResult, _build_candidate
+    from patient360.publish import PublishResult, _build_candidates, _Staged
 
     warehouse = tmp_path / "wh.duckdb"
     shutil.copy(built_warehouse, warehouse)
     cand = Candidate(tmp_path / "cand.duckdb", tmp_path / "pq")
-    _build_candidate(warehouse, cand, PublishResult(tmp_path / "x", tmp_path / "y", key_id="k"))
+    staged = _Staged("aggregate", cand, PublishResult(tmp_path / "x", tmp_path / "y", key_id="k", tier="aggregate"))
+    _build_candidates(warehouse, [staged], 5)
     con = duckdb.connect(str(cand.duckdb_path))
     con.execute("COMMENT ON COLUMN dim_channel.channel IS 'ask 13812345678'")
     con.close()

@@ -54,7 +54,8 @@ def test_transform_runs_dbt_layers_then_gates_then_publish(dagbag):
     assert order["dbt_build_marts"] == {"dbt_docs"}
     assert order["dbt_docs"] == {"gates"}
     assert order["gates"] == {"publish"}
-    assert order["publish"] == set()
+    assert order["publish"] == {"purge"}
+    assert order["purge"] == set()
 
 
 def test_dbt_tasks_use_cosmos_subprocess_and_the_single_writer_pool(dagbag):

@@ -56,6 +56,10 @@ def _warehouse(path: Path, generation: int = 1) -> Path:
         "create or replace table restricted.identity_links as select 'his' as source, 'MRN' || i as source_record_id, "
         "k('id:' || i) as patient_key from range(5000) t(i)"
     )
+    con.execute(  # the persons' keys (dbt's person_keys): publishing checks every key column against them
+        "create or replace table restricted.person_keys as select i as person_id, k('id:' || i) as patient_key, "
+        "k('patient360 key check') as key_check from range(5000) t(i)"
+    )
     con.execute(
         "create or replace table restricted.person_identifiers as select patient_key, 'person_name' as "
         "identifier_type, '张三' as identifier_value from restricted.identity_links limit 1"

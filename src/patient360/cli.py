@@ -95,7 +95,9 @@ def _cmd_check(args: argparse.Namespace) -> int:
 def _cmd_publish(args: argparse.Namespace) -> int:
     from patient360.pipeline import stage_publish
 
-    result = stage_publish(_existing_warehouse(args.warehouse), out_dir=args.out, tiers=args.tier)
+    result = stage_publish(
+        _existing_warehouse(args.warehouse), out_dir=args.out, tiers=args.tier, recipient=args.recipient
+    )
     print(result.render())
     if result.report_path:
         print(f"KPI report: {result.report_path}")
@@ -167,6 +169,35 @@ def _cmd_erase(args: argparse.Namespace) -> int:
         rewrite_exports=args.rewrite_exports,
     )
     print(result.render())
+    return EXIT_OK
+
+
+def _cmd_purge(args: argparse.Namespace) -> int:
+    from patient360.retention import purge
+
+    report = purge(_existing_warehouse(args.warehouse), args.published, today=args.today, dry_run=args.dry_run)
+    print(report.render())
+    return EXIT_OK
+
+
+def _cmd_export_activation(args: argparse.Namespace) -> int:
+    from patient360.release_register import export_activation
+
+    published = args.published or args.warehouse.parent / "published"  # publish's default
+    if not (published / "activation" / "release.json").is_file():
+        raise InputMissing(f"no published activation tier in {published} (publish first: patient360 publish)")
+    entry = export_activation(_existing_warehouse(args.warehouse), published, args.to, args.recipient)
+    print(
+        f"exported {sum(entry.tables.values()):,} rows of release {entry.release_id} to {entry.target} "
+        f"for {entry.recipient}; recorded in audit.release_register"
+    )
+    return EXIT_OK
+
+
+def _cmd_key_rotate(args: argparse.Namespace) -> int:
+    from patient360.key_rotation import rotate
+
+    print(rotate(_existing_warehouse(args.warehouse), args.new_key_file, args.published).render())
     return EXIT_OK
 
 
@@ -299,6 +330,9 @@ def _add_pipeline_commands(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="publish only this tier (repeatable; default: every tier, all or nothing)",
     )
+    p.add_argument(
+        "--recipient", default=None, help="who or what system receives it, for the release register (default bi:<tier>)"
+    )
     p.set_defaults(func=_cmd_publish)
 
     rp = sub.add_parser("report", help="render the KPI report (one offline HTML page) from the published release")
@@ -329,6 +363,31 @@ def _add_pipeline_commands(sub: argparse._SubParsersAction) -> None:
     er.add_argument("--exports", type=Path, default=None, help="list the export files that hold the person")
     er.add_argument("--rewrite-exports", action="store_true", help="rewrite those files without the person's rows")
     er.set_defaults(func=_cmd_erase)
+
+    pg = sub.add_parser(
+        "purge",
+        help="delete raw, quarantine, snapshot rows and release versions past retention (dbt var purge_after_days)",
+    )
+    pg.add_argument("--warehouse", type=Path, default=paths.warehouse_path())
+    pg.add_argument("--published", type=Path, default=None, help="published folder (default: warehouse/published)")
+    pg.add_argument("--dry-run", action="store_true", help="only count what would be deleted")
+    pg.add_argument("--today", type=_date, default=None, help="YYYY-MM-DD the periods count back from (default today)")
+    pg.set_defaults(func=_cmd_purge)
+
+    ea = sub.add_parser("export-activation", help="copy the published activation list to a recipient (registered)")
+    ea.add_argument("--to", type=Path, required=True, help="file to write (.parquet, or .csv)")
+    ea.add_argument("--recipient", required=True, help="who or what system receives it (release register)")
+    ea.add_argument("--warehouse", type=Path, default=paths.warehouse_path())
+    ea.add_argument("--published", type=Path, default=None, help="published folder (default: warehouse/published)")
+    ea.set_defaults(func=_cmd_export_activation)
+
+    ky = sub.add_parser("key", help='pseudonym key management (docs/identity.md "Key rotation")')
+    keys = ky.add_subparsers(dest="key_command", required=True)
+    kr = keys.add_parser("rotate", help="re-key every patient_key under a new key, retire the old one, republish")
+    kr.add_argument("--new-key-file", type=Path, required=True, help="file holding the new key (mode 600)")
+    kr.add_argument("--warehouse", type=Path, default=paths.warehouse_path())
+    kr.add_argument("--published", type=Path, default=None, help="published folder (default: warehouse/published)")
+    kr.set_defaults(func=_cmd_key_rotate)
 
 
 def _add_tool_commands(sub: argparse._SubParsersAction) -> None:

@@ -10,6 +10,7 @@ no network asset (no script, stylesheet, font or image URL): inline CSS only.
 from __future__ import annotations
 
 import html
+import json
 from collections.abc import Iterable
 
 from patient360.gates.outcome import GateOutcome
@@ -41,9 +42,11 @@ TIER_AUDIENCE = {
 
 def render_evidence(release_id: str, key_id: str, tables: dict[str, int], columns: dict[str, dict[str, str]],
                     allow: Allowlist, outcome: GateOutcome, *, tier: str = "",
-                    suppression: dict[str, dict[str, int]] | None = None) -> str:  # fmt: skip
+                    suppression: dict[str, dict[str, int]] | None = None,
+                    register: list | None = None) -> str:  # fmt: skip
     """The page for one release tier. tables: name -> rows; columns: table -> column -> DuckDB type;
-    suppression: table -> suppressed cells by rule (aggregate tier)."""
+    suppression: table -> suppressed cells by rule (aggregate tier); register: the tier's release
+    register rows (patient360.release_register.Entry or row dicts), this release last."""
     parts = [
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
         f"<title>Release {html.escape(release_id)}: privacy evidence</title><style>{STYLE}</style></head><body>",
@@ -78,6 +81,8 @@ def render_evidence(release_id: str, key_id: str, tables: dict[str, int], column
         counts = [(t, n.get("primary", 0), n.get("complementary", 0), n.get("derived", 0))
                   for t, n in sorted(suppression.items())]  # fmt: skip
         parts.append(_table(["table", "cells under k", "complementary cells", "derived values"], counts))
+    if register:
+        parts.append(_register_section(register))
     parts.append("<h2>Checks</h2>")
     checks = sorted(outcome.gx_success.items())
     parts.append(_table(["suite", "check", "result"],
@@ -113,6 +118,18 @@ def render_evidence(release_id: str, key_id: str, tables: dict[str, int], column
         parts.append(_table(["table", "column", "checked", "result"], elsewhere))
     parts.append("<p id='end-of-evidence'>End of the evidence page.</p></body></html>\n")
     return "".join(parts)
+
+
+def _register_section(register: list) -> str:
+    """Who received this tier's releases (audit.release_register): names, counts and hashes only."""
+    rows = []
+    for e in register:
+        d = e if isinstance(e, dict) else vars(e)
+        tables = d["tables"] if isinstance(d["tables"], dict) else json.loads(d["tables"] or "{}")
+        rows.append((d["release_id"], str(d["recorded_at"])[:19], d["kind"], d["recipient"], d["gate_verdict"],
+                     d["as_of_date"] or "", d["key_id"], len(tables), d["target"] or ""))  # fmt: skip
+    head = ["release", "recorded (UTC)", "kind", "recipient", "gate", "as of", "key id", "tables", "target"]
+    return "<h2>Release register (this tier)</h2>" + _table(head, rows)
 
 
 def _checks_by_place(outcome: GateOutcome) -> dict[tuple[str, str], dict[tuple[str, str], str]]:

@@ -101,21 +101,33 @@ def stage_gates(warehouse: Path):
     return outcome
 
 
-def stage_publish(warehouse: Path, out_dir: Path | None = None, tiers: list[str] | None = None):
+def stage_publish(
+    warehouse: Path, out_dir: Path | None = None, tiers: list[str] | None = None, recipient: str | None = None
+):
     """Build every release tier's candidate, gate each (the same suites, on the files to be
     published) and swap them in only if all pass; raises GateFailed otherwise (nothing changes
     in published/). Then render the KPI report from the new aggregate tier
-    (published/report/index.html). The CLI's `publish`, `run` and the DAG all come here."""
+    (published/report/index.html). The CLI's `publish`, `run` and the DAG all come here.
+    recipient: who receives it, for the release register (default `bi:<tier>`)."""
     from patient360.publish import publish_marts
     from patient360.release_tiers import AGGREGATE
     from patient360.report import write_release_report
 
-    result = publish_marts(warehouse=Path(warehouse), out_dir=out_dir, tiers=tiers)
+    result = publish_marts(warehouse=Path(warehouse), out_dir=out_dir, tiers=tiers, recipient=recipient)
     log.info("published:\n%s", result.render())
     if AGGREGATE in result.tiers and result.published_dir is not None:
         result.report_path = write_release_report(result.published_dir)  # from the release just swapped in
         log.info("KPI report: %s", result.report_path)
     return result
+
+
+def stage_purge(warehouse: Path, published: Path | None = None):
+    """Delete what is past its retention period and rewrite the warehouse (patient360.retention)."""
+    from patient360.retention import purge
+
+    report = purge(Path(warehouse), published)
+    log.info("%s", report.render())
+    return report
 
 
 @dataclass
@@ -144,7 +156,7 @@ def _land_complete(exports_dir: Path, warehouse: Path, day: date | None, result:
 
 
 def run_pipeline(exports_dir: Path, warehouse: Path, day: date | None = None) -> PipelineResult:
-    """Land every pending partition (or `day`), build, gate, publish: in-process, no scheduler.
+    """Land every pending partition (or `day`), build, gate, publish, purge: in-process, no scheduler.
 
     Raises P360Error subclasses for expected failures (missing exports, stale sources, a failed
     gate) so the CLI can explain them; `result.ok` is False when files were rejected."""
@@ -160,6 +172,7 @@ def run_pipeline(exports_dir: Path, warehouse: Path, day: date | None = None) ->
         ("docs", lambda: stage_docs(warehouse)),
         ("gates", lambda: stage_gates(warehouse)),
         ("publish", lambda: stage_publish(warehouse)),
+        ("purge", lambda: stage_purge(warehouse)),
     ]
     for name, step in steps:
         started = time.perf_counter()

@@ -26,6 +26,12 @@ no blocking check fails in ANY tier are they swapped in, tier by tier, as
     <out>/<tier>/release.json            the tier's release manifest: id, tier, key id, gate summary,
                                          re-identification risk, small-cell suppression counts, sha256s
 
+Every tier published (and every failed attempt) is recorded in the warehouse's release register
+(audit.release_register, patient360.release_register): recipient (`recipient`, default
+`bi:<tier>`), tables, checksums, gate verdict, as-of date, key id; the evidence page lists it.
+A retired pseudonym key is refused, and so is a candidate whose key columns hold a value that is
+not a current person key (patient360.key_rotation: no release mixes keys).
+
 All or nothing: a failing tier deletes every candidate and raises GateFailed; nothing in <out>
 changes, so the tiers never mix releases built from different snapshots. `tiers=[...]`
 (CLI `--tier`) publishes only those tiers, the others stay as they were. There is no way to
@@ -54,6 +60,7 @@ from pathlib import Path
 
 import duckdb
 
+from patient360 import release_register as register
 from patient360.dbt_vars import dbt_var
 from patient360.errors import GateFailed
 from patient360.evidence import EVIDENCE, render_evidence
@@ -124,6 +131,7 @@ class _Staged:
     result: PublishResult
     manifest: str = ""
     evidence: str = ""
+    entry: register.Entry | None = None
 
 
 def _quote(name: str) -> str:
@@ -147,11 +155,13 @@ def publish_marts(
     k: int | None = None,
     as_of: date | None = None,
     data_docs_dir: Path | None = None,
+    recipient: str | None = None,
 ) -> ReleaseResult:
     """Build every tier's candidate, gate each, swap them all in (see the module docstring).
     Raises GateFailed when a blocking check fails in any tier (nothing is published) and
     PublishError when there is nothing to publish. tiers: default all. allowlist, k, as_of:
-    as for `run_gates` (defaults: the project's); data_docs_dir: Data Docs go to <dir>/<tier>."""
+    as for `run_gates` (defaults: the project's); data_docs_dir: Data Docs go to <dir>/<tier>;
+    recipient: who receives the release, for the register (default `bi:<tier>`)."""
     from patient360.gates import Candidate, run_gates
     from patient360.gates.schema_allowlist import ALLOWLIST_PATH
 
@@ -172,7 +182,7 @@ def publish_marts(
         res = PublishResult(folder / DUCKDB_FILE, folder / PARQUET_DIR, key_id=key_id(key), tier=tier)
         staged.append(_Staged(tier, cand, res))
     try:
-        _build_candidates(warehouse, staged, k)
+        built_as_of, history = _build_candidates(warehouse, staged, k, key)
         failed: list[str] = []
         for s in staged:
             describe_parquet_files(s.candidate.duckdb_path, s.candidate.parquet_dir)  # dbt's docs, gated
@@ -184,10 +194,12 @@ def publish_marts(
                 continue
             s.result.checks_run = outcome.checks_run
             s.manifest = _manifest(stamp, s, outcome)
+            s.entry = _entry(stamp, s, outcome, recipient, as_of or built_as_of)
             s.evidence = render_evidence(stamp, s.result.key_id, s.result.tables, _columns(s.candidate.duckdb_path),
-                                         _allow(allowlist), outcome, tier=s.tier,
-                                         suppression=s.result.suppression)  # fmt: skip
+                                         _allow(allowlist), outcome, tier=s.tier, suppression=s.result.suppression,
+                                         register=[*history.get(s.tier, []), s.entry])  # fmt: skip
         if failed:
+            _record_failed(warehouse, stamp, staged, failed, recipient, as_of or built_as_of)
             raise GateFailed(f"release tiers failed the gate: {'; '.join(failed)}; nothing published")
     except BaseException:
         for s in staged:
@@ -201,6 +213,7 @@ def publish_marts(
         _swap_in(s)
         release.tiers[s.tier] = s.result
     _remove_single_file_layout(out_dir)
+    register.record(warehouse, [s.entry for s in staged if s.entry])
     release.seconds = time.perf_counter() - started
     for r in release.tiers.values():
         r.seconds = release.seconds
@@ -260,11 +273,43 @@ def _tables_by_tier(con: duckdb.DuckDBPyConnection, warehouse: Path, chosen: lis
     return {tier: [t for t in tables if declared[t] == tier] for tier in chosen}
 
 
-def _build_candidates(warehouse: Path, staged: list[_Staged], k: int) -> None:
+def _entry(stamp: str, s: _Staged, outcome, recipient: str | None, as_of: date | None) -> register.Entry:
+    """The tier's release register row (patient360.release_register)."""
+    files = {s.result.duckdb_path.name: _sha256(s.candidate.duckdb_path)}
+    files |= {f"{PARQUET_DIR}/{t}.parquet": _sha256(s.candidate.parquet(t)) for t in s.result.tables}
+    return register.Entry(stamp, "publish", s.tier, recipient or register.default_recipient(s.tier), "passed",
+                          target=str(s.result.duckdb_path.parent), tables=dict(s.result.tables), checksums=files,
+                          checks_run=outcome.checks_run, as_of_date=as_of, key_id=s.result.key_id)  # fmt: skip
+
+
+def _record_failed(warehouse: Path, stamp: str, staged: list[_Staged], failed: list[str], recipient: str | None,
+                   as_of: date | None) -> None:  # fmt: skip
+    """A refused release is on the register too (verdict failed, no files handed over)."""
+    bad = {f.split(" ", 1)[0] for f in failed}
+    entries = []
+    for s in staged:
+        verdict, target = (
+            ("failed", "(not published)")
+            if s.tier in bad
+            else ("passed", "(not published: another tier failed the gate)")
+        )
+        entries.append(register.Entry(stamp, "publish", s.tier, recipient or register.default_recipient(s.tier),
+                                      verdict, target=target, tables=dict(s.result.tables), as_of_date=as_of,
+                                      key_id=s.result.key_id))  # fmt: skip
+    register.record(warehouse, entries)
+
+
+def _build_candidates(warehouse: Path, staged: list[_Staged], k: int,
+                      key: bytes | None = None) -> tuple[date | None, dict[str, list]]:  # fmt: skip
     """Copy every tier's marts from ONE read-only snapshot of the warehouse (one transaction, into a
     staging file: a DuckDB transaction writes to one database only), then write each tier's candidate
-    from it; the aggregate tier's person-count cells are suppressed before its Parquet files are written."""
+    from it; the aggregate tier's person-count cells are suppressed before its Parquet files are written.
+    Refuses a retired key and a snapshot whose key columns mix keys (patient360.key_rotation).
+    Returns the marts' as-of date and the release register by tier (read in the same snapshot)."""
     from patient360.gates.small_cells import suppress_table
+    from patient360.key_rotation import check_release_keys, refuse_retired
+
+    key = key if key is not None else load_key()
 
     for s in staged:
         s.candidate.duckdb_path.unlink(missing_ok=True)
@@ -277,10 +322,14 @@ def _build_candidates(warehouse: Path, staged: list[_Staged], k: int) -> None:
         con.execute(f"attach {_literal(str(stage))} as stage")
         con.execute("use wh")
         con.execute("begin transaction")  # every table of every tier from the same snapshot
+        refuse_retired(con, key, "wh")
         by_tier = _tables_by_tier(con, warehouse, [s.tier for s in staged])
         comments = {t: _comments(con, t) for tables in by_tier.values() for t in tables}
         for table in comments:
             con.execute(f"create table stage.main.{_quote(table)} as select * from {PUBLISHED_SCHEMA}.{_quote(table)}")
+        check_release_keys(con, "wh", "stage", list(comments), key)
+        history = {s.tier: register.entries(con, s.tier, "wh") for s in staged}
+        as_of = register.as_of_date(con, "wh")
         con.execute("commit")
         for s in staged:
             _write_tier(con, s, by_tier[s.tier], comments, rules if s.tier == AGGREGATE else {}, k, suppress_table)
@@ -288,6 +337,7 @@ def _build_candidates(warehouse: Path, staged: list[_Staged], k: int) -> None:
         con.close()
         stage.unlink(missing_ok=True)
         stage.with_name(stage.name + ".wal").unlink(missing_ok=True)
+    return as_of, history
 
 
 def _write_tier(con: duckdb.DuckDBPyConnection, s: _Staged, tables: list[str], comments: dict, rules: dict,

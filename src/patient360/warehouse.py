@@ -5,6 +5,10 @@ shared 24 GiB machine a 1M-patient build then peaks near 20 GiB. Every connectio
 pipeline opens (landing, dbt through profiles.yml, gates, publishing) gets the same
 `memory_limit`, P360_DUCKDB_MEMORY_LIMIT (default 5GB); DuckDB spills joins, sorts and
 aggregates beyond it to a temporary folder next to the warehouse instead of failing.
+
+P360_DUCKDB_FORCE_COMPRESSION (unset in production) sets DuckDB's `force_compression`, e.g.
+`uncompressed`: tests that prove by a byte scan that deleted values are gone need values
+stored as plain bytes (compressed strings are not visible to a scan, present or not).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import duckdb
 
 MEMORY_LIMIT_ENV = "P360_DUCKDB_MEMORY_LIMIT"
 DEFAULT_MEMORY_LIMIT = "5GB"
+FORCE_COMPRESSION_ENV = "P360_DUCKDB_FORCE_COMPRESSION"
 
 
 def memory_limit() -> str:
@@ -26,6 +31,8 @@ def memory_limit() -> str:
 def connect(path: Path | str | None = None, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection (in-memory when `path` is None) under the pipeline's memory limit."""
     config: dict[str, Any] = {"memory_limit": memory_limit()}
+    if os.environ.get(FORCE_COMPRESSION_ENV):
+        config["force_compression"] = os.environ[FORCE_COMPRESSION_ENV]
     if path is None:
         return duckdb.connect(config=config)
     return duckdb.connect(str(path), read_only=read_only, config=config)

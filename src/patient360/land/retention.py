@@ -3,12 +3,15 @@
 Quarantined rows of a table with a `direct` column (HIS patients, CRM contacts, device
 readings, ...) keep their raw text only in `restricted.quarantine_raw`, never in
 `audit.quarantine` (whose `raw_record` is NULL for them). Each row carries `purge_after`:
-the quarantine date plus P360_QUARANTINE_RETENTION_DAYS (default 30), long enough to
-correct and re-deliver the file. Purge what is past it with
+the quarantine date plus P360_QUARANTINE_RETENTION_DAYS (default: dbt var
+`purge_after_days.quarantine_raw`, 30), long enough to correct and re-deliver the file. Every
+retention period lives in that one var (patient360.retention); `patient360 purge` deletes
+this table's rows past `purge_after` together with everything else past retention, and
 
     patient360 purge-quarantine --warehouse warehouse/patient360.duckdb   [--all]
 
-(`--all` purges everything). The audit rows (rule, detail, line number) stay.
+purges only this table (`--all`: everything). The audit rows (rule, detail, line number) stay
+until their own period (`purge_after_days.quarantine`).
 """
 
 from __future__ import annotations
@@ -17,11 +20,11 @@ import os
 from datetime import date
 from pathlib import Path
 
+from patient360.dbt_vars import dbt_var
 from patient360.errors import ConfigError
 from patient360.warehouse import connect, one
 
 RETENTION_ENV = "P360_QUARANTINE_RETENTION_DAYS"
-DEFAULT_RETENTION_DAYS = 30
 
 DDL = """
 CREATE SCHEMA IF NOT EXISTS restricted;
@@ -41,7 +44,7 @@ COMMENT ON TABLE restricted.quarantine_raw IS
 
 
 def retention_days() -> int:
-    raw = os.environ.get(RETENTION_ENV, str(DEFAULT_RETENTION_DAYS))
+    raw = os.environ.get(RETENTION_ENV, str(dbt_var("purge_after_days")["quarantine_raw"]))
     if not raw.isdigit():
         raise ConfigError(f"{RETENTION_ENV} must be a whole number of days, got {raw!r}")
     return int(raw)
