@@ -98,6 +98,20 @@ def test_key_precedence_variable_then_key_file_then_project_file(no_key, monkeyp
     assert (load_key(), key_source()) == (("v" + STRONG).encode(), "P360_PSEUDONYM_KEY")
 
 
+def test_the_key_in_use_is_named_in_one_line_never_shown(no_key, monkeypatch, tmp_path, caplog):
+    from patient360.pseudonym import key_id
+
+    f = tmp_path / "key"
+    f.write_text("f" + STRONG + "\n")
+    monkeypatch.setenv("P360_PSEUDONYM_KEY_FILE", str(f))
+    with caplog.at_level("INFO", logger="patient360.pseudonym"):
+        load_key()
+        load_key()  # once per process and key, not on every call
+    lines = [r.getMessage() for r in caplog.records if r.name == "patient360.pseudonym"]
+    assert lines == [f"pseudonym key {key_id(('f' + STRONG).encode())} from P360_PSEUDONYM_KEY_FILE={f}"]
+    assert STRONG not in caplog.text
+
+
 STRONG = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b"  # 40 random-looking hex characters
 
 WEAK_KEYS = {

@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import math
 import os
 import secrets
 import zlib
 from collections import Counter
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 KEY_ENV = "P360_PSEUDONYM_KEY"
 KEY_FILE_ENV = "P360_PSEUDONYM_KEY_FILE"
@@ -71,7 +74,18 @@ def load_key() -> bytes:
             f"or point {KEY_FILE_ENV} at a file holding it; `make demo` creates {project_key_file()}"
         )
     check_key_strength(key.encode("utf-8"))
+    _say_which_key(key_source(), key_id(key.encode("utf-8")))
     return key.encode("utf-8")
+
+
+_ANNOUNCED: set[tuple[str, str]] = set()
+
+
+def _say_which_key(source: str, kid: str) -> None:
+    """One line per process and key: which of the three places the key came from (never the key)."""
+    if (source, kid) not in _ANNOUNCED:
+        _ANNOUNCED.add((source, kid))
+        log.info("pseudonym key %s from %s", kid, source)
 
 
 def _bits_per_char(text: str) -> float:
