@@ -63,7 +63,9 @@ def test_bundle_is_one_consistent_export_reading_only_the_aggregate_release() ->
 
 def test_compose_provisions_the_bundle_at_start() -> None:
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text(encoding="utf-8"))["services"]["superset"]
-    assert compose["environment"]["P360_MARTS_URI"].startswith("duckdb:////data/published/aggregate/marts.duckdb")
+    # only the aggregate tier is mounted (at /data/published), and the URI names its file read-only
+    assert "./warehouse/published/aggregate:/data/published:ro" in compose["volumes"]
+    assert compose["environment"]["P360_MARTS_URI"] == "duckdb:////data/published/marts.duckdb?access_mode=read_only"
     init = (ROOT / "docker" / "superset" / "patient360-init.sh").read_text(encoding="utf-8")
     assert 'bundle_zip.py /tmp/patient360_dashboards.zip --uri "${P360_MARTS_URI}"' in init
     assert "superset import-dashboards --path /tmp/patient360_dashboards.zip" in init
