@@ -47,7 +47,6 @@ Superset, Metabase's DuckDB driver); DuckDB 2.0's default storage would not be.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
 import os
@@ -193,8 +192,9 @@ def publish_marts(
                 failed.append(f"{s.tier} ({len(outcome.blocking)} blocking; Data Docs: {outcome.data_docs_index})")
                 continue
             s.result.checks_run = outcome.checks_run
-            s.manifest = _manifest(stamp, s, outcome)
-            s.entry = _entry(stamp, s, outcome, recipient, as_of or built_as_of)
+            checksums = _checksums(s)  # each file hashed once, for the manifest and the register
+            s.manifest = _manifest(stamp, s, outcome, checksums)
+            s.entry = _entry(stamp, s, outcome, recipient, as_of or built_as_of, checksums)
             s.evidence = render_evidence(stamp, s.result.key_id, s.result.tables, _columns(s.candidate.duckdb_path),
                                          _allow(allowlist), outcome, tier=s.tier, suppression=s.result.suppression,
                                          register=[*history.get(s.tier, []), s.entry])  # fmt: skip
@@ -273,10 +273,15 @@ def _tables_by_tier(con: duckdb.DuckDBPyConnection, warehouse: Path, chosen: lis
     return {tier: [t for t in tables if declared[t] == tier] for tier in chosen}
 
 
-def _entry(stamp: str, s: _Staged, outcome, recipient: str | None, as_of: date | None) -> register.Entry:
+def _checksums(s: _Staged) -> dict[str, str]:
+    """sha256 of every file of the tier's candidate, by its published name."""
+    files = {s.result.duckdb_path.name: register.sha256(s.candidate.duckdb_path)}
+    return files | {f"{PARQUET_DIR}/{t}.parquet": register.sha256(s.candidate.parquet(t)) for t in s.result.tables}
+
+
+def _entry(stamp: str, s: _Staged, outcome, recipient: str | None, as_of: date | None,
+           files: dict[str, str]) -> register.Entry:  # fmt: skip
     """The tier's release register row (patient360.release_register)."""
-    files = {s.result.duckdb_path.name: _sha256(s.candidate.duckdb_path)}
-    files |= {f"{PARQUET_DIR}/{t}.parquet": _sha256(s.candidate.parquet(t)) for t in s.result.tables}
     return register.Entry(stamp, "publish", s.tier, recipient or register.default_recipient(s.tier), "passed",
                           target=str(s.result.duckdb_path.parent), tables=dict(s.result.tables), checksums=files,
                           checks_run=outcome.checks_run, as_of_date=as_of, key_id=s.result.key_id)  # fmt: skip
@@ -375,15 +380,7 @@ def _columns(duckdb_path: Path) -> dict[str, dict[str, str]]:
     return out
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _manifest(stamp: str, s: _Staged, outcome) -> str:
+def _manifest(stamp: str, s: _Staged, outcome, files: dict[str, str]) -> str:
     """The tier's release manifest: which key pseudonymised it, what the gate checked, the files' hashes."""
     cand, result = s.candidate, s.result
     doc = {
@@ -397,9 +394,10 @@ def _manifest(stamp: str, s: _Staged, outcome) -> str:
         "risk": outcome.risk.as_dict() if outcome.risk else None,
         # small-cell suppression (aggregate tier): suppressed cells per table, published as NULL
         "suppression": result.suppression,
-        "duckdb": {"file": result.duckdb_path.name, "sha256": _sha256(cand.duckdb_path)},
+        "duckdb": {"file": result.duckdb_path.name, "sha256": files[result.duckdb_path.name]},
         "parquet_dir": cand.parquet_dir.name,
-        "tables": {t: {"rows": n, "parquet_sha256": _sha256(cand.parquet(t))} for t, n in result.tables.items()},
+        "tables": {t: {"rows": n, "parquet_sha256": files[f"{PARQUET_DIR}/{t}.parquet"]}
+                   for t, n in result.tables.items()},
     }  # fmt: skip
     return json.dumps(doc, indent=1, sort_keys=True)
 

@@ -145,36 +145,27 @@ def retention_heatmap(df: pd.DataFrame, cohorts: int = 18) -> alt.LayerChart:
 
 
 def grouped_bars(df: pd.DataFrame, x: str, y: str, color: str, title: str, fmt: str = ",d") -> alt.Chart | None:
+    """Horizontal bars of `y` per `x`, one bar per `color` side by side."""
+    return bars(df, x, y, title, fmt, color=color)
+
+
+def bars(df: pd.DataFrame, x: str, y: str, title: str, fmt: str = ",d", color: str | None = None) -> alt.Chart | None:
+    """Horizontal bars of `y` per `x` (grouped by `color` when given)."""
     data = df[df[y].notna()]
     if data.empty:
         return None  # every cell suppressed or absent: the page says so instead of an empty chart
+    tooltip = [f"{x}:N", *([f"{color}:N"] if color else []), alt.Tooltip(f"{y}:Q", format=fmt)]
+    grouping = {"color": f"{color}:N", "yOffset": f"{color}:N"} if color else {}
     return (
         alt.Chart(data, title=title)
         .mark_bar()
         .encode(
             y=alt.Y(f"{x}:N", title=None),
             x=alt.X(f"{y}:Q", title=y.replace("_", " "), axis=alt.Axis(format=fmt)),
-            color=f"{color}:N",
-            yOffset=f"{color}:N",
-            tooltip=[f"{x}:N", f"{color}:N", alt.Tooltip(f"{y}:Q", format=fmt)],
+            tooltip=tooltip,
+            **grouping,
         )
-        .properties(width=WIDTH - 120)
-    )
-
-
-def bars(df: pd.DataFrame, x: str, y: str, title: str, fmt: str = ",d") -> alt.Chart | None:
-    data = df[df[y].notna()]
-    if data.empty:
-        return None  # every cell suppressed or absent: the page says so instead of an empty chart
-    return (
-        alt.Chart(data, title=title)
-        .mark_bar()
-        .encode(
-            y=alt.Y(f"{x}:N", title=None),
-            x=alt.X(f"{y}:Q", title=y.replace("_", " "), axis=alt.Axis(format=fmt)),
-            tooltip=[f"{x}:N", alt.Tooltip(f"{y}:Q", format=fmt)],
-        )
-        .properties(width=WIDTH // 2)
+        .properties(width=WIDTH - 120 if color else WIDTH // 2)
     )
 
 
