@@ -9,7 +9,7 @@ For each population size N (default ladder 10k, 100k, 1M):
    (wall, CPU, peak RSS of the process tree; see measure.py):
    land (first partition) -> dbt full build -> gates -> publish;
    patient_360 in dbt vs the same aggregation in pandas (order alternates, results compared);
-   incremental daily run: land the second partition + dbt build (incremental models);
+   the daily run: land the second partition + dbt build (incremental models) + gates + publish;
    full refresh: dbt build --full-refresh of the same state;
    landing vs a bare DuckDB read of the same files (order alternates).
 3. Medians over the repetitions, ratios from the medians, identity precision/recall.
@@ -46,7 +46,7 @@ BENCH_HR_PER_DAY = 18
 BENCH_KEY = "bench-only-pseudonym-key-not-a-secret-0123456789"
 
 PIPELINE = ("land", "dbt_full", "gates", "publish")
-DAILY = ("inc_land", "inc_dbt")
+DAILY = ("inc_land", "inc_dbt", "inc_gates", "inc_publish")
 
 
 def _say(text: str) -> None:
@@ -150,6 +150,9 @@ def _one_repetition(
     raw_rows = _count_rows(wh, "raw_%")
     _timed("inc_dbt", "dbt", {"warehouse": str(wh), "as_of": new_day, "target_dir": str(target)}, log, m)
     m["inc_dbt"].result["rows"] = m["inc_land"].result["rows"]
+    _timed("inc_gates", "gates", {"warehouse": str(wh)}, log, m)
+    extra["gates_passed"] = extra["gates_passed"] and m["inc_gates"].result.get("passed")
+    _timed("inc_publish", "publish", {"warehouse": str(wh), "out": str(run_dir / "published")}, log, m)
     _timed(
         "full_refresh",
         "dbt",
@@ -201,6 +204,8 @@ def summarise(n: int, runs: list[dict], generate: Measurement | None) -> dict:
             "wall_s_runs": [r["stages"][stage]["wall_s"] for r in runs],
             "rows": rows,
             "rows_per_s": rows / wall if isinstance(rows, int) and wall > 0 else None,
+            # dbt stages: the slowest models of the first repetition (the profile behind a missed target)
+            "slowest": runs[0]["stages"][stage]["result"].get("slowest"),
         }
     pipeline = sum(stages[s]["wall_s"] for s in PIPELINE)
     daily = sum(stages[s]["wall_s"] for s in DAILY)
@@ -212,12 +217,14 @@ def summarise(n: int, runs: list[dict], generate: Measurement | None) -> dict:
         "stages": stages,
         "pipeline_wall_s": pipeline,
         "pipeline_peak_rss_mb": max(stages[s]["peak_rss_mb"] for s in PIPELINE),
+        "peak_rss_mb": max(st["peak_rss_mb"] for st in stages.values()),
         "daily_wall_s": daily,
         "ratios": {
             "land_vs_bare_read": stages["land_cmp"]["wall_s"] / stages["bare_read"]["wall_s"],
             "pandas_vs_dbt_patient_360": stages["p360_pandas"]["wall_s"] / stages["p360_dbt"]["wall_s"],
             "pandas_vs_dbt_patient_360_engine": pandas_engine / dbt_engine if dbt_engine else None,
             "daily_vs_full_refresh": daily / stages["full_refresh"]["wall_s"],
+            "daily_vs_pipeline": daily / pipeline,
         },
         "p360_equal": all(not r["p360_differences"] for r in runs),
         "p360_differences": runs[0]["p360_differences"],

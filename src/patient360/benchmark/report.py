@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 TARGETS = {
-    "pipeline_s_at_1m": 480.0,  # land + dbt + gates + publish at 1M patients
-    "peak_gib_at_1m": 8.0,
-    "daily_vs_full_refresh_at_1m": 0.05,
-    "time_1m_vs_100k": 11.0,
+    "pipeline_s_at_1m": 300.0,  # land + dbt + gates + publish at 1M patients
+    "peak_gib_at_1m": 8.0,  # every stage of the 1M run
+    "daily_vs_pipeline_at_1m": 0.05,  # (land one day + dbt + gates + publish) / full pipeline
+    "time_1m_vs_100k": 10.0,
     "land_vs_bare_read": 1.5,
-    "pandas_vs_dbt_patient_360": 5.0,  # at least
+    "pandas_vs_dbt_patient_360_at_1m": 5.0,  # at least
 }
+
+PIPELINE = ("land", "dbt_full", "gates", "publish")
+DAILY = ("inc_land", "inc_dbt", "inc_gates", "inc_publish")
 
 STAGE_LABELS = {
     "land": "landing (first partition: a year of history)",
@@ -18,6 +21,8 @@ STAGE_LABELS = {
     "publish": "publish (3 release tiers: DuckDB v1 file + Parquet each)",
     "inc_land": "daily run: land one new day",
     "inc_dbt": "daily run: dbt build (incremental)",
+    "inc_gates": "daily run: gates",
+    "inc_publish": "daily run: publish",
     "full_refresh": "dbt build --full-refresh",
     "p360_dbt": "patient_360 via dbt run",
     "p360_pandas": "patient_360 via pandas",
@@ -59,8 +64,9 @@ def _scale_section(s: dict) -> list[str]:
         "",
         f"- Pipeline (land + dbt + gates + publish): **{s['pipeline_wall_s']:.1f} s**, "
         f"peak {s['pipeline_peak_rss_mb']:,.0f} MiB; gates passed: {s['gates_passed']}.",
-        f"- Daily run (land one day + incremental dbt): {s['daily_wall_s']:.1f} s = "
-        f"**{100 * r['daily_vs_full_refresh']:.1f}%** of a full refresh.",
+        f"- Daily run (land one day + incremental dbt + gates + publish): {s['daily_wall_s']:.1f} s = "
+        f"**{100 * r['daily_vs_pipeline']:.1f}%** of the full pipeline "
+        f"({100 * r['daily_vs_full_refresh']:.1f}% of a dbt full refresh).",
         f"- Landing vs bare DuckDB read of the same {s['compare_files']} files: **{r['land_vs_bare_read']:.2f}×** "
         f"({len(s['compare_skipped'])} files a bare reader cannot read left out: GBK HIS files, planted broken ones).",
         f"- patient_360: pandas / dbt = **{r['pandas_vs_dbt_patient_360']:.1f}×** end to end (process wall time), "
@@ -75,31 +81,71 @@ def _scale_section(s: dict) -> list[str]:
     return [*out, ""]
 
 
+def _held_back(s: dict, stages: tuple[str, ...]) -> str:
+    """Which stage dominates a sum of stages, and for a dbt stage its slowest models (the profile)."""
+    st = s["stages"]
+    worst = max(stages, key=lambda name: st[name]["wall_s"])
+    share = st[worst]["wall_s"] / sum(st[name]["wall_s"] for name in stages)
+    text = f"{worst} {st[worst]['wall_s']:.0f} s ({100 * share:.0f}%)"
+    slowest = st[worst].get("slowest")
+    if slowest:
+        text += "; slowest models: " + ", ".join(f"{m} {t:.0f} s" for m, t in list(slowest.items())[:4])
+    return text
+
+
+def _peak_stage(s: dict) -> str:
+    name = max(s["stages"], key=lambda k: s["stages"][k]["peak_rss_mb"])
+    return f"{name} {s['stages'][name]['peak_rss_mb'] / 1024:.1f} GiB"
+
+
 def _targets(scales: list[dict]) -> list[str]:
     by_n = {s["patients"]: s for s in scales}
     rows = []
 
-    def row(name: str, limit: str, measured: float | None, met: bool | None, where: str) -> None:
-        verdict = "–" if met is None else ("met" if met else "**missed**")
-        rows.append(f"| {name} | {limit} | {_num(measured, 2)} | {verdict} | {where} |")
+    def row(name: str, limit: float, measured: float, at_most: bool, where: str, cause: str = "") -> None:
+        met = measured <= limit if at_most else measured >= limit
+        sign = "≤" if at_most else "≥"
+        off = "" if met else f" ({measured / limit:.2f}× the limit)"
+        verdict = "met" if met else f"**missed**{off}"
+        rows.append(
+            f"| {name} | {sign} {limit:g} | {_num(measured, 2)} | {verdict} | {where} | {'' if met else cause} |"
+        )
 
     big = by_n.get(1_000_000)
     if big:
-        row("pipeline at 1M (s)", "≤ 480", big["pipeline_wall_s"], big["pipeline_wall_s"] <= 480, "1M")
-        peak = big["pipeline_peak_rss_mb"] / 1024
-        row("peak memory at 1M (GiB)", "≤ 8", peak, peak <= 8, "1M")
-        d = big["ratios"]["daily_vs_full_refresh"]
-        row("daily run / full refresh at 1M", "≤ 0.05", d, d <= 0.05, "1M")
+        row(
+            "pipeline at 1M (s)",
+            TARGETS["pipeline_s_at_1m"],
+            big["pipeline_wall_s"],
+            True,
+            "1M",
+            _held_back(big, PIPELINE),
+        )
+        peak = big.get("peak_rss_mb", big["pipeline_peak_rss_mb"]) / 1024
+        row("peak memory of any stage at 1M (GiB)", TARGETS["peak_gib_at_1m"], peak, True, "1M", _peak_stage(big))
+        d = big["ratios"].get("daily_vs_pipeline", big["ratios"]["daily_vs_full_refresh"])
+        row(
+            "daily run / full pipeline at 1M", TARGETS["daily_vs_pipeline_at_1m"], d, True, "1M", _held_back(big, DAILY)
+        )
         if 100_000 in by_n:
             g = big["pipeline_wall_s"] / by_n[100_000]["pipeline_wall_s"]
-            row("time 1M / time 100k", "≤ 11", g, g <= 11, "1M vs 100k")
+            row("time 1M / time 100k", TARGETS["time_1m_vs_100k"], g, True, "1M vs 100k")
     for s in scales:
         n = f"{s['patients']:,}"
-        lb = s["ratios"]["land_vs_bare_read"]
-        row("landing / bare read", "≤ 1.5", lb, lb <= 1.5, n)
-        pd_ratio = s["ratios"]["pandas_vs_dbt_patient_360"]
-        row("pandas / dbt patient_360", "≥ 5", pd_ratio, pd_ratio >= 5, n)
-    head = ["## Targets", "", "| target | limit | measured | verdict | scale |", "|---|---|---:|---|---|"]
+        row("landing / bare read", TARGETS["land_vs_bare_read"], s["ratios"]["land_vs_bare_read"], True, n)
+        row(
+            "pandas / dbt patient_360",
+            TARGETS["pandas_vs_dbt_patient_360_at_1m"],
+            s["ratios"]["pandas_vs_dbt_patient_360"],
+            False,
+            n if s["patients"] == 1_000_000 else f"{n} (info)",
+        )
+    head = [
+        "## Targets",
+        "",
+        "| target | limit | measured | verdict | scale | held back by |",
+        "|---|---|---:|---|---|---|",
+    ]
     return [*head, *rows, ""]
 
 
