@@ -20,11 +20,10 @@ import pytest
 
 from patient360.dbt_runner import run_dbt
 from patient360.pipeline import log_dbt_warnings, stage_land, stage_transform
+from scenario import DEXCOM, FITBIT, VENDORS, write_bindings, write_late_reading
 
 pytestmark = pytest.mark.slow
 
-VENDORS = Path(__file__).parent / "fixtures" / "vendors"
-DEXCOM, FITBIT = "DX7A21B9C4", "FB-2022484408"  # Dexcom G7 transmitter, Fitbit user id
 WEARABLE_TABLES = [
     ("intermediate", "int_wearable__daily"),
     ("intermediate", "int_coverage__wearable_daily"),
@@ -54,50 +53,6 @@ def _query(warehouse: Path, sql: str, params: list | None = None) -> list[tuple]
         return con.execute(sql, params or []).fetchall()
     finally:
         con.close()
-
-
-def _write_late_reading(warehouse: Path, path: Path, days_back: int) -> None:
-    """A generated device's new reading for a day long before the lookback window, in a new file."""
-    day = _query(warehouse, f"select max(measured_date) - {days_back} from intermediate.int_wearable__daily")[0][0]
-    serial, metric, at, value, unit, vendor = _query(
-        warehouse,
-        "select device_serial, metric, timezone('Asia/Shanghai', measured_at), value, unit, vendor "
-        "from raw_wearable.readings where _local_date = ? and metric = 'heart_rate' order by all limit 1",
-        [day],
-    )[0]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(
-        "device_serial,vendor,metric,value,unit,measured_at\n"
-        f"{serial},{vendor},{metric},{value},{unit},{at + timedelta(seconds=1):%Y-%m-%d %H:%M:%S}\n",
-        encoding="utf-8",
-    )
-
-
-def _write_bindings(warehouse: Path, path: Path) -> tuple[str, date]:
-    """Bind the Dexcom transmitter and the Fitbit id to a known consult user from 2016 on, and
-    re-export a generated binding closed 10 days before the latest reading (a re-bound device:
-    its later readings lose their attribution). Returns the closed binding and its last day."""
-    user = _query(warehouse, "select min(platform_user_id) from staging.stg_consult__sessions")[0][0]
-    closed_on = _query(warehouse, "select max(measured_date) - 10 from intermediate.int_wearable__daily")[0][0]
-    closed = _query(
-        warehouse,
-        "select b.binding_id, b.device_serial, b.vendor, b.device_type, coalesce(b.platform_user_id, ''), "
-        "coalesce(b.mobile, ''), strftime(timezone('Asia/Shanghai', b.bound_at), '%Y-%m-%d %H:%M:%S') "
-        "from raw_wearable.device_bindings as b inner join intermediate.int_wearable__daily as d "
-        "on d.binding_id = b.binding_id and d.measured_date > ? "
-        "where b.unbound_at is null group by all order by count(*) desc, 1 limit 1",
-        [closed_on],
-    )[0]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(
-        "binding_id,device_serial,vendor,device_type,platform_user_id,mobile,bound_at,unbound_at\n"
-        f"{DEXCOM}:20160101,{DEXCOM},dexcom,cgm,{user},,2016-01-01 00:00:00,\n"
-        f"{FITBIT}:20160101,{FITBIT},fitbit,band,{user},,2016-01-01 00:00:00,\n"
-        + ",".join(closed)
-        + f",{closed_on} 23:59:59\n",
-        encoding="utf-8",
-    )
-    return closed[0], closed_on
 
 
 def _rows_after(warehouse: Path, binding_id: str, day: date) -> int:
@@ -143,7 +98,7 @@ def scenario(tmp_path_factory, built_warehouse) -> Scenario:
     for f in VENDORS.iterdir():
         shutil.copy(f, vendor_dir / f.name)
     stage_land(root / "day1", warehouse)
-    _write_late_reading(warehouse, root / "day1b" / "wearable" / str(day1) / "readings_late.csv", 20)
+    write_late_reading(warehouse, root / "day1b" / "wearable" / str(day1) / "readings_late.csv", 20)
     stage_land(root / "day1b", warehouse)
     stage_transform(warehouse, as_of=as_of, target_dir=target)
     day1_attributed = _vendor_readings(warehouse)
@@ -153,9 +108,9 @@ def scenario(tmp_path_factory, built_warehouse) -> Scenario:
         "where source = 'wearable_readings' group by all order by all",
     )
     # day 2: the bindings arrive, with another late file for an old day
-    closed, closed_on = _write_bindings(warehouse, root / "day2" / "wearable" / str(day2) / "device_bindings_late.csv")
+    closed, closed_on = write_bindings(warehouse, root / "day2" / "wearable" / str(day2) / "device_bindings_late.csv")
     closed_before = _rows_after(warehouse, closed, closed_on)
-    _write_late_reading(warehouse, root / "day2" / "wearable" / str(day2) / "readings_resend.csv", 21)
+    write_late_reading(warehouse, root / "day2" / "wearable" / str(day2) / "readings_resend.csv", 21)
     report = stage_land(root / "day2", warehouse)
     assert report.totals()["rows_landed"] == 4, report.render()
     stage_transform(warehouse, as_of=as_of, target_dir=target)

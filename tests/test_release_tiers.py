@@ -249,3 +249,38 @@ def test_a_candidate_that_escaped_suppression_publishes_no_tier(
         publish_marts(built_warehouse, out, data_docs_dir=tmp_path / "gx")
     left = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()) if out.exists() else []
     assert left == [], left
+
+
+def test_a_daily_run_with_older_snapshots_still_publishes_a_k_anonymous_person_tier(
+    built_warehouse: Path, tmp_path: Path
+) -> None:
+    """Segment marts keep a snapshot per day, and the quasi-identifiers of an older snapshot
+    were generalised for that day's population (a person's band can be 60-64 one day and 60-79
+    the next). The person tier carries such a table at its latest snapshot only, so the older
+    values neither reach the release nor split today's classes: planted older values that
+    would single two people out leave `patient360 check` and `publish` passing."""
+    wh = tmp_path / "patient360.duckdb"
+    shutil.copy(built_warehouse, wh)
+    con = duckdb.connect(str(wh))
+    latest = con.execute("select max(as_of_date) from marts.seg_special_groups").fetchone()[0]
+    # the day before: everyone as today, but two people with a flag nobody else has
+    con.execute("""
+        insert into marts.seg_special_groups
+        select patient_key, as_of_date - 1, is_chronic,
+               case when row_number() over (order by patient_key) <= 2 then is_elderly is null end,
+               is_child
+        from marts.seg_special_groups where as_of_date = ?""", [latest])  # fmt: skip
+    con.execute("insert into marts.seg_lifecycle select * replace (as_of_date - 1 as as_of_date) "
+                "from marts.seg_lifecycle where as_of_date = ?", [latest])  # fmt: skip
+    con.close()
+    check = _cli("check", "--warehouse", wh)
+    assert check.returncode == 0, check.stdout[-3000:] + check.stderr[-3000:]
+    run = _cli("publish", "--warehouse", wh, "--tier", PERSON)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    release = duckdb.connect(str(wh.parent / "published" / PERSON / "marts.duckdb"), read_only=True)
+    days = release.execute("select distinct as_of_date from seg_special_groups").fetchall()
+    # a snapshot table without quasi-identifiers keeps its history in the release
+    history = release.execute("select count(distinct as_of_date) from seg_lifecycle").fetchone()[0]
+    release.close()
+    assert days == [(latest,)]
+    assert history == 2

@@ -181,7 +181,7 @@ def publish_marts(
         res = PublishResult(folder / DUCKDB_FILE, folder / PARQUET_DIR, key_id=key_id(key), tier=tier)
         staged.append(_Staged(tier, cand, res))
     try:
-        built_as_of, history = _build_candidates(warehouse, staged, k, key)
+        built_as_of, history = _build_candidates(warehouse, staged, k, key, _allow(allowlist))
         failed: list[str] = []
         for s in staged:
             describe_parquet_files(s.candidate.duckdb_path, s.candidate.parquet_dir)  # dbt's docs, gated
@@ -304,8 +304,8 @@ def _record_failed(warehouse: Path, stamp: str, staged: list[_Staged], failed: l
     register.record(warehouse, entries)
 
 
-def _build_candidates(warehouse: Path, staged: list[_Staged], k: int,
-                      key: bytes | None = None) -> tuple[date | None, dict[str, list]]:  # fmt: skip
+def _build_candidates(warehouse: Path, staged: list[_Staged], k: int, key: bytes | None = None,
+                      allow=None) -> tuple[date | None, dict[str, list]]:  # fmt: skip
     """Copy every tier's marts from ONE read-only snapshot of the warehouse (one transaction, into a
     staging file: a DuckDB transaction writes to one database only), then write each tier's candidate
     from it; the aggregate tier's person-count cells are suppressed before its Parquet files are written.
@@ -331,7 +331,7 @@ def _build_candidates(warehouse: Path, staged: list[_Staged], k: int,
         by_tier = _tables_by_tier(con, warehouse, [s.tier for s in staged])
         comments = {t: _comments(con, t) for tables in by_tier.values() for t in tables}
         for table in comments:
-            con.execute(f"create table stage.main.{_quote(table)} as select * from {PUBLISHED_SCHEMA}.{_quote(table)}")
+            con.execute(f"create table stage.main.{_quote(table)} as {_released_rows(con, table, allow)}")
         check_release_keys(con, "wh", "stage", list(comments), key)
         history = {s.tier: register.entries(con, s.tier, "wh") for s in staged}
         as_of = register.as_of_date(con, "wh")
@@ -343,6 +343,17 @@ def _build_candidates(warehouse: Path, staged: list[_Staged], k: int,
         stage.unlink(missing_ok=True)
         stage.with_name(stage.name + ".wal").unlink(missing_ok=True)
     return as_of, history
+
+
+def _released_rows(con: duckdb.DuckDBPyConnection, table: str, allow) -> str:
+    """A person-level snapshot table with a quasi-identifier is released at its latest snapshot
+    only (patient360.gates.k_anonymity.released_rows; docs/deidentification.md "Snapshots")."""
+    from patient360.gates.k_anonymity import released_rows
+
+    fq = f"{PUBLISHED_SCHEMA}.{_quote(table)}"
+    cols = {c for (c,) in con.execute(f"select column_name from (describe {fq})").fetchall()}
+    quasi = allow is not None and any((r := allow.rule(table, c)) is not None and r.privacy == "quasi" for c in cols)
+    return released_rows(fq, cols, quasi)
 
 
 def _write_tier(con: duckdb.DuckDBPyConnection, s: _Staged, tables: list[str], comments: dict, rules: dict,

@@ -230,6 +230,10 @@ def summarise(n: int, runs: list[dict], generate: Measurement | None) -> dict:
         "p360_differences": runs[0]["p360_differences"],
         "gates_passed": all(r["gates_passed"] for r in runs),
         "identity": runs[0].get("identity"),
+        "load_avg_1m": [
+            min(st["result"]["load_avg_1m"] for r in runs for st in r["stages"].values()),
+            max(st["result"]["load_avg_1m"] for r in runs for st in r["stages"].values()),
+        ],
         "compare_files": runs[0]["compare_files"],
         "compare_skipped": runs[0]["compare_skipped"],
     }

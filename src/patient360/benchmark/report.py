@@ -60,8 +60,13 @@ def _scale_section(s: dict) -> list[str]:
         )
     r = s["ratios"]
     ident = s.get("identity") or {}
+    load = s.get("load_avg_1m")
     out += [
         "",
+        f"- Machine load (1-minute average) when stages started: {load[0]:.1f} to {load[1]:.1f} "
+        "(above the machine's core count, other work shared the machine and inflated wall times)."
+        if load
+        else "",
         f"- Pipeline (land + dbt + gates + publish): **{s['pipeline_wall_s']:.1f} s**, "
         f"peak {s['pipeline_peak_rss_mb']:,.0f} MiB; gates passed: {s['gates_passed']}.",
         f"- Daily run (land one day + incremental dbt + gates + publish): {s['daily_wall_s']:.1f} s = "

@@ -32,6 +32,15 @@ PERSON_KEY = "patient_key"
 SUPPRESSED = "suppressed"
 NO_SENSITIVE = "none"
 LEVELS_MODEL = ("intermediate", "int_patient__kanon_quasi")  # who generalised what (the dbt model)
+SNAPSHOT = "as_of_date"  # the snapshot column of segment marts
+
+
+def released_rows(fq_table: str, columns: set[str], quasi: bool = True) -> str:
+    """The rows of a person-level table that a release may carry: a snapshot table with a
+    quasi-identifier only at its latest snapshot (every row otherwise)."""
+    if quasi and SNAPSHOT in columns and PERSON_KEY in columns:
+        return f"SELECT * FROM {fq_table} WHERE {SNAPSHOT} = (SELECT max({SNAPSHOT}) FROM {fq_table})"
+    return f"SELECT * FROM {fq_table}"
 
 
 @dataclass
@@ -72,17 +81,22 @@ def quasi_columns(actual: dict[str, dict[str, str]], allow: Allowlist) -> list[t
     ]
 
 
-def _union_records_sql(qis: list[tuple[str, str]], sensitive: tuple[str, str] | None) -> str:
+def _union_records_sql(
+    qis: list[tuple[str, str]], sensitive: tuple[str, str] | None, actual: dict[str, dict[str, str]]
+) -> str:
     """One row per person: the union quasi-identifier record (a signature string), whether every
     part of it is suppressed, and the sensitive value."""
+
+    def rows(t: str) -> str:
+        return f"({released_rows(f'{PUBLISHED_SCHEMA}.{q(t)}', set(actual.get(t, {})))})"
+
     parts = " UNION ALL ".join(
-        f"SELECT {q(PERSON_KEY)} AS pk, '{t}.{c}' AS attr, coalesce(CAST({q(c)} AS VARCHAR), '') AS v "
-        f"FROM {PUBLISHED_SCHEMA}.{q(t)}"
+        f"SELECT {q(PERSON_KEY)} AS pk, '{t}.{c}' AS attr, coalesce(CAST({q(c)} AS VARCHAR), '') AS v FROM {rows(t)}"
         for t, c in qis
     )
     sens = (
         f"SELECT {q(PERSON_KEY)} AS pk, coalesce(string_agg(DISTINCT CAST({q(sensitive[1])} AS VARCHAR), '|'), "
-        f"'{NO_SENSITIVE}') AS s FROM {PUBLISHED_SCHEMA}.{q(sensitive[0])} GROUP BY 1"
+        f"'{NO_SENSITIVE}') AS s FROM {rows(sensitive[0])} GROUP BY 1"
         if sensitive
         else f"SELECT NULL AS pk, '{NO_SENSITIVE}' AS s"
     )
@@ -101,11 +115,11 @@ def _union_records_sql(qis: list[tuple[str, str]], sensitive: tuple[str, str] | 
 
 
 def measure_risk(con: duckdb.DuckDBPyConnection, qis: list[tuple[str, str]], sensitive: tuple[str, str] | None,
-                 k: int, l: int) -> ReleaseRisk:  # noqa: E741  # fmt: skip
+                 k: int, l: int, actual: dict[str, dict[str, str]]) -> ReleaseRisk:  # noqa: E741  # fmt: skip
     risk = ReleaseRisk(k=k, l=l, quasi_identifiers=[f"{t}.{c}" for t, c in qis],
                        sensitive_attribute=".".join(sensitive) if sensitive else "")  # fmt: skip
     row = one(con.execute(f"""
-        WITH records AS ({_union_records_sql(qis, sensitive)}),
+        WITH records AS ({_union_records_sql(qis, sensitive, actual)}),
         classes AS (
             SELECT qi, count(*) AS n, count(DISTINCT s) AS distinct_s, bool_and(s = '{NO_SENSITIVE}') AS none_s
             FROM records GROUP BY qi)
@@ -150,7 +164,7 @@ def k_anonymity_metrics(
     if sensitive and (sensitive[1] not in actual.get(sensitive[0], {}) or PERSON_KEY not in actual[sensitive[0]]):
         return [Metric(SUITE, sensitive[0], sensitive[1], "k_anonymity_table_missing", 1,
                        "sensitive attribute for l-diversity is not published with patient_key")]  # fmt: skip
-    risk = measure_risk(con, qis, sensitive, int(k), int(l))
+    risk = measure_risk(con, qis, sensitive, int(k), int(l), actual)
     if report is not None:
         report.append(risk)
     cols = f"{len(qis)} quasi-identifiers"
