@@ -215,3 +215,44 @@ def test_sigkill_mid_run_leaves_no_partial_file_and_the_next_run_completes(small
     finally:
         con.close()
     assert not list((wh / "restricted" / "tmp").iterdir())  # the killed run's scratch went at the next start
+
+
+def _spark_missing() -> str | None:
+    if shutil.which("java") is None:
+        return "Java is not installed (Spark needs Java 17: apt-get install openjdk-17-jre-headless)"
+    try:
+        import pyspark  # noqa: F401
+    except ImportError:
+        return "pyspark is not installed"
+    return None
+
+
+@pytest.mark.skipif(_spark_missing() is not None, reason=str(_spark_missing()))
+def test_spark_reads_the_registered_zone_as_duckdb_reads_its_raw_tables(both: tuple[Path, Path]) -> None:
+    from pyspark.sql import SparkSession
+
+    from patient360.spark_raw import register_raw_tables
+
+    db, wh = both
+    spark = (
+        SparkSession.builder.master("local[1]")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.warehouse.dir", str(wh.parent / "spark-catalog"))
+        .getOrCreate()
+    )
+    try:
+        tables = register_raw_tables(spark, wh)
+        assert "raw_his.patients" in tables and "audit.file_loads" in tables
+        con = duckdb.connect(str(db), read_only=True)
+        try:
+            for name in tables:
+                want = con.execute(f"SELECT count(*) FROM {name}").fetchone()
+                assert spark.sql(f"SELECT count(*) FROM {name}").collect()[0][0] == want[0], name
+            # instants survive the trip: the same epoch seconds, whatever the session zone
+            want = con.execute("SELECT sum(epoch(measured_at))::BIGINT FROM raw_wearable.readings").fetchone()
+            got = spark.sql("SELECT sum(unix_timestamp(measured_at)) FROM raw_wearable.readings").collect()[0][0]
+            assert got == want[0]
+        finally:
+            con.close()
+    finally:
+        spark.stop()
