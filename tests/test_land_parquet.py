@@ -163,18 +163,24 @@ def _big_readings(exports: Path, rows: int) -> Path:
     return path
 
 
+def _written_anywhere(root: Path, suffix: str) -> bool:
+    """A file ending in `suffix` exists under root (os.walk skips folders removed meanwhile)."""
+    return any(name.endswith(suffix) for _, _, names in os.walk(root) for name in names)
+
+
 def test_sigkill_mid_run_leaves_no_partial_file_and_the_next_run_completes(small_exports: Path, tmp_path: Path) -> None:
     exports, wh = tmp_path / "exports", tmp_path / "spark"
     shutil.copytree(small_exports, exports)
-    _big_readings(exports, 300_000)
+    bulk = _big_readings(exports, 300_000)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     proc = subprocess.Popen([sys.executable, "-c", CHILD, str(exports), str(wh)], env=env, start_new_session=True)
     try:
         deadline = time.monotonic() + 180  # generous: the machine may be loaded
-        while not list(wh.glob("raw/*/*/*/*.parquet")):
-            assert proc.poll() is None, "landing exited before anything landed"
-            assert time.monotonic() < deadline, "nothing ever landed"
-            time.sleep(0.01)
+        # kill while the long file's Parquet is being written (wherever that happens)
+        while not _written_anywhere(wh, f"{bulk.name}.parquet"):
+            assert proc.poll() is None, "landing exited before the long file was written"
+            assert time.monotonic() < deadline, "the long file was never written"
+            time.sleep(0.005)
         os.killpg(proc.pid, signal.SIGKILL)  # the CLI and its worker processes
     finally:
         proc.wait(timeout=30)
@@ -194,7 +200,8 @@ def test_sigkill_mid_run_leaves_no_partial_file_and_the_next_run_completes(small
     finally:
         con.close()
     everything = {str(p.relative_to(exports)) for p in exports.rglob("*") if p.is_file() and "_truth" not in p.parts}
-    assert everything - recorded, "the run was not interrupted: every file was already recorded"
+    assert str(bulk.relative_to(exports)) in everything - recorded, "the long file was recorded: not interrupted"
+    assert not list(wh.rglob(f"raw/*/*/*/{bulk.name}.parquet")), "the long file landed before its record"
 
     report = land_to_parquet(exports, wh, workers=2)
     assert not [f.file for f in report.files if f.status == "failed"]

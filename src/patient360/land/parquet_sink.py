@@ -227,7 +227,7 @@ def _publish(con: duckdb.DuckDBPyConnection, task: _Task, r: FileResult, tmp: Pa
     for i, (final, query, always) in enumerate(_outputs(task, r)):
         if not always and not one(con.execute(f"SELECT count(*) > 0 FROM ({query})"))[0]:
             continue
-        out = tmp / f"{i}.parquet"
+        out = tmp / f"{i}~{final.name}"
         con.execute(f"COPY ({query}) TO {lit(str(out))} (FORMAT parquet, COMPRESSION zstd)")
         staged.append((out, final))
     _check_accounting(con, task, r, staged)
