@@ -141,7 +141,9 @@ def _history_snapshot(warehouse: Path, out: Path) -> Path | None:
     con = duckdb.connect()
     try:
         glob = lit(str(folder / f"{PARTITION}=*" / "*.parquet"))
-        con.execute(f"COPY (SELECT * FROM read_parquet({glob}, hive_partitioning = false)) TO {lit(str(out))}")
+        # by name: records written before the audit table gained a column still read
+        source = f"read_parquet({glob}, hive_partitioning = false, union_by_name = true)"
+        con.execute(f"COPY (SELECT * FROM {source}) TO {lit(str(out))}")
     finally:
         con.close()
     return out
@@ -179,7 +181,7 @@ def _land_one(task: _Task) -> FileResult:
     ef = task.ef
     if task.history is not None:  # what the loader's skip / version / duplicate look-ups consult
         con.execute(
-            f"INSERT INTO audit.file_loads SELECT * FROM read_parquet({lit(str(task.history))}) "
+            f"INSERT INTO audit.file_loads BY NAME SELECT * FROM read_parquet({lit(str(task.history))}) "
             f"WHERE file_path = ? OR status IN ({LANDED_SQL})",
             [ef.rel_path],
         )
