@@ -5,6 +5,7 @@ freshness -> dbt (rendered by astronomer-cosmos) -> dbt docs -> Great Expectatio
 (retention, patient360.retention). A failed
 gate stops publishing; the previously published marts stay in place.
 Execution mode, invocation mode, retries and the one-writer pool: patient360.orchestration.
+On P360_TARGET=spark there is no single writer: dbt docs are built while the gates run.
 """
 
 from __future__ import annotations
@@ -20,14 +21,16 @@ from patient360.orchestration import (
     PLAN_TASK_ID,
     PUBLISHED_ASSET,
     START_DATE,
-    WAREHOUSE_POOL,
     dbt_layer_tasks,
     dbt_model_task_group,
     fail_fast,
+    max_active_tasks,
     raw_asset,
     run_plan,
     warehouse,
+    writer_pool,
 )
+from patient360.target import single_writer
 
 
 @dag(
@@ -37,7 +40,7 @@ from patient360.orchestration import (
     start_date=START_DATE,
     catchup=False,
     max_active_runs=1,
-    max_active_tasks=1,
+    max_active_tasks=max_active_tasks(),
     default_args=DEFAULT_ARGS,
     params={
         "as_of_date": Param(
@@ -47,11 +50,11 @@ from patient360.orchestration import (
     tags=["patient360", "dbt", "gates", "publish"],
 )
 def patient360_transform():
-    @task(task_id=PLAN_TASK_ID, pool=WAREHOUSE_POOL)
+    @task(task_id=PLAN_TASK_ID, pool=writer_pool())
     def plan() -> dict:
         return run_plan(get_current_context())
 
-    @task(pool=WAREHOUSE_POOL)
+    @task(pool=writer_pool())
     def freshness() -> None:
         from patient360.pipeline import stage_freshness
 
@@ -63,32 +66,37 @@ def patient360_transform():
         layers = dbt_layer_tasks()
         dbt_first, dbt_last = layers[0], layers[-1]
 
-    @task(pool=WAREHOUSE_POOL)
+    @task(pool=writer_pool())
     def dbt_docs() -> str:
         from patient360.pipeline import stage_docs
 
         return str(fail_fast(lambda: stage_docs(warehouse())))
 
-    @task(outlets=[MARTS_ASSET], pool=WAREHOUSE_POOL)
+    @task(outlets=[MARTS_ASSET], pool=writer_pool())
     def gates() -> None:
         from patient360.pipeline import stage_gates
 
         fail_fast(lambda: stage_gates(warehouse()))
 
-    @task(outlets=[PUBLISHED_ASSET], pool=WAREHOUSE_POOL)
+    @task(outlets=[PUBLISHED_ASSET], pool=writer_pool())
     def publish() -> dict:
         from patient360.pipeline import stage_publish
 
         return fail_fast(lambda: stage_publish(warehouse())).tables
 
-    @task(pool=WAREHOUSE_POOL)
+    @task(pool=writer_pool())
     def purge() -> dict:
         from patient360.pipeline import stage_purge
 
         return fail_fast(lambda: stage_purge(warehouse())).rows
 
     plan() >> freshness() >> dbt_first
-    dbt_last >> dbt_docs() >> gates() >> publish() >> purge()
+    checked = gates()
+    checked >> publish() >> purge()
+    if single_writer():  # one writer at a time: a chain
+        dbt_last >> dbt_docs() >> checked
+    else:  # docs and gates only read the build: side by side
+        dbt_last >> [dbt_docs(), checked]
 
 
 patient360_transform()

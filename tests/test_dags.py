@@ -152,3 +152,31 @@ def test_partition_day_for_every_way_a_landing_run_starts():
     assert partition_day({"params": {"all_pending": False}, "logical_date": d}) == date(2026, 10, 30)
     assert partition_day({"params": {"all_pending": True}, "logical_date": d}) is None  # catch-up
     assert partition_day({"params": {"all_pending": False}, "logical_date": None}) is None  # manual, no date
+
+
+def test_on_spark_there_is_no_single_writer_and_docs_build_beside_the_gates(airflow_home, monkeypatch):
+    from airflow.dag_processing.dagbag import DagBag
+
+    monkeypatch.setenv("P360_TARGET", "spark")
+    bag = DagBag(dag_folder=str(paths.DAGS_DIR), safe_mode=True)
+    assert bag.import_errors == {}
+    assert len(bag.dags) == 5
+    for dag in bag.dags.values():
+        assert dag.max_active_tasks > 1, dag.dag_id
+        assert all(t.pool == "default_pool" for t in dag.tasks), dag.dag_id
+    transform = bag.dags["patient360_transform"]
+    order = {t.task_id: set(t.downstream_task_ids) for t in transform.tasks}
+    assert order["dbt_build_marts"] == {"dbt_docs", "gates"}
+    assert order["dbt_docs"] == set()
+    assert order["gates"] == {"publish"}
+    dbt_tasks = [t for t in transform.tasks if t.task_id.startswith("dbt_build_")]
+    assert {t.profile_config.target_name for t in dbt_tasks} == {"spark"}
+
+
+def test_an_unknown_target_is_a_configuration_error_naming_the_variable(airflow_home, monkeypatch):
+    from airflow.dag_processing.dagbag import DagBag
+
+    monkeypatch.setenv("P360_TARGET", "oracle")
+    bag = DagBag(dag_folder=str(paths.DAGS_DIR / "patient360_transform.py"), safe_mode=True)
+    assert bag.dags == {} or "patient360_transform" not in bag.dags
+    assert any("P360_TARGET" in str(e) for e in bag.import_errors.values()), bag.import_errors

@@ -67,9 +67,16 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 
 
 def _cmd_land(args: argparse.Namespace) -> int:
-    from patient360.land import land_exports
+    if args.target == "spark":  # --warehouse names the Spark warehouse folder (raw Parquet zone)
+        from patient360.land.parquet_sink import land_to_parquet
 
-    report = land_exports(exports_dir=args.exports, warehouse=args.warehouse, day=args.date, sources=args.source)
+        folder = args.warehouse or paths.spark_warehouse_dir()
+        report = land_to_parquet(args.exports, folder, day=args.date, sources=args.source)
+    else:
+        from patient360.land import land_exports
+
+        warehouse = args.warehouse or paths.warehouse_path()
+        report = land_exports(exports_dir=args.exports, warehouse=warehouse, day=args.date, sources=args.source)
     print(report.render())
     if not report.ok:
         return EXIT_DATA
@@ -294,7 +301,13 @@ def _add_pipeline_commands(sub: argparse._SubParsersAction) -> None:
 
     ld = sub.add_parser("land", help="land export partitions into the raw zone (audited, idempotent)")
     ld.add_argument("--exports", type=Path, required=True)
-    ld.add_argument("--warehouse", type=Path, default=paths.warehouse_path())
+    ld.add_argument(
+        "--warehouse", type=Path, default=None, help="DuckDB file (duckdb), or warehouse folder (spark)"
+    )
+    ld.add_argument(
+        "--target", choices=["duckdb", "spark"], default="duckdb", help="duckdb: raw tables in the DuckDB file; "
+        "spark: raw Parquet files under the Spark warehouse folder, files landed in parallel"
+    )
     ld.add_argument(
         "--date", type=_date, default=None, help="partition to land (default: every partition not yet landed)"
     )

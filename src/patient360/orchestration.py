@@ -9,6 +9,11 @@ asset-triggered and manual runs with or without a logical date (docs/orchestrati
 Errors that cannot heal (configuration, contracts, dbt errors, gates) fail the task at
 once with one line; transient ones (the warehouse lock held by another process, OS I/O
 errors) are raised as they are, so Airflow retries them.
+
+The engine comes from P360_TARGET (patient360.target, default duckdb). On duckdb every task
+that writes the warehouse runs in the one-slot `duckdb_writer` pool and DAGs run one task at
+a time; on spark there is no single writer: tasks use Airflow's default pool, DAGs may run
+SPARK_MAX_ACTIVE_TASKS tasks at once, and tasks that do not depend on each other do.
 """
 
 from __future__ import annotations
@@ -22,9 +27,10 @@ from airflow.sdk import Asset
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from patient360 import paths
-from patient360.airflow_pools import WAREHOUSE_POOL  # noqa: F401  (re-exported for the DAG files)
+from patient360.airflow_pools import WAREHOUSE_POOL
 from patient360.contracts import SOURCES
 from patient360.errors import explain, is_transient
+from patient360.target import current_target, single_writer
 
 T = TypeVar("T")
 
@@ -37,6 +43,19 @@ DEFAULT_ARGS = {
 }
 
 START_DATE = datetime(2026, 1, 1)
+
+# On spark: tasks of one DAG run at once (landing sources, Cosmos model tasks, docs next to gates)
+SPARK_MAX_ACTIVE_TASKS = 8
+DEFAULT_POOL = "default_pool"
+
+
+def writer_pool() -> str:
+    """The pool of a task that writes the warehouse: the one-slot pool only where one writer is allowed."""
+    return WAREHOUSE_POOL if single_writer() else DEFAULT_POOL
+
+
+def max_active_tasks() -> int:
+    return 1 if single_writer() else SPARK_MAX_ACTIVE_TASKS
 
 
 def landing_timetable() -> Any:
@@ -79,6 +98,10 @@ def warehouse() -> Path:
     return paths.warehouse_path()
 
 
+def spark_warehouse() -> Path:
+    return paths.spark_warehouse_dir()
+
+
 def partition_day(context: Any) -> date | None:
     """The partition a landing run lands: its logical date's day (a scheduled run's logical
     date is the start of the day it covers; a backfill's and a manual run's are the day asked
@@ -93,10 +116,15 @@ def partition_day(context: Any) -> date | None:
 def run_landing(source: str, context: Any) -> dict:
     """Land one source's partition. A partition that did not arrive skips the task: nothing
     landed, so no Asset event and no transformation for data that is not there."""
-    from patient360.pipeline import stage_land
-
     day = partition_day(context)
-    report = fail_fast(lambda: stage_land(exports_dir(), warehouse(), day=day, sources=[source]))
+    if current_target() == "spark":  # the raw Parquet zone; files of the partition in parallel
+        from patient360.land.parquet_sink import land_to_parquet
+
+        report = fail_fast(lambda: land_to_parquet(exports_dir(), spark_warehouse(), day=day, sources=[source]))
+    else:
+        from patient360.pipeline import stage_land
+
+        report = fail_fast(lambda: stage_land(exports_dir(), warehouse(), day=day, sources=[source]))
     if report.missing_partitions:
         raise AirflowSkipException(
             f"no export partition at {report.missing_partitions[0]}: the {source} export for {day} did not "
@@ -128,6 +156,7 @@ DBT_LAYERS = ("seeds", "models/staging", "models/restricted", "models/intermedia
 # The dbt tasks read the plan task's result: never logical_date/ds, which asset-triggered and
 # manual runs do not have. A backfill excludes the models that show the current view.
 PLAN_TASK_ID = "plan"
+DBT_TARGETS = {"duckdb": "dev", "spark": "spark"}  # P360_TARGET -> target of dbt_project/profiles.yml
 AS_OF_TEMPLATE = "{{ ti.xcom_pull(task_ids='" + PLAN_TASK_ID + "')['as_of_date'] }}"
 EXCLUDE_TEMPLATE = "{{ 'tag:current' if ti.xcom_pull(task_ids='" + PLAN_TASK_ID + "')['backfill'] else '' }}"
 
@@ -149,7 +178,7 @@ def cosmos_configs():
     )
     profile = ProfileConfig(
         profile_name="patient360",
-        target_name="dev",
+        target_name=DBT_TARGETS[current_target()],
         profiles_yml_filepath=paths.DBT_PROJECT_DIR / "profiles.yml",
     )
     execution = ExecutionConfig(
@@ -168,12 +197,13 @@ def dbt_operator_args() -> dict:
         # unit tests check SQL logic on fixed inputs and run in CI, not in scheduled builds
         "env": {
             "P360_WAREHOUSE": str(warehouse()),
+            "P360_SPARK_WAREHOUSE": str(spark_warehouse()),
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
             "DBT_EXCLUDE_RESOURCE_TYPES": "unit_test",
         },
         "vars": {"as_of_date": AS_OF_TEMPLATE},
         "exclude": EXCLUDE_TEMPLATE,
-        "pool": WAREHOUSE_POOL,
+        "pool": writer_pool(),
     }
 
 

@@ -17,6 +17,11 @@ def warehouse_path() -> Path:
     return Path(os.environ.get("P360_WAREHOUSE", PROJECT_ROOT / "warehouse" / "patient360.duckdb"))
 
 
+def spark_warehouse_dir() -> Path:
+    """The Spark target's warehouse folder (raw Parquet zone under raw/, audit/, restricted/)."""
+    return Path(os.environ.get("P360_SPARK_WAREHOUSE", PROJECT_ROOT / "warehouse" / "spark"))
+
+
 def exports_dir() -> Path:
     return Path(os.environ.get("P360_EXPORTS", PROJECT_ROOT / "exports"))
 

@@ -66,14 +66,14 @@ from pathlib import Path
 from patient360.contracts import SOURCES
 from patient360.errors import InputMissing
 from patient360.land import zones
-from patient360.land.files import Inspection, discover, inspect
+from patient360.land.files import ExportFile, Inspection, discover, inspect
 from patient360.land.loader import land_file, new_load_id
 from patient360.land.report import FileResult, LandingReport
 from patient360.land.schema import ensure_schema
 from patient360.private_tmp import private_scratch
 from patient360.warehouse import connect
 
-__all__ = ["FileResult", "LandingReport", "land_exports"]
+__all__ = ["FileResult", "LandingReport", "land_exports", "plan_landing"]
 
 log = logging.getLogger("patient360.land")
 
@@ -83,20 +83,8 @@ def land_exports(
 ) -> LandingReport:
     """Land every matching export file; returns a per-file report. Closes the connection."""
     exports_dir, warehouse = Path(exports_dir), Path(warehouse)
-    wanted = list(sources or SOURCES)
-    unknown = [s for s in wanted if s not in SOURCES]
-    if unknown:  # a usage mistake, before looking at the folder
-        raise ValueError(f"unknown source {unknown[0]!r}; expected one of {', '.join(SOURCES)}")
-    _check_layout(exports_dir, wanted)
-    zones.overrides()  # a bad P360_TIME_ZONES is a configuration error before any file is read
-    files = discover(exports_dir, day, wanted)
-    report = LandingReport(load_id=new_load_id())
-    if day is not None:
-        report.missing_partitions = [
-            str(exports_dir / s / day.isoformat()) for s in wanted if not (exports_dir / s / day.isoformat()).is_dir()
-        ]
-        for folder in report.missing_partitions:
-            log.warning("no export partition at %s: the export for %s did not arrive", folder, day)
+    files, missing = plan_landing(exports_dir, day, sources)
+    report = LandingReport(load_id=new_load_id(), missing_partitions=missing)
     log.info("landing %d file(s) from %s into %s (load %s)", len(files), exports_dir, warehouse, report.load_id)
     warehouse.parent.mkdir(parents=True, exist_ok=True)
     con = connect(warehouse)
@@ -117,6 +105,28 @@ def land_exports(
     finally:
         con.close()
     return report
+
+
+def plan_landing(
+    exports_dir: Path, day: date | None = None, sources: list[str] | None = None
+) -> tuple[list[ExportFile], list[str]]:
+    """The files to land and the partition folders asked for that are missing: the checks
+    every sink (DuckDB, Parquet) runs before reading a byte."""
+    wanted = list(sources or SOURCES)
+    unknown = [s for s in wanted if s not in SOURCES]
+    if unknown:  # a usage mistake, before looking at the folder
+        raise ValueError(f"unknown source {unknown[0]!r}; expected one of {', '.join(SOURCES)}")
+    _check_layout(exports_dir, wanted)
+    zones.overrides()  # a bad P360_TIME_ZONES is a configuration error before any file is read
+    files = discover(exports_dir, day, wanted)
+    missing = []
+    if day is not None:
+        missing = [
+            str(exports_dir / s / day.isoformat()) for s in wanted if not (exports_dir / s / day.isoformat()).is_dir()
+        ]
+        for folder in missing:
+            log.warning("no export partition at %s: the export for %s did not arrive", folder, day)
+    return files, missing
 
 
 LAYOUT = "<exports>/<source>/<YYYY-MM-DD>/<files> with <source> one of " + ", ".join(SOURCES)

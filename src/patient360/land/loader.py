@@ -138,14 +138,7 @@ def land_file(
         log.exception("%s: landing failed", ef.rel_path)
         with contextlib.suppress(duckdb.Error):  # no transaction open
             con.execute("ROLLBACK")
-        r.status, r.error = "failed", f"{type(exc).__name__}: {exc}"
-        r.rows_read = r.rows_landed = r.rows_quarantined = 0
-        r.warning = None
-        if r.checksum is None:
-            r.checksum = _sha256(ef.path) if ef.path.exists() else None
-        con.execute("BEGIN")
-        _audit(con, ctx)
-        con.execute("COMMIT")
+        _record_failure(con, ctx, exc)
     finally:
         stage.reset(con)
     r.seconds = time.perf_counter() - ctx.t0
@@ -156,6 +149,29 @@ def land_file(
     else:
         log.info(r.log_line())
     return r
+
+
+def _record_failure(con: duckdb.DuckDBPyConnection, ctx: _Ctx, exc: BaseException) -> None:
+    """A failed attempt: no rows, the error, and its audit row (it does not count as landed)."""
+    r, ef = ctx.result, ctx.ef
+    r.status, r.error = "failed", f"{type(exc).__name__}: {exc}"
+    r.rows_read = r.rows_landed = r.rows_quarantined = 0
+    r.warning = None
+    if r.checksum is None:
+        r.checksum = _sha256(ef.path) if ef.path.exists() else None
+    con.execute("BEGIN")
+    _audit(con, ctx)
+    con.execute("COMMIT")
+
+
+def record_failure(
+    con: duckdb.DuckDBPyConnection, ef: ExportFile, load_id: str, result: FileResult, exc: BaseException
+) -> None:
+    """Turn `result` into a failed attempt after land_file returned (a sink that could not
+    write what the loader staged) and write its audit row on `con`."""
+    ctx = _Ctx(ef, load_id)
+    ctx.result = result
+    _record_failure(con, ctx, exc)
 
 
 def _land_file(con: duckdb.DuckDBPyConnection, ctx: _Ctx, tmp_dir: Path, inspection: Future[Inspection] | None) -> None:
