@@ -301,12 +301,13 @@ def _add_pipeline_commands(sub: argparse._SubParsersAction) -> None:
 
     ld = sub.add_parser("land", help="land export partitions into the raw zone (audited, idempotent)")
     ld.add_argument("--exports", type=Path, required=True)
+    ld.add_argument("--warehouse", type=Path, default=None, help="DuckDB file (duckdb), or warehouse folder (spark)")
     ld.add_argument(
-        "--warehouse", type=Path, default=None, help="DuckDB file (duckdb), or warehouse folder (spark)"
-    )
-    ld.add_argument(
-        "--target", choices=["duckdb", "spark"], default="duckdb", help="duckdb: raw tables in the DuckDB file; "
-        "spark: raw Parquet files under the Spark warehouse folder, files landed in parallel"
+        "--target",
+        choices=["duckdb", "spark"],
+        default="duckdb",
+        help="duckdb: raw tables in the DuckDB file; "
+        "spark: raw Parquet files under the Spark warehouse folder, files landed in parallel",
     )
     ld.add_argument(
         "--date", type=_date, default=None, help="partition to land (default: every partition not yet landed)"
