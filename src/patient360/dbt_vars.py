@@ -9,14 +9,13 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-import yaml
-
 from patient360.paths import DBT_PROJECT_DIR
+from patient360.yaml_files import load_yaml
 
 
 @cache
 def dbt_vars() -> dict[str, Any]:
-    project = yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text(encoding="utf-8"))
+    project = load_yaml(DBT_PROJECT_DIR / "dbt_project.yml")
     return dict(project.get("vars") or {})
 
 

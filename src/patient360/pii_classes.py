@@ -16,10 +16,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from patient360.contracts import all_contracts
 from patient360.paths import DBT_PROJECT_DIR
+from patient360.yaml_files import load_yaml
 
 MODELS_DIR = DBT_PROJECT_DIR / "models"
 
@@ -49,7 +48,7 @@ def model_classes(models_dir: Path = MODELS_DIR) -> dict[str, ModelClasses]:
     """Every model documented in the folder YAMLs, by model name."""
     out: dict[str, ModelClasses] = {}
     for yml in sorted(Path(models_dir).rglob("*.yml")):
-        for model in (yaml.safe_load(yml.read_text(encoding="utf-8")) or {}).get("models") or []:
+        for model in (load_yaml(yml) or {}).get("models") or []:
             cols = {c["name"]: declared_pii(c) for c in model.get("columns") or []}
             out[model["name"]] = ModelClasses(model["name"], yml.relative_to(models_dir), cols)
     return out

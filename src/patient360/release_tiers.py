@@ -30,9 +30,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
 from patient360.pii_classes import MODELS_DIR
+from patient360.yaml_files import load_yaml
 
 AGGREGATE, PERSON, ACTIVATION = "aggregate", "person", "activation"
 TIERS = (AGGREGATE, PERSON, ACTIVATION)
@@ -94,7 +93,7 @@ def _meta(entry: dict) -> dict:
 def _mart_models(models_dir: Path) -> list[dict]:
     out: list[dict] = []
     for yml in sorted((Path(models_dir) / MARTS_LAYER).rglob("*.yml")):
-        out += (yaml.safe_load(yml.read_text(encoding="utf-8")) or {}).get("models") or []
+        out += (load_yaml(yml) or {}).get("models") or []
     return out
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
-import yaml
+from patient360.yaml_files import load_yaml
 
 CONTRACT_DIR = Path(__file__).parent
 SOURCES: tuple[str, ...] = ("his", "crm", "consult", "wearable")
@@ -97,7 +97,7 @@ def _pii_class(path: Path, column: dict) -> str:
 
 def load_contract(path: Path) -> Contract:
     """Parse and check one contract file (`<source>/<table>.yml`)."""
-    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    doc = load_yaml(path)
     cols = []
     for c in doc["columns"]:
         allowed = c.get("allowed")

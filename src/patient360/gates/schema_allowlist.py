@@ -25,10 +25,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
-import yaml
 
 from patient360.paths import EXPECTATIONS_DIR
 from patient360.pii_classes import MODELS_DIR, ModelClasses, declared_pii, model_classes
+from patient360.yaml_files import load_yaml
 
 ALLOWLIST_PATH = EXPECTATIONS_DIR / "published_schema_allowlist.yml"
 PUBLISHED_SCHEMA = "marts"
@@ -80,7 +80,7 @@ class Allowlist:
 
 def load_allowlist(path: Path = ALLOWLIST_PATH) -> Allowlist:
     try:
-        doc = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        doc = load_yaml(Path(path))
     except FileNotFoundError as exc:
         raise AllowlistError(f"{path}: allow-list file not found") from exc
     if not isinstance(doc, dict) or not isinstance(doc.get("tables"), dict):
@@ -148,7 +148,7 @@ def draft_from_dbt(models_dir: Path) -> dict:
     """A draft allow-list from dbt model YAML (for review, not for the gate)."""
     tables: dict[str, dict] = {}
     for yml in sorted(Path(models_dir).rglob("*.yml")):
-        for model in (yaml.safe_load(yml.read_text(encoding="utf-8")) or {}).get("models", []):
+        for model in (load_yaml(yml) or {}).get("models", []):
             cols = {}
             for c in model.get("columns", []):
                 entry: dict = {"privacy": declared_pii(c) or "TODO"}  # TODO: the loader rejects it
