@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -113,7 +114,24 @@ def failures_of(suite: str, result) -> list[Failure]:
     ]
 
 
+def _import_gx() -> None:
+    """Import Great Expectations without letting it import pyspark. GX probes pyspark whenever it
+    is installed (it is, for the Spark target): that costs seconds per process, warns about
+    pandas 3, and pyspark's Spark Connect probe calls sys.exit(0) in a process whose __main__ has
+    no file (`python -c`, an embedding host): a gate that ends its process with success.
+    The gates evaluate pandas frames, so GX never needs Spark; a process that already uses
+    pyspark (the Spark target) keeps it."""
+    if "great_expectations" in sys.modules or "pyspark" in sys.modules:
+        return
+    sys.modules["pyspark"] = None  # type: ignore[assignment]  # import pyspark -> ImportError
+    try:
+        import great_expectations  # noqa: F401
+    finally:
+        del sys.modules["pyspark"]
+
+
 def _context(gx_dir: Path | None) -> Any:
+    _import_gx()
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
@@ -134,6 +152,7 @@ def validate(metrics: list[Metric], suites: dict[str, list[dict]], gx_dir: Path 
     same checkpoint in an ephemeral context (nothing stored, no Data Docs).
     """
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+    _import_gx()
     import great_expectations as gx
     from great_expectations.core.expectation_suite import ExpectationSuite
     from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
