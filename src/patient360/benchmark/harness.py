@@ -106,8 +106,27 @@ def _timed(label: str, stage: str, params: dict, log: Path, out: dict[str, Measu
     return m
 
 
+def _spark_side(wh: Path, exports: Path, base_days: list[str], run_dir: Path, log: Path, m: dict) -> None:
+    """The Spark target on the same first partition, beside DuckDB's land and full build: the
+    same exports landed as Parquet, the same dbt project built on a local Spark session."""
+    folder = run_dir / "spark"
+    shutil.rmtree(folder, ignore_errors=True)
+    _timed("spark_land", "spark_land", {"exports": str(exports), "folder": str(folder), "days": base_days}, log, m)
+    params = {"folder": str(folder), "as_of": base_days[-1], "target_dir": str(run_dir / "target-spark")}
+    _timed("spark_dbt", "spark_dbt", params, log, m)
+    m["spark_dbt"].result["rows"] = m["dbt_full"].result.get("rows")
+    shutil.rmtree(folder, ignore_errors=True)
+
+
 def _one_repetition(
-    n: int, rep: int, exports: Path, parts: list[str], work: Path, log: Path, compare_set: tuple[list[Path], list[str]]
+    n: int,
+    rep: int,
+    exports: Path,
+    parts: list[str],
+    work: Path,
+    log: Path,
+    compare_set: tuple[list[Path], list[str]],
+    spark: bool = False,
 ) -> dict:
     run_dir = work / f"run-{n}"
     shutil.rmtree(run_dir, ignore_errors=True)
@@ -179,6 +198,8 @@ def _one_repetition(
         _timed(label, stage, params, log, m)
         Path(params["warehouse"]).unlink(missing_ok=True)
 
+    if spark:
+        _spark_side(wh, exports, base_days, run_dir, log, m)
     if rep == 0:
         from patient360.identity_eval import score_identity
 
@@ -225,6 +246,7 @@ def summarise(n: int, runs: list[dict], generate: Measurement | None) -> dict:
             "pandas_vs_dbt_patient_360_engine": pandas_engine / dbt_engine if dbt_engine else None,
             "daily_vs_full_refresh": daily / stages["full_refresh"]["wall_s"],
             "daily_vs_pipeline": daily / pipeline,
+            **_spark_ratios(stages),
         },
         "p360_equal": all(not r["p360_differences"] for r in runs),
         "p360_differences": runs[0]["p360_differences"],
@@ -247,6 +269,18 @@ def summarise(n: int, runs: list[dict], generate: Measurement | None) -> dict:
             "rows_per_s": generate.result["rows"] / generate.wall_s,
         }
     return summary
+
+
+def _spark_ratios(stages: dict) -> dict:
+    """Spark / DuckDB for the stages measured on both engines (when the run had --spark)."""
+    if "spark_dbt" not in stages:
+        return {}
+    land = stages["spark_land"]["wall_s"] / stages["land"]["wall_s"]
+    build = stages["spark_dbt"]["wall_s"] / stages["dbt_full"]["wall_s"]
+    both = (stages["spark_land"]["wall_s"] + stages["spark_dbt"]["wall_s"]) / (
+        stages["land"]["wall_s"] + stages["dbt_full"]["wall_s"]
+    )
+    return {"spark_vs_duckdb_land": land, "spark_vs_duckdb_dbt": build, "spark_vs_duckdb_land_dbt": both}
 
 
 def machine() -> dict:
@@ -315,6 +349,13 @@ def build_parser(prog: str = "patient360 bench") -> argparse.ArgumentParser:
     p.add_argument("--history-days", type=int, default=364, help="history carried by the first partition")
     p.add_argument("--hr-per-day", type=int, default=BENCH_HR_PER_DAY, help="band heart-rate samples per day")
     p.add_argument("--seed", type=int, default=42)
+    p.add_argument(
+        "--spark",
+        type=_ladder,
+        default=[],
+        metavar="N[,N...]",
+        help="also land and build these sizes on the Spark target (local session), beside DuckDB",
+    )
     p.add_argument("--workdir", type=Path, default=paths.PROJECT_ROOT / "bench" / "work", help="data (large)")
     p.add_argument("--out", type=Path, default=paths.PROJECT_ROOT / "bench" / "results", help="JSON + Markdown")
     return p
@@ -350,7 +391,7 @@ def main(argv: list[str] | None = None, prog: str = "patient360 bench") -> int:
         runs = []
         for rep in range(repeats[n]):
             _say(f"[{n:,}] repetition {rep + 1}/{repeats[n]}")
-            runs.append(_one_repetition(n, rep, exports, parts, work, log, compare_set))
+            runs.append(_one_repetition(n, rep, exports, parts, work, log, compare_set, spark=n in args.spark))
         summary = summarise(n, runs, gen)
         summary["runs"] = runs
         report["scales"].append(summary)

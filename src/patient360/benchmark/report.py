@@ -28,6 +28,8 @@ STAGE_LABELS = {
     "p360_pandas": "patient_360 via pandas",
     "land_cmp": "landing, comparable files",
     "bare_read": "bare DuckDB read, same files",
+    "spark_land": "Spark target: landing as Parquet (same first partition)",
+    "spark_dbt": "Spark target: dbt build (local session)",
 }
 
 
@@ -78,6 +80,12 @@ def _scale_section(s: dict) -> list[str]:
         f"{_num(r['pandas_vs_dbt_patient_360_engine'])}× engine only (pandas load+compute vs dbt model execution); "
         f"results {'equal' if s['p360_equal'] else 'DIFFER: ' + '; '.join(s['p360_differences'])}.",
     ]
+    if "spark_vs_duckdb_dbt" in r:
+        out.append(
+            f"- Spark target / DuckDB on this machine: landing **{r['spark_vs_duckdb_land']:.2f}×**, "
+            f"dbt build **{r['spark_vs_duckdb_dbt']:.2f}×**, both **{r['spark_vs_duckdb_land_dbt']:.2f}×** "
+            "(above 1: DuckDB is faster)."
+        )
     if ident:
         out.append(
             f"- Identity resolution: pairwise precision {ident['precision']:.4f}, recall {ident['recall']:.4f} "

@@ -134,6 +134,35 @@ def _p360_pandas(p: dict) -> dict:
     return {"rows": len(frame), "compute_seconds": compute}
 
 
+def _spark_land(p: dict) -> dict:
+    """The Spark target's landing: the same files into the raw Parquet zone, in parallel."""
+    from patient360.land.parquet_sink import land_to_parquet
+
+    days: list[date | None] = [date.fromisoformat(d) for d in p["days"]] if p.get("days") else [None]
+    rows = 0
+    for day in days:
+        rows += land_to_parquet(Path(p["exports"]), Path(p["folder"]), day=day).totals()["rows_read"]
+    return {"rows": rows}
+
+
+def _spark_dbt(p: dict) -> dict:
+    """`dbt build --target spark` on a local Spark session over the raw Parquet zone."""
+    from patient360.spark_engine import run_dbt_spark, spark_session
+    from patient360.spark_raw import register_raw_tables
+
+    folder = Path(p["folder"])
+    register_raw_tables(spark_session(folder), folder)
+    args = ["build", "--exclude-resource-type", "unit_test"] + (["--full-refresh"] if p.get("full_refresh") else [])
+    results = run_dbt_spark(args, folder, target_dir=Path(p["target_dir"]), dbt_vars={"as_of_date": p["as_of"]})
+    nodes = [r for r in results if getattr(r.node, "resource_type", "") == "model"]
+    slowest = sorted(nodes, key=lambda r: r.execution_time or 0, reverse=True)[:8]
+    return {
+        "models": len(nodes),
+        "model_seconds": sum(r.execution_time or 0 for r in nodes),
+        "slowest": {r.node.name: round(r.execution_time or 0, 2) for r in slowest},
+    }
+
+
 STAGES: dict[str, Callable[[dict], dict]] = {
     "generate": _generate,
     "land": _land,
@@ -143,6 +172,8 @@ STAGES: dict[str, Callable[[dict], dict]] = {
     "bare_read": _bare_read,
     "p360_dbt": _p360_dbt,
     "p360_pandas": _p360_pandas,
+    "spark_land": _spark_land,
+    "spark_dbt": _spark_dbt,
 }
 
 
