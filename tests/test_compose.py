@@ -21,7 +21,8 @@ def test_docker_compose_config_validates():
         if os.environ.get("CI"):
             pytest.fail("docker-compose is missing in CI (make test installs Debian's docker-compose)")
         pytest.skip("docker-compose not installed (Debian package docker-compose)")
-    secrets = {"P360_PSEUDONYM_KEY": "k" * 40, "SUPERSET_SECRET_KEY": "s" * 40, "AIRFLOW_JWT_SECRET": "j" * 40}
+    secrets = {"P360_PSEUDONYM_KEY": "k" * 40, "P360_TOMBSTONE_KEY": "t" * 40, "SUPERSET_SECRET_KEY": "s" * 40,
+               "AIRFLOW_JWT_SECRET": "j" * 40}  # fmt: skip
     env = {**os.environ, **secrets}
     proc = subprocess.run([exe, "-f", str(COMPOSE), "config"], cwd=ROOT, env=env, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
@@ -63,3 +64,4 @@ def test_stack_structure():
     env = services["airflow-scheduler"]["environment"]
     assert env["AIRFLOW__COSMOS__ENABLE_TELEMETRY"] == "False"
     assert env["P360_PSEUDONYM_KEY"].startswith("${P360_PSEUDONYM_KEY:?")  # no literal secret
+    assert env["P360_TOMBSTONE_KEY"].startswith("${P360_TOMBSTONE_KEY:?")
