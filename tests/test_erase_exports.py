@@ -121,3 +121,19 @@ def test_wearable_vendor_layouts_are_listed_and_rewritten(wearable: Path) -> Non
         assert rewrite_export(path, zhou) and not path.exists()
     untouched = ("Clarity_Export_Schmidt_Anna_2026-10-25.csv", "heartrateseconds_merged.csv")
     assert all((wearable / n).read_bytes() == (VENDORS / n).read_bytes() for n in untouched)
+
+
+def test_gzip_is_rewritten_and_a_truncated_one_deleted(tmp_path: Path) -> None:
+    import gzip
+
+    folder = tmp_path / "exports" / "wearable" / "2026-11-28"
+    folder.mkdir(parents=True)
+    header, mine, other = b"device_serial,measured_at,value\r\n", b"SN-MINE,2026-11-28,1\r\n", b"SN-2,2026-11-28,2\r\n"
+    whole, truncated = folder / "readings.csv.gz", folder / "readings_late.csv.gz"
+    whole.write_bytes(gzip.compress(header + (mine + other) * 50))
+    truncated.write_bytes(gzip.compress(header + (mine + other) * 50)[:-12])  # landing rejects it (no end marker)
+    person = Person(identifiers={"device_serial": {"SN-MINE"}})
+    assert exports_with_person(tmp_path / "exports", person) == sorted([whole, truncated])
+    assert rewrite_export(whole, person) and rewrite_export(truncated, person)
+    assert gzip.decompress(whole.read_bytes()) == header + other * 50
+    assert not truncated.exists()  # a repaired copy would land as new data

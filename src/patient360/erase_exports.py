@@ -17,9 +17,10 @@ way landing reads it:
 
 Rewriting removes exactly the person's lines and keeps every other byte: the file is split at
 its line ends, kept lines are written back as they were read (header, encoding, BOM, CR LF);
-only gzip's own header is new. A file left with no data line, and a single-person vendor
-export, is deleted. The new file is swapped in atomically. Not handled: a quoted CSV field with
-a line break inside (one record on two lines); landing's exports carry none.
+only gzip's own header is new. A file left with no data line, a single-person vendor export
+and a truncated gzip (landing rejects it; a repaired copy would land) are deleted. The new
+file is swapped in atomically. Not handled: a quoted CSV field with a line break inside (one
+record on two lines); landing's exports carry none.
 """
 
 from __future__ import annotations
@@ -87,16 +88,17 @@ def _split_lf(data: AnyStr) -> list[AnyStr]:
     return out + [parts[-1]] if parts[-1] else out
 
 
-def _read(path: Path) -> bytes:
-    """The file's bytes; of a gzip file the content (of a damaged one what can be decompressed)."""
+def _read(path: Path) -> tuple[bytes, bool]:
+    """(the file's bytes, whole?); of a gzip file the content, of a truncated one what can be
+    decompressed (it may hold the person) and False."""
     data = path.read_bytes()
     if not path.name.endswith(".gz"):
-        return data
+        return data, True
     out = zlib.decompressobj(zlib.MAX_WBITS | 16)
     try:
-        return out.decompress(data)
+        return out.decompress(data), out.eof
     except zlib.error:
-        return b""
+        return b"", False
 
 
 def _squeeze(text: str) -> str:
@@ -187,19 +189,35 @@ def person_lines(lines: Lines, needles: Needles, layout: str) -> list[int]:
     return found
 
 
-def _holds(path: Path, needles: Needles) -> tuple[Lines, str, list[int]] | None:
-    """(lines, layout, the person's lines) of a file holding the person, else None."""
-    data = _read(path)
+@dataclass(frozen=True)
+class Hit:
+    """A file that holds the person."""
+
+    lines: Lines
+    layout: str  # Adapter.vendor, or 'native'
+    mine: list[int]  # the person's line indexes (a single-person file: all of it)
+    whole: bool  # False: a truncated gzip (landing rejects it)
+
+    @property
+    def delete_whole(self) -> bool:
+        """Deleted rather than rewritten: one person's vendor export, a file with no other data
+        line, or a truncated gzip (a repaired copy would land as new data)."""
+        kept = len(self.lines.raw) - len(self.mine)
+        return self.layout in SINGLE_PERSON or not self.whole or kept <= int(_has_header(self.lines, self.layout))
+
+
+def _holds(path: Path, needles: Needles) -> Hit | None:
+    """How a file holds the person, or None."""
+    data, whole = _read(path)
     lines = split_lines(data)
     text = b"".join(lines.raw).decode(lines.codec, errors="replace")
     layout = _layout(lines)
     if layout == "apple":
-        serials = _apple_serials(text)
-        return (lines, layout, []) if serials & needles.plain else None
+        return Hit(lines, layout, [], whole) if _apple_serials(text) & needles.plain else None
     if not needles.maybe_in(text):
         return None
     mine = person_lines(lines, needles, layout)
-    return (lines, layout, mine) if mine else None
+    return Hit(lines, layout, mine, whole) if mine else None
 
 
 def _files(exports: Path) -> Iterator[Path]:
@@ -218,16 +236,14 @@ def rewrite_export(path: Path, person) -> bool:
     """Rewrite an export without the person's lines, every other byte kept (atomic swap); a
     single-person vendor export, or a file left without data lines, is deleted. Returns False
     when the file does not hold the person (left as it is)."""
-    held = _holds(path, Needles.of(person))
-    if held is None:
+    hit = _holds(path, Needles.of(person))
+    if hit is None:
         return False
-    lines, layout, mine = held
-    drop = set(mine)
-    kept = [raw for i, raw in enumerate(lines.raw) if i not in drop]
-    if layout in SINGLE_PERSON or len(kept) <= int(_has_header(lines, layout)):
+    if hit.delete_whole:
         path.unlink()
         return True
-    data = lines.bom + b"".join(kept)
+    drop = set(hit.mine)
+    data = hit.lines.bom + b"".join(raw for i, raw in enumerate(hit.lines.raw) if i not in drop)
     if path.name.endswith(".gz"):
         data = gzip.compress(data, mtime=0)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
