@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import SMALL, TEST_KEY
+from helpers import SMALL, TEST_KEY, TEST_TOMBSTONE_KEY
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def pseudonym_key() -> Iterator[str]:
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("P360_PSEUDONYM_KEY", TEST_KEY)
+        mp.setenv("P360_TOMBSTONE_KEY", TEST_TOMBSTONE_KEY)
         for name in ("AIRFLOW__CORE__LOAD_EXAMPLES", "AIRFLOW__COSMOS__ENABLE_TELEMETRY"):
             if name not in os.environ:  # a value set by the caller wins
                 mp.setenv(name, "False")

@@ -16,7 +16,8 @@ AIRFLOW_SERVICES = {"airflow-apiserver", "airflow-scheduler", "airflow-dag-proce
 
 
 CELERY_SERVICES = {"redis", "airflow-worker-1", "airflow-worker-2"}
-SECRETS = {"P360_PSEUDONYM_KEY": "k" * 40, "SUPERSET_SECRET_KEY": "s" * 40, "AIRFLOW_JWT_SECRET": "j" * 40}
+SECRETS = {"P360_PSEUDONYM_KEY": "k" * 40, "P360_TOMBSTONE_KEY": "t" * 40, "SUPERSET_SECRET_KEY": "s" * 40,
+           "AIRFLOW_JWT_SECRET": "j" * 40}  # fmt: skip
 
 
 def _compose() -> str:
@@ -83,6 +84,7 @@ def test_stack_structure():
     env = services["airflow-scheduler"]["environment"]
     assert env["AIRFLOW__COSMOS__ENABLE_TELEMETRY"] == "False"
     assert env["P360_PSEUDONYM_KEY"].startswith("${P360_PSEUDONYM_KEY:?")  # no literal secret
+    assert env["P360_TOMBSTONE_KEY"].startswith("${P360_TOMBSTONE_KEY:?")
 
 
 def test_celery_profile_validates_with_redis_postgres_and_two_workers():

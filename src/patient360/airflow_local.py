@@ -36,6 +36,7 @@ import psutil
 from patient360 import paths
 from patient360.airflow_env import _airflow, airflow_env, prepare_airflow
 from patient360.pseudonym import KEY_FILE_ENV
+from patient360.tombstone_key import TOMBSTONE_KEY_FILE_ENV, project_tombstone_key_file
 
 # (name, airflow sub-command): --skip-serve-logs keeps the log servers from listening on every
 # interface; logs are read from the shared local folder.
@@ -59,7 +60,13 @@ def _jwt_secret(home: Path) -> str:
 
 
 def local_env(
-    home: Path, exports: Path, warehouse: Path, *, port: int = DEFAULT_PORT, key_file: Path | None = None
+    home: Path,
+    exports: Path,
+    warehouse: Path,
+    *,
+    port: int = DEFAULT_PORT,
+    key_file: Path | None = None,
+    tombstone_key_file: Path | None = None,
 ) -> dict[str, str]:
     """The environment every component (and so every task) runs with."""
     env = airflow_env(home, exports, warehouse)
@@ -78,6 +85,8 @@ def local_env(
     )
     if key_file is not None:
         env[KEY_FILE_ENV] = str(key_file)
+    if tombstone_key_file is not None:  # landing checks re-delivered rows against erasure tombstones
+        env[TOMBSTONE_KEY_FILE_ENV] = str(tombstone_key_file)
     return env
 
 
@@ -171,5 +180,7 @@ def demo_airflow(port: int = DEFAULT_PORT) -> LocalAirflow:
     """The local Airflow on the demo's folders: `.airflow/`, `exports/`, the warehouse, the key."""
     home = paths.PROJECT_ROOT / ".airflow"
     key_file = paths.PROJECT_ROOT / ".secrets" / "pseudonym.key"
-    env = local_env(home, paths.exports_dir(), paths.warehouse_path(), port=port, key_file=key_file)
+    tombstone_key_file = project_tombstone_key_file() if project_tombstone_key_file().is_file() else None
+    env = local_env(home, paths.exports_dir(), paths.warehouse_path(), port=port, key_file=key_file,
+                    tombstone_key_file=tombstone_key_file)  # fmt: skip
     return LocalAirflow(env=env, log_dir=home / "components", port=port)

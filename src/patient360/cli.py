@@ -124,8 +124,10 @@ def _cmd_report(args: argparse.Namespace) -> int:
 def _cmd_airflow(args: argparse.Namespace) -> int:
     from patient360.airflow_local import ADMIN_USER, demo_airflow
     from patient360.pseudonym import ensure_key_file, project_key_file
+    from patient360.tombstone_key import ensure_tombstone_key
 
     ensure_key_file(project_key_file())
+    ensure_tombstone_key()
     airflow = demo_airflow(port=args.port)
     env = airflow.env
     print(f"starting Airflow (metadata in {env['AIRFLOW_HOME']}, component logs in {airflow.log_dir}) ...")

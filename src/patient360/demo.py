@@ -27,6 +27,9 @@ TRANSFORM_DAG = "patient360_transform"
 
 
 def _ensure_key() -> None:
+    from patient360.tombstone_key import ensure_tombstone_key
+
+    ensure_tombstone_key()
     if os.environ.get(KEY_ENV):
         return
     key_file = ensure_key_file(paths.PROJECT_ROOT / ".secrets" / "pseudonym.key")

@@ -13,9 +13,11 @@
    of the person's identifiers; every row of every other table (restricted registry, logs,
    intermediate and incremental state, marts, every segment snapshot) whose person_id,
    patient_key or record-id column names the person. The registry keeps a keyed tombstone
-   (`restricted.erasure_tombstones`: HMAC of each normalised identifier, never clear text) so
-   that landing quarantines a re-delivered row with the rule `erased` (land/loader.py), and the
-   highest person_id issued so far, so an erased person's id (and patient_key) is never reused.
+   (`restricted.erasure_tombstones`: HMAC of each normalised identifier under the tombstone key,
+   never clear text) so that landing quarantines a re-delivered row with the rule `erased`
+   (land/erased.py), and the highest person_id issued so far, so an erased person's id (and
+   patient_key) is never reused. The tombstone key is not the pseudonym key: tombstones are
+   one-way and must survive a pseudonym key rotation (patient360.tombstone_key).
 4. Make the bytes disappear: DuckDB keeps deleted values in freed blocks after DELETE,
    CHECKPOINT and VACUUM, so the database is copied into a fresh file (ATTACH; COPY FROM
    DATABASE), which replaces the old one atomically, and the WAL is removed (rewrite_database).
@@ -42,7 +44,7 @@ from pathlib import Path
 
 import duckdb
 
-from patient360.errors import InputMissing, UsageError
+from patient360.errors import ConfigError, InputMissing, UsageError
 from patient360.identifiers import normalise_id_number, normalise_mobile
 from patient360.warehouse import connect
 
@@ -55,8 +57,11 @@ CREATE TABLE IF NOT EXISTS {TOMBSTONES} (
     identifier_type VARCHAR NOT NULL,
     identifier_hmac VARCHAR NOT NULL,
     erased_on       DATE NOT NULL,
-    person_id_floor BIGINT
-)"""
+    person_id_floor BIGINT,
+    key_id          VARCHAR  -- id of the tombstone key (patient360.pseudonym.key_id), never the key
+);
+-- tombstones made before they recorded their key have key_id NULL: landing refuses them
+ALTER TABLE restricted.erasure_tombstones ADD COLUMN IF NOT EXISTS key_id VARCHAR"""
 # Raw rows removed after landing, per file version: the landing reconciliation subtracts them.
 ROWS_REMOVED_DDL = """
 CREATE SCHEMA IF NOT EXISTS audit;
@@ -296,8 +301,31 @@ def delete_person(con: duckdb.DuckDBPyConnection, p: Person) -> dict[str, int]:
     return deleted
 
 
+def check_tombstone_key(con: duckdb.DuckDBPyConnection, key: bytes) -> None:
+    """Refuse a tombstone key other than the one the existing tombstones were made with: they
+    would silently stop matching and an erased person's re-delivered rows would be linked again."""
+    from patient360.pseudonym import key_id
+
+    others = con.execute(
+        f"SELECT DISTINCT coalesce(key_id, 'none recorded') FROM {TOMBSTONES} WHERE key_id IS DISTINCT FROM ?",
+        [key_id(key)],
+    ).fetchall()
+    if others:
+        from patient360.tombstone_key import TOMBSTONE_KEY_FILE_ENV, tombstone_key_source
+
+        raise ConfigError(
+            f"the erasure tombstones were made with tombstone key id(s) {', '.join(sorted(o[0] for o in others))}, "
+            f"but the tombstone key in use ({key_id(key)}, from {tombstone_key_source()}) is another: point "
+            f"{TOMBSTONE_KEY_FILE_ENV} at the key they were made with (docs/privacy_operations.md)"
+        )
+
+
 def add_tombstones(con: duckdb.DuckDBPyConnection, p: Person, key: bytes, shared_mobiles: set[str]) -> int:
+    """Tombstones of the person's identifiers under the tombstone `key` (never the pseudonym key)."""
+    from patient360.pseudonym import key_id
+
     con.execute(TOMBSTONE_DDL)
+    check_tombstone_key(con, key)
     floor = con.execute(
         "SELECT greatest((SELECT coalesce(max(person_id), 0) FROM restricted.person_registry),"
         " (SELECT coalesce(max(person_id), 0) FROM restricted.person_keys))"
@@ -309,8 +337,8 @@ def add_tombstones(con: duckdb.DuckDBPyConnection, p: Person, key: bytes, shared
         if not (kind == "mobile" and v in shared_mobiles)
     }
     con.executemany(
-        f"INSERT INTO {TOMBSTONES} VALUES (?, ?, ?, ?)",
-        [[kind, mark, date.today(), floor] for kind, mark in sorted(rows) if mark],
+        f"INSERT INTO {TOMBSTONES} VALUES (?, ?, ?, ?, ?)",
+        [[kind, mark, date.today(), floor, key_id(key)] for kind, mark in sorted(rows) if mark],
     )
     return len(rows)
 
@@ -407,7 +435,9 @@ def _redact_log(path: Path, needles: list[str]) -> None:
         fh.truncate()
 
 
-def erase_from_warehouse(warehouse: Path, kind: str, value: str, key: bytes) -> tuple[Person, ErasureResult]:
+def erase_from_warehouse(
+    warehouse: Path, kind: str, value: str, tombstone_key: bytes
+) -> tuple[Person, ErasureResult]:
     """Steps 1-4 of the module docstring; the caller rebuilds and publishes."""
     import time
 
@@ -420,7 +450,7 @@ def erase_from_warehouse(warehouse: Path, kind: str, value: str, key: bytes) -> 
         person = collect(con, resolve(con, kind, value))
         shared = _shared_mobiles(con, person)
         con.execute("BEGIN")
-        add_tombstones(con, person, key, shared)
+        add_tombstones(con, person, tombstone_key, shared)
         result = ErasureResult(person_ids=sorted(person.person_ids))
         result.rows_deleted = delete_person(con, person)
         con.execute("COMMIT")
@@ -449,10 +479,14 @@ def erase_person(
 
     from patient360.erase_exports import exports_with_person, rewrite_export
     from patient360.pipeline import stage_publish, stage_transform
-    from patient360.pseudonym import load_key
+    from patient360.pseudonym import key_id, load_key
+    from patient360.tombstone_key import load_tombstone_key
 
     warehouse = Path(warehouse)
-    person, result = erase_from_warehouse(warehouse, kind, value, load_key())
+    tombstone_key = load_tombstone_key()  # both keys are checked before anything is deleted
+    if key_id(tombstone_key) == key_id(load_key()):
+        raise ConfigError("the tombstone key must not be the pseudonym key: a key rotation would orphan the tombstones")
+    person, result = erase_from_warehouse(warehouse, kind, value, tombstone_key)
     t0 = time.perf_counter()
     # dbt artifacts next to the warehouse (scanned below), never in the project folder
     stage_transform(warehouse, target_dir=warehouse.parent / "dbt" / "erase")
@@ -463,14 +497,18 @@ def erase_person(
     stage_publish(warehouse, out_dir=published)
     result.artifacts_removed += prune_releases(published)
     result.seconds["publish"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
     result.artifacts_removed += remove_derived_artifacts(warehouse, person.needles())
     for root in {warehouse.parent, published}:  # the check a privacy officer would run
         result.leftovers.update({str(p): h for p, h in scan_tree(root, person.needles() - person.names).items()})
+    result.seconds["scan"] = time.perf_counter() - t0
     if exports is not None:
+        t0 = time.perf_counter()
         for path in exports_with_person(Path(exports), person):
             if rewrite_exports:
                 rewrite_export(path, person)
                 result.exports_rewritten.append(str(path))
             else:
                 result.exports_found.append(str(path))
+        result.seconds["exports"] = time.perf_counter() - t0
     return result

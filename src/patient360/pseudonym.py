@@ -47,45 +47,57 @@ def project_key_file() -> Path:
     return PROJECT_ROOT / ".secrets" / "pseudonym.key"
 
 
-def key_source() -> str:
-    """Where the key comes from, by the one precedence: P360_PSEUDONYM_KEY, then the file
-    named by P360_PSEUDONYM_KEY_FILE, then the project's .secrets/pseudonym.key."""
-    if os.environ.get(KEY_ENV):
-        return KEY_ENV
-    if os.environ.get(KEY_FILE_ENV):
-        return f"{KEY_FILE_ENV}={os.environ[KEY_FILE_ENV]}"
-    if project_key_file().is_file():
-        return str(project_key_file())
+def secret_source(env: str, file_env: str, project_file: Path) -> str:
+    """Where a secret comes from, by the one precedence of every key the project uses: the
+    variable `env`, then the file named by `file_env`, then the project's `.secrets/` file."""
+    if os.environ.get(env):
+        return env
+    if os.environ.get(file_env):
+        return f"{file_env}={os.environ[file_env]}"
+    if project_file.is_file():
+        return str(project_file)
     return ""
 
 
-def load_key() -> bytes:
-    key = os.environ.get(KEY_ENV)
-    if not key and os.environ.get(KEY_FILE_ENV):
-        path = Path(os.environ[KEY_FILE_ENV])
+def read_secret(env: str, file_env: str, project_file: Path, what: str) -> str:
+    """The secret by that precedence ('' when none of the three places holds one)."""
+    secret = os.environ.get(env)
+    if not secret and os.environ.get(file_env):
+        path = Path(os.environ[file_env])
         if not path.is_file():
-            raise PseudonymKeyError(f"{KEY_FILE_ENV} names {path}, which does not exist")
-        key = path.read_text(encoding="utf-8").strip()
-    if not key and project_key_file().is_file():
-        key = project_key_file().read_text(encoding="utf-8").strip()
+            raise PseudonymKeyError(f"{file_env} names {path}, which does not exist (the {what})")
+        secret = path.read_text(encoding="utf-8").strip()
+    if not secret and project_file.is_file():
+        secret = project_file.read_text(encoding="utf-8").strip()
+    return secret or ""
+
+
+def key_source() -> str:
+    """Where the key comes from, by the one precedence: P360_PSEUDONYM_KEY, then the file
+    named by P360_PSEUDONYM_KEY_FILE, then the project's .secrets/pseudonym.key."""
+    return secret_source(KEY_ENV, KEY_FILE_ENV, project_key_file())
+
+
+def load_key() -> bytes:
+    key = read_secret(KEY_ENV, KEY_FILE_ENV, project_key_file(), "pseudonym key")
     if not key:
         raise PseudonymKeyError(
             f"no pseudonym key: export {KEY_ENV} (a secret of at least {MIN_KEY_LENGTH} characters), "
             f"or point {KEY_FILE_ENV} at a file holding it; `make demo` creates {project_key_file()}"
         )
     check_key_strength(key.encode("utf-8"))
-    _say_which_key(key_source(), key_id(key.encode("utf-8")))
+    announce_key(key_source(), key_id(key.encode("utf-8")))
     return key.encode("utf-8")
 
 
 _ANNOUNCED: set[tuple[str, str]] = set()
 
 
-def _say_which_key(source: str, kid: str) -> None:
+def announce_key(source: str, kid: str, what: str = "pseudonym key") -> None:
     """One line per process and key: which of the three places the key came from (never the key)."""
     if (source, kid) not in _ANNOUNCED:
         _ANNOUNCED.add((source, kid))
-        log.info("pseudonym key %s from %s", kid, source)
+        log.info("%s %s from %s", what, kid, source)
 
 
 def _bits_per_char(text: str) -> float:
@@ -93,15 +105,15 @@ def _bits_per_char(text: str) -> float:
     return -sum(n / len(text) * math.log2(n / len(text)) for n in counts.values())
 
 
-def check_key_strength(key: bytes) -> None:
+def check_key_strength(key: bytes, name: str = KEY_ENV) -> None:
     """Refuse keys shorter than MIN_KEY_LENGTH bytes or of low entropy (never echoing the key)."""
     if len(key) < MIN_KEY_LENGTH:
-        raise PseudonymKeyError(f"{KEY_ENV} is too short: use at least {MIN_KEY_LENGTH} bytes")
+        raise PseudonymKeyError(f"{name} is too short: use at least {MIN_KEY_LENGTH} bytes")
     text = key.decode("utf-8", errors="replace")
     weak = len(set(text)) < MIN_KEY_DISTINCT or _bits_per_char(text) < MIN_KEY_BITS_PER_CHAR
     if weak or len(zlib.compress(key, 9)) < MIN_KEY_LENGTH:
         raise PseudonymKeyError(
-            f"{KEY_ENV} has too little entropy (repeated or few distinct characters): "
+            f"{name} has too little entropy (repeated or few distinct characters): "
             "use a random secret, e.g. `python -c 'import secrets; print(secrets.token_hex(32))'`"
         )
 

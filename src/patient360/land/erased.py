@@ -1,11 +1,14 @@
 """Landing rule `erased`: a row of a person erased from the warehouse is never landed again.
 
 `patient360 erase` leaves keyed tombstones (`restricted.erasure_tombstones`: HMAC of each
-normalised identifier, patient360.erase). A re-delivered or late export row whose MRN, CRM
+normalised identifier under the tombstone key, patient360.erase and patient360.tombstone_key;
+not the pseudonym key, so a key rotation leaves them matching). A re-delivered or late export row whose MRN, CRM
 contact id, platform user id, binding id, device serial, resident ID number, mobile or
 WeChat union id matches a tombstone is quarantined with rule `erased`, whatever other rule it
 broke, and without its raw text (keeping it would undo the erasure). Files are checked only
-when tombstones exist, so landing without erasures pays nothing and needs no key here.
+when tombstones exist, so landing without erasures pays nothing and needs no tombstone key;
+with tombstones, a missing tombstone key or one other than theirs stops the landing (rows of
+an erased person must never slip through).
 """
 
 from __future__ import annotations
@@ -30,17 +33,19 @@ def _has_tombstones(con: duckdb.DuckDBPyConnection) -> bool:
 
 
 def _register(con: duckdb.DuckDBPyConnection) -> None:
-    from patient360.erase import tombstone_hmac
-    from patient360.pseudonym import load_key
+    from patient360.erase import check_tombstone_key, tombstone_hmac
+    from patient360.tombstone_key import load_tombstone_key
 
-    key = load_key()
+    known = con.execute("SELECT count(*) FROM duckdb_functions() WHERE function_name = ?", [UDF]).fetchall()
+    if known[0][0]:  # once per connection (a landing run's files share one)
+        return
+    key = load_tombstone_key()
+    check_tombstone_key(con, key)
 
     def mark(kind: str, value: str) -> str | None:
         return tombstone_hmac(kind, value, key)
 
-    known = con.execute("SELECT count(*) FROM duckdb_functions() WHERE function_name = ?", [UDF]).fetchall()
-    if not known[0][0]:  # once per connection (a landing run's files share one)
-        con.create_function(UDF, mark, ["VARCHAR", "VARCHAR"], "VARCHAR")
+    con.create_function(UDF, mark, ["VARCHAR", "VARCHAR"], "VARCHAR")
 
 
 def mark_erased(con: duckdb.DuckDBPyConnection, contract: Contract) -> None:
