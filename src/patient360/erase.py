@@ -435,9 +435,7 @@ def _redact_log(path: Path, needles: list[str]) -> None:
         fh.truncate()
 
 
-def erase_from_warehouse(
-    warehouse: Path, kind: str, value: str, tombstone_key: bytes
-) -> tuple[Person, ErasureResult]:
+def erase_from_warehouse(warehouse: Path, kind: str, value: str, tombstone_key: bytes) -> tuple[Person, ErasureResult]:
     """Steps 1-4 of the module docstring; the caller rebuilds and publishes."""
     import time
 

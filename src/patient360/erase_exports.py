@@ -82,7 +82,7 @@ def split_lines(data: bytes) -> Lines:
 
 
 def _split_lf(data: AnyStr) -> list[AnyStr]:
-    nl = data[:0] + (b"\n" if isinstance(data, bytes) else "\n")  # type: ignore[operator]
+    nl = data[:0] + (b"\n" if isinstance(data, bytes) else "\n")
     parts = data.split(nl)
     out = [p + nl for p in parts[:-1]]
     return out + [parts[-1]] if parts[-1] else out
@@ -153,7 +153,8 @@ def _fields(text: str, delimiter: str) -> list[object]:
             return list(_json_values(json.loads(text)))
         except ValueError:
             pass  # a broken JSON line: its CSV-ish split still finds quoted ids
-    return next(csv.reader([text], delimiter=delimiter), [])
+    row: list[object] = list(next(csv.reader([text], delimiter=delimiter), []))
+    return row
 
 
 def _layout(lines: Lines) -> str:
