@@ -84,9 +84,15 @@ def _cmd_land(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from patient360.pipeline import run_pipeline
+    from patient360.pipeline import run_pipeline, run_spark_pipeline
 
-    result = run_pipeline(exports_dir=args.exports, warehouse=args.warehouse, day=args.date)
+    if args.target == "spark":  # --warehouse names the Spark warehouse folder
+        folder = args.warehouse or paths.spark_warehouse_dir()
+        result = run_spark_pipeline(exports_dir=args.exports, folder=folder, day=args.date)
+    else:
+        result = run_pipeline(
+            exports_dir=args.exports, warehouse=args.warehouse or paths.warehouse_path(), day=args.date
+        )
     print(result.render())
     return EXIT_OK if result.ok else EXIT_DATA
 
@@ -319,7 +325,16 @@ def _add_pipeline_commands(sub: argparse._SubParsersAction) -> None:
 
     r = sub.add_parser("run", help="land -> dbt build -> gates -> publish, in-process without a scheduler")
     r.add_argument("--exports", type=Path, required=True)
-    r.add_argument("--warehouse", type=Path, default=paths.warehouse_path())
+    r.add_argument(
+        "--target",
+        choices=["duckdb", "spark"],
+        default="duckdb",
+        help="duckdb (default): the embedded warehouse file; spark: dbt on a local Spark session, tables as "
+        "Parquet (docs/scale.md)",
+    )
+    r.add_argument(
+        "--warehouse", type=Path, default=None, help="DuckDB file (duckdb), or the Spark warehouse folder (spark)"
+    )
     r.add_argument("--date", type=_date, default=None, help="as-of date (default: latest landed partition)")
     r.set_defaults(func=_cmd_run)
 

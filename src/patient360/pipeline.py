@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from patient360.dbt_runner import run_dbt
 from patient360.errors import GateFailed, InputMissing, P360Error
@@ -155,6 +157,66 @@ def _land_complete(exports_dir: Path, warehouse: Path, day: date | None, result:
     return report
 
 
+def _run_steps(steps: list[tuple[str, Callable[[], Any]]], result: PipelineResult) -> PipelineResult:
+    for name, step in steps:
+        started = time.perf_counter()
+        try:
+            out = step()
+        except Exception as exc:
+            exc.add_note(f"stage: {name}")
+            raise
+        finally:
+            result.timings[name] = time.perf_counter() - started
+        if name == "publish":
+            result.messages += [f"published {tier} tier to {r.duckdb_path}" for tier, r in out.tiers.items()]
+    result.messages += result.data_problems
+    result.ok = not result.data_problems
+    return result
+
+
+def stage_spark_transform(folder: Path, as_of: date | None = None, *, target_dir: Path | None = None):
+    """`dbt build --target spark` on a local Spark session over the folder's raw Parquet zone
+    (patient360.spark_engine); returns dbt's node results."""
+    from patient360.spark_engine import run_dbt_spark, spark_session
+    from patient360.spark_raw import register_raw_tables
+
+    register_raw_tables(spark_session(folder), Path(folder))
+    dbt_vars = {"as_of_date": as_of.isoformat()} if as_of else None
+    args = ["build", "--exclude-resource-type", "unit_test"]
+    return run_dbt_spark(args, Path(folder), target_dir=target_dir, dbt_vars=dbt_vars)
+
+
+def run_spark_pipeline(exports_dir: Path, folder: Path, day: date | None = None) -> PipelineResult:
+    """The same run on the Spark target: land as Parquet (files in parallel), dbt build on Spark,
+    then the gates and the release on the Spark tables' Parquet through a catalogue of views
+    (patient360.spark_release). Releases go to <folder>/published."""
+    from patient360.land.parquet_sink import land_to_parquet
+    from patient360.pseudonym import load_key
+    from patient360.spark_release import build_catalogue
+
+    load_key()
+    folder = Path(folder).resolve()
+    result = PipelineResult(ok=False)
+    catalogue = folder / "catalogue.duckdb"
+
+    def land() -> None:
+        report = land_to_parquet(exports_dir, folder, day=day)
+        if not report.complete:
+            raise InputMissing("export partitions missing: " + ", ".join(report.missing_partitions))
+        if not report.ok:
+            result.data_problems.append("some export files were rejected or failed (see the landing report)")
+            result.data_problems += report.problems()
+
+    steps: list[tuple[str, Callable[[], Any]]] = [
+        ("land", land),
+        ("transform", lambda: stage_spark_transform(folder, day, target_dir=folder / "target")),
+        ("catalogue", lambda: build_catalogue(folder)),
+        ("gates", lambda: stage_gates(catalogue)),
+        ("publish", lambda: stage_publish(catalogue, out_dir=folder / "published")),
+    ]
+    return _run_steps(steps, result)
+
+
 def run_pipeline(exports_dir: Path, warehouse: Path, day: date | None = None) -> PipelineResult:
     """Land every pending partition (or `day`), build, gate, publish, purge: in-process, no scheduler.
 
@@ -174,17 +236,4 @@ def run_pipeline(exports_dir: Path, warehouse: Path, day: date | None = None) ->
         ("publish", lambda: stage_publish(warehouse)),
         ("purge", lambda: stage_purge(warehouse)),
     ]
-    for name, step in steps:
-        started = time.perf_counter()
-        try:
-            out = step()
-        except Exception as exc:
-            exc.add_note(f"stage: {name}")
-            raise
-        finally:
-            result.timings[name] = time.perf_counter() - started
-        if name == "publish":
-            result.messages += [f"published {tier} tier to {r.duckdb_path}" for tier, r in out.tiers.items()]
-    result.messages += result.data_problems
-    result.ok = not result.data_problems
-    return result
+    return _run_steps(steps, result)
