@@ -6,8 +6,8 @@
     case
         when {{ band }} in ('unknown', '90+', 'suppressed') or {{ band }} not like '__-__' then {{ band }}
         else
-            lpad(cast((cast(split_part({{ band }}, '-', 1) as integer) // 20) * 20 as varchar), 2, '0')
-            || '-' || lpad(cast((cast(split_part({{ band }}, '-', 1) as integer) // 20) * 20 + 19 as varchar), 2, '0')
+            lpad(cast(({{ p360_int_div("cast(split_part(" ~ band ~ ", '-', 1) as integer)", '20') }}) * 20 as {{ dbt.type_string() }}), 2, '0')
+            || '-' || lpad(cast(({{ p360_int_div("cast(split_part(" ~ band ~ ", '-', 1) as integer)", '20') }}) * 20 + 19 as {{ dbt.type_string() }}), 2, '0')
     end
 {%- endmacro %}
 
@@ -39,7 +39,7 @@
             then make_date(cast(left({{ period }}, 4) as integer), cast(right({{ period }}, 1) as integer) * 3 - 2, 1)
         when {{ period }} like '____-__'
             then make_date(cast(left({{ period }}, 4) as integer), cast(right({{ period }}, 2) as integer), 1)
-        when {{ period }} similar to '[0-9]{4}' then make_date(cast({{ period }} as integer), 1, 1)
+        when {{ p360_full_match(period, '[0-9]{4}') }} then make_date(cast({{ period }} as integer), 1, 1)
     end
 {%- endmacro %}
 

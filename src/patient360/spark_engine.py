@@ -78,7 +78,10 @@ def spark_session(folder: Path | None = None) -> SparkSession:
         .config("spark.sql.sources.default", "parquet")
         # `create table ... as select` without USING makes a Parquet data-source table, not a Hive text table
         .config("spark.sql.legacy.createHiveTableByDefault", "false")
+        # DuckDB semantics for the models' arithmetic: x / 0 is NULL, not an error (Spark 4 defaults to ANSI)
+        .config("spark.sql.ansi.enabled", "false")
         .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
         .enableHiveSupport()
         .getOrCreate()
     )

@@ -20,7 +20,7 @@ with as_of as (
 
 horizons as (
     select cast(h.horizon_days as integer) as horizon_days
-    from unnest({{ var('ltv_horizons_days') }}) as h (horizon_days)
+    from {{ p360_values(var('ltv_horizons_days'), 'h', 'horizon_days') }}
 ),
 
 people as (
@@ -53,7 +53,7 @@ person_revenue as (
         p.channel,
         p.campaign_id,
         h.horizon_days,
-        date_diff('day', p.acquired_date, e.event_date) as day_offset,
+        {{ p360_date_diff('day', "p.acquired_date", "e.event_date") }} as day_offset,
         sum(e.revenue) as revenue
     from people as p
     cross join horizons as h

@@ -51,11 +51,12 @@ latest as (
         mb.person_id,
         months.month,
         case mb.programme
-            when 'diabetes' then arg_max(ms.hba1c_pct < {{ var('hba1c_target_pct') }}, ms.measured_date)
-            else arg_max(
-                ms.sbp < {{ var('sbp_target_mmhg') }} and ms.dbp < {{ var('dbp_target_mmhg') }},
-                [date_diff('day', date '1970-01-01', ms.measured_date), case ms.measure_source when 'device' then 1 else 0 end]
-            )
+            when 'diabetes' then {{ p360_arg_max('ms.hba1c_pct < ' ~ var('hba1c_target_pct'), 'ms.measured_date') }}
+            else {{ p360_arg_max(
+                'ms.sbp < ' ~ var('sbp_target_mmhg') ~ ' and ms.dbp < ' ~ var('dbp_target_mmhg'),
+                p360_list([p360_date_diff('day', "date '1970-01-01'", 'ms.measured_date'),
+                    "case ms.measure_source when 'device' then 1 else 0 end"])
+            ) }}
         end as is_controlled
     from members as mb
     inner join months on mb.member_from <= months.month_end

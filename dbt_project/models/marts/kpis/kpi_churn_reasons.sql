@@ -28,7 +28,7 @@ signal_rows as (
         a.churn_risk_level,
         reasons.reason
     from at_risk as a
-    cross join unnest(string_split(a.churn_risk_reasons, ';')) as reasons (reason)
+    {{ p360_cross_join_unnest(p360_split('a.churn_risk_reasons', ';'), 'reasons', 'reason') }}
     where reasons.reason <> ''
 ),
 

@@ -71,7 +71,7 @@ churned as (
     group by s.month, s.month_end, s.person_id, s.member_at_start, s.last_join_date
     having
         not s.member_at_start
-        or date_diff('day', greatest(max(i.occurred_date), s.last_join_date), s.month)
+        or {{ p360_date_diff('day', "greatest(max(i.occurred_date), s.last_join_date)", "s.month") }}
         > {{ var('community_churn_days') }}
 ),
 

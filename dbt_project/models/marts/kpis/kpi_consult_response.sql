@@ -24,8 +24,8 @@ by_day as (
         coalesce(specialty, '(all)') as specialty,
         count(*) as requested_count,
         count(response_minutes) as answered_count,
-        quantile_cont(response_minutes, 0.5) as p50_response_minutes,
-        quantile_cont(response_minutes, 0.9) as p90_response_minutes,
+        {{ p360_quantile_cont("response_minutes", "0.5") }} as p50_response_minutes,
+        {{ p360_quantile_cont("response_minutes", "0.9") }} as p90_response_minutes,
         count(*) filter (where within_target) as within_target_count,
         count(*) filter (where urgency = 'critical') as critical_count,
         count(*) filter (

@@ -15,7 +15,7 @@ with as_of as (
 
 horizons as (
     select cast(h.horizon_days as integer) as horizon_days
-    from unnest({{ var('ltv_horizons_days') }}) as h (horizon_days)
+    from {{ p360_values(var('ltv_horizons_days'), 'h', 'horizon_days') }}
 ),
 
 segments as (

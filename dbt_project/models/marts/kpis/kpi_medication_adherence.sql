@@ -46,14 +46,14 @@ windows as (
     select
         cast(w.window_days as integer) as window_days,
         cast(ceil(w.window_days / {{ var('followup_window_days') }}) as integer) as periods
-    from unnest({{ var('adherence_windows_days') }}) as w (window_days)
+    from {{ p360_values(var('adherence_windows_days'), 'w', 'window_days') }}
 ),
 
 contacts as (
     select
         e.person_id,
         -- 0 = the period ending on the as-of date, 1 = the one before, ...
-        date_diff('day', e.event_date, as_of.as_of_date) // {{ var('followup_window_days') }} as period_index
+        {{ p360_int_div(p360_date_diff('day', 'e.event_date', 'as_of.as_of_date'), var('followup_window_days')) }} as period_index
     from {{ ref('int_patient__events') }} as e
     cross join as_of
     where

@@ -42,7 +42,7 @@ states as (
         months.month,
         months.month_end,
         pd.person_id,
-        date_diff('day', max(pd.activity_date), any_value(months.month)) as days_inactive
+        {{ p360_date_diff('day', "max(pd.activity_date)", "any_value(months.month)") }} as days_inactive
     from months
     inner join person_days as pd on months.month > pd.activity_date
     group by months.month, months.month_end, pd.person_id

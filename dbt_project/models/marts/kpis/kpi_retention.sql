@@ -21,7 +21,7 @@ persons as (
 
 horizons as (
     select cast(h.horizon_days as integer) as horizon_days
-    from unnest({{ var('retention_horizons_days') }}) as h (horizon_days)
+    from {{ p360_values(var('retention_horizons_days'), 'h', 'horizon_days') }}
 ),
 
 windows as (

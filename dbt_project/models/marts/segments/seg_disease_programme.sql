@@ -66,14 +66,14 @@ select
     as_of.as_of_date,
     {{ person_month('p.first_diagnosed_date') }} as first_diagnosed_date,
     -- from the first day of the published diagnosis month: the exact day would undo the month
-    date_diff('day', {{ person_month('p.first_diagnosed_date') }}, as_of.as_of_date) as days_since_diagnosis,
+    {{ p360_date_diff('day', person_month('p.first_diagnosed_date'), 'as_of.as_of_date') }} as days_since_diagnosis,
     coalesce(
         p.fixed_stage,
         case
-            when date_diff('day', p.first_diagnosed_date, as_of.as_of_date) <= {{ var('programme_new_days') }}
+            when {{ p360_date_diff('day', "p.first_diagnosed_date", "as_of.as_of_date") }} <= {{ var('programme_new_days') }}
                 then 'newly_diagnosed'
             when p.programme = 'diabetes' then 'long_term_managed'
-            when date_diff('year', p.first_diagnosed_date, as_of.as_of_date) >= {{ var('oncology_rehab_years') }}
+            when {{ p360_date_diff('year', "p.first_diagnosed_date", "as_of.as_of_date") }} >= {{ var('oncology_rehab_years') }}
                 then 'long_term_rehabilitation'
             else 'in_treatment'
         end
