@@ -14,9 +14,9 @@
 {% macro p360_date_diff(part, start, end) %}{{ return(adapter.dispatch('p360_date_diff', 'patient360')(part, start, end)) }}{% endmacro %}
 {% macro default__p360_date_diff(part, start, end) %}date_diff('{{ part }}', {{ start }}, {{ end }}){% endmacro %}
 {% macro spark__p360_date_diff(part, start, end) -%}
-    {%- if part == 'day' -%} datediff(cast({{ end }} as date), cast({{ start }} as date))
-    {%- elif part == 'month' -%} ((year({{ end }}) * 12 + month({{ end }})) - (year({{ start }}) * 12 + month({{ start }})))
-    {%- elif part == 'year' -%} (year({{ end }}) - year({{ start }}))
+    {%- if part == 'day' -%} cast(datediff(cast({{ end }} as date), cast({{ start }} as date)) as bigint)
+    {%- elif part == 'month' -%} cast((year({{ end }}) * 12 + month({{ end }})) - (year({{ start }}) * 12 + month({{ start }})) as bigint)
+    {%- elif part == 'year' -%} cast(year({{ end }}) - year({{ start }}) as bigint)
     {%- elif part == 'second' -%} timestampdiff(SECOND, date_trunc('SECOND', {{ start }}), date_trunc('SECOND', {{ end }}))
     {%- else -%} {{ exceptions.raise_compiler_error('p360_date_diff: no Spark form for ' ~ part) }}
     {%- endif -%}
@@ -81,3 +81,24 @@
 {% macro p360_full_match(expr, pattern) %}{{ return(adapter.dispatch('p360_full_match', 'patient360')(expr, pattern)) }}{% endmacro %}
 {% macro default__p360_full_match(expr, pattern) %}{{ expr }} similar to '{{ pattern }}'{% endmacro %}
 {% macro spark__p360_full_match(expr, pattern) %}{{ expr }} rlike '^(?:{{ pattern }})$'{% endmacro %}
+
+{#- Distinct non-null values of `expr` in a window (Spark has no DISTINCT window aggregate). -#}
+{% macro p360_count_distinct_over(expr, window) %}{{ return(adapter.dispatch('p360_count_distinct_over', 'patient360')(expr, window)) }}{% endmacro %}
+{% macro default__p360_count_distinct_over(expr, window) %}count(distinct {{ expr }}) over {{ window }}{% endmacro %}
+{% macro spark__p360_count_distinct_over(expr, window) %}size(collect_set({{ expr }}) over {{ window }}){% endmacro %}
+
+{#- Every column of the FROM relation except these. -#}
+{% macro p360_star_except(columns) %}{{ return(adapter.dispatch('p360_star_except', 'patient360')(columns)) }}{% endmacro %}
+{% macro default__p360_star_except(columns) %}* exclude ({{ columns | join(', ') }}){% endmacro %}
+{% macro spark__p360_star_except(columns) %}* except ({{ columns | join(', ') }}){% endmacro %}
+
+{#- Every column of the FROM relation, these ({name: expression}) replaced (on Spark they move
+    to the end; models select by name). -#}
+{% macro p360_star_replace(replacements) %}{{ return(adapter.dispatch('p360_star_replace', 'patient360')(replacements)) }}{% endmacro %}
+{% macro default__p360_star_replace(replacements) -%}
+    * replace ({% for name, expr in replacements.items() %}{{ expr }} as {{ name }}{{ ", " if not loop.last }}{% endfor %})
+{%- endmacro %}
+{% macro spark__p360_star_replace(replacements) -%}
+    * except ({{ replacements.keys() | join(', ') }}),
+    {% for name, expr in replacements.items() %}{{ expr }} as {{ name }}{{ ", " if not loop.last }}{% endfor %}
+{%- endmacro %}

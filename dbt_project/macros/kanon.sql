@@ -64,5 +64,5 @@
 {#- A class (window w) is published when it holds >= k people and >= l distinct sensitive values,
     or nobody in it has one: a group without any chronic programme discloses nothing sensitive -#}
 {% macro kanon_class_ok(k, l) -%}
-    (count(*) over w >= {{ k }} and (count(distinct sensitive) over w >= {{ l }} or bool_and(sensitive = 'none') over w))
+    (count(*) over w >= {{ k }} and ({{ p360_count_distinct_over('sensitive', 'w') }} >= {{ l }} or bool_and(sensitive = 'none') over w))
 {%- endmacro %}

@@ -49,7 +49,7 @@ with demo as (
 
     step{{ loop.index }} as (
         select
-            * exclude (ok, {{ col }}, gen_level),
+            {{ p360_star_except(['ok', col, 'gen_level']) }},
             case when ok then {{ col }} else {{ up }} end as {{ col }},
             case when ok then gen_level else {{ loop.index }} end as gen_level
         from checked{{ loop.index }}

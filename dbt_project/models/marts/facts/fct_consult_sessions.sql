@@ -10,15 +10,15 @@
 -- and the post-hook deletes stored rows whose keyed id is no longer issued (a rotated key),
 -- so an incremental run equals a full refresh (proved by tests/test_dbt_incremental.py).
 {{ config(
-    materialized='incremental',
+    materialized=p360_row_incremental(),
     unique_key='session_id',
     incremental_strategy='delete+insert',
     on_schema_change='fail',
-    post_hook="delete from {{ this }} where session_id not in (select p360_pseudonym('consult_session:' || session_id) from {{ ref('int_consult__sessions_keyed') }})"
+    post_hook="{{ p360_delete_hook('delete from ' ~ this ~ \" where session_id not in (select p360_pseudonym('consult_session:' || session_id) from \" ~ ref('int_consult__sessions_keyed') ~ ')') }}"
 ) }}
 
 with keyed as (
-    select * replace (p360_pseudonym('consult_session:' || session_id) as session_id)
+    select {{ p360_star_replace({'session_id': "p360_pseudonym('consult_session:' || session_id)"}) }}
     from {{ ref('int_consult__sessions_keyed') }}
 ),
 

@@ -8,12 +8,13 @@
 -- whose readings lost their attribution go too; rows of keys without a device binding any
 -- more are deleted (post-hook), so an incremental run equals a full refresh.
 {{ config(
-    materialized='incremental',
+    materialized=p360_row_incremental(),
     unique_key=['patient_key', 'measured_date', 'metric'],
     incremental_strategy='delete+insert',
+    partition_by=p360_partition_by('measured_date'),
     on_schema_change='fail',
     pre_hook="{% if is_incremental() %}delete from {{ this }} where {{ wearable_fact_scope(this, ref('int_wearable__daily_keyed')) }}{% endif %}",
-    post_hook="delete from {{ this }} where patient_key not in (select patient_key from {{ ref('int_wearable__bindings_keyed') }})"
+    post_hook="{{ p360_delete_hook('delete from ' ~ this ~ ' where patient_key not in (select patient_key from ' ~ ref('int_wearable__bindings_keyed') ~ ')') }}"
 ) }}
 -- depends_on: {{ ref('int_wearable__bindings_keyed') }}
 

@@ -31,7 +31,7 @@ coverage_runs as (
     select
         person_id,
         activity_date,
-        sum(case when activity_date - prev_date <= 29 then 0 else 1 end)
+        sum(case when {{ p360_date_diff('day', 'prev_date', 'activity_date') }} <= 29 then 0 else 1 end)
             over (partition by person_id order by activity_date rows unbounded preceding) as run_no
     from (
         select
