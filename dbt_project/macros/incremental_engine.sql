@@ -25,3 +25,20 @@
 {% macro p360_delete_hook(sql) %}{{ return(adapter.dispatch('p360_delete_hook', 'patient360')(sql)) }}{% endmacro %}
 {% macro default__p360_delete_hook(sql) %}{{ return(sql) }}{% endmacro %}
 {% macro spark__p360_delete_hook(sql) %}{{ return('') }}{% endmacro %}
+
+{#- The persistent person registry (person_registry, person_keys, person_survivors: keyed by row,
+    never rebuilt: full_refresh=false) must update rows in place. DuckDB: the adapter's
+    delete+insert. Spark: MERGE, which needs a table format with row updates (Delta or Iceberg:
+    var spark_file_format). On plain Parquet the first build works (nothing to update), and a
+    later run stops here rather than append a second row per record. -#}
+{% macro p360_registry_strategy() %}{{ return(adapter.dispatch('p360_registry_strategy', 'patient360')()) }}{% endmacro %}
+{% macro default__p360_registry_strategy() %}{{ return(none) }}{% endmacro %}
+{% macro spark__p360_registry_strategy() %}
+    {%- if var('spark_file_format', 'parquet') in ('delta', 'iceberg', 'hudi') -%}{{ return('merge') }}{%- endif -%}
+    {%- if execute and is_incremental() -%}
+        {{ exceptions.raise_compiler_error(
+            'the person registry (' ~ this ~ ') is updated in place: on Spark that needs Delta or Iceberg tables '
+            ~ '(--vars "{spark_file_format: delta}", docs/scale.md); plain Parquet supports only the first build') }}
+    {%- endif -%}
+    {{ return('append') }}
+{% endmacro %}
