@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import shutil
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -60,8 +60,10 @@ def engines(tmp_path_factory: pytest.TempPathFactory):
     spark = spark_session(root / "spark")
     bridge_raw_from_duckdb(warehouse, spark, root / "spark" / "raw")
     run_dbt_spark(BUILD, root / "spark", target_dir=root / "spark" / "target", dbt_vars=dbt_vars)
-    print(f"\ndbt build of {DATASET['patients']} patients: DuckDB {duck_seconds:.0f}s, "
-          f"Spark {time.monotonic() - started:.0f}s (session start and raw bridge included)")
+    print(
+        f"\ndbt build of {DATASET['patients']} patients: DuckDB {duck_seconds:.0f}s, "
+        f"Spark {time.monotonic() - started:.0f}s (session start and raw bridge included)"
+    )
     return warehouse, spark
 
 
@@ -72,7 +74,7 @@ def _canonical(value):
     if isinstance(value, (int, float, Decimal)):
         return float(value)
     if isinstance(value, datetime) and value.tzinfo is not None:
-        return value.astimezone(timezone.utc).replace(tzinfo=None)
+        return value.astimezone(UTC).replace(tzinfo=None)
     return value
 
 
@@ -100,9 +102,12 @@ def _duck_table(warehouse: Path, schema: str, table: str) -> tuple[list[str], li
 
 def _mart_tables(warehouse: Path) -> list[str]:
     with duckdb.connect(str(warehouse), read_only=True) as con:
-        return [r[0] for r in con.execute(
-            "select table_name from information_schema.tables where table_schema = 'marts' order by 1"
-        ).fetchall()]
+        return [
+            r[0]
+            for r in con.execute(
+                "select table_name from information_schema.tables where table_schema = 'marts' order by 1"
+            ).fetchall()
+        ]
 
 
 def _differences(warehouse: Path, spark, table: str) -> list[str]:
@@ -117,8 +122,10 @@ def _differences(warehouse: Path, spark, table: str) -> list[str]:
     for a, b in zip(left, right, strict=True):
         bad = [c for c, x, y in zip(columns, a, b, strict=True) if not _same(x, y)]
         if bad:
-            return [f"{table}: first differing row, columns {bad}: DuckDB {dict(zip(columns, a, strict=True))} "
-                    f"vs Spark {dict(zip(columns, b, strict=True))}"]
+            return [
+                f"{table}: first differing row, columns {bad}: DuckDB {dict(zip(columns, a, strict=True))} "
+                f"vs Spark {dict(zip(columns, b, strict=True))}"
+            ]
     return []
 
 

@@ -70,8 +70,10 @@ def spark_session(folder: Path | None = None) -> SparkSession:
         SparkSession.builder.master("local[*]")
         .appName("patient360")
         .config("spark.sql.warehouse.dir", str(root / "tables"))
-        .config("spark.hadoop.javax.jdo.option.ConnectionURL",
-                f"jdbc:derby:;databaseName={root / 'metastore_db'};create=true")
+        .config(
+            "spark.hadoop.javax.jdo.option.ConnectionURL",
+            f"jdbc:derby:;databaseName={root / 'metastore_db'};create=true",
+        )
         .config("spark.driver.extraJavaOptions", derby)
         .config("spark.sql.shuffle.partitions", SHUFFLE_PARTITIONS)
         .config("spark.sql.session.timeZone", duckdb_time_zone())
