@@ -102,3 +102,10 @@
     * except ({{ replacements.keys() | join(', ') }}),
     {% for name, expr in replacements.items() %}{{ expr }} as {{ name }}{{ ", " if not loop.last }}{% endfor %}
 {%- endmacro %}
+
+{#- The divisor of every division. DuckDB's `/` always gives a DOUBLE; Spark divides decimals
+    (money, literals such as 60.0) as decimals rounded to 6 places. A double divisor makes Spark
+    divide in double precision too, so both engines return the same ratios. -#}
+{% macro p360_float(expr) %}{{ return(adapter.dispatch('p360_float', 'patient360')(expr)) }}{% endmacro %}
+{% macro default__p360_float(expr) %}{{ expr }}{% endmacro %}
+{% macro spark__p360_float(expr) %}cast({{ expr }} as double){% endmacro %}

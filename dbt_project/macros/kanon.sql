@@ -43,7 +43,7 @@
     end
 {%- endmacro %}
 
-{#- is_elderly / is_child from the PUBLISHED (generalised) age band, so a widened or suppressed
+{#- is_elderly / {{ p360_float("is_child") }} from the PUBLISHED (generalised) age band, so a widened or suppressed
     band never shows more than the band itself: null when the band straddles the threshold -#}
 {% macro band_at_least(band, years) -%}
     case

@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 
 WAREHOUSE_ENV = "P360_SPARK_WAREHOUSE"
 # one machine: the default 200 shuffle partitions turn every small join into 200 tiny tasks
-SHUFFLE_PARTITIONS = "4"
+SHUFFLE_PARTITIONS = "2"
 
 
 class SparkBuildError(RuntimeError):

@@ -56,7 +56,7 @@ select
     sum(cast(reading_value as decimal(18, 3))) filter (where censored is null) as value_sum,
     round(
         cast(sum(cast(reading_value as decimal(18, 3))) filter (where censored is null) as double)
-        / nullif(count(*) filter (where censored is null), 0),
+        / {{ p360_float("nullif(count(*) filter (where censored is null), 0)") }},
         3
     ) as avg_value,
     min(reading_value) as min_value,

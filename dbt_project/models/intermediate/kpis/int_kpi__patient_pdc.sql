@@ -78,6 +78,6 @@ select
     cast(count(*) as bigint) as drugs_counted,
     cast(sum(covered_days) as bigint) as covered_days,
     cast(sum(eligible_days) as bigint) as eligible_days,
-    cast(avg(least(1.0, covered_days / eligible_days)) as double) as pdc
+    cast(avg(least(1.0, covered_days / {{ p360_float("eligible_days") }})) as double) as pdc
 from per_drug
 group by person_id, window_days

@@ -51,7 +51,7 @@ select
     session_status as status,
     cast(response_minutes as double) as response_minutes,
     coalesce(response_minutes <= {{ var('consult_response_target_minutes') }}, false) as within_target,
-    cast({{ p360_date_diff('second', "requested_at", "closed_at") }} / 60.0 as double) as duration_minutes,
+    cast({{ p360_date_diff('second', "requested_at", "closed_at") }} / {{ p360_float("60.0") }} as double) as duration_minutes,
     cast(fee as decimal(18, 2)) as fee,
     cast(rating as integer) as rating,
     prescription_issued,

@@ -33,7 +33,7 @@ select
     metric,
     cast(sum(reading_count) as bigint) as reading_count,
     -- from the exact decimal sums: the same value whichever order devices are added in
-    round(cast(sum(value_sum) as double) / sum(reading_count), 3) as avg_value,
+    round(cast(sum(value_sum) as double) / {{ p360_float("sum(reading_count)") }}, 3) as avg_value,
     cast(min(min_value) as double) as min_value,
     cast(max(max_value) as double) as max_value,
     bool_or(is_abnormal) as is_abnormal

@@ -167,16 +167,16 @@ select
     horizon_days,
     cast(acquired_patients as bigint) as acquired_patients,
     cast(coalesce(spend, 0) as decimal(18, 2)) as spend,
-    cast(spend / nullif(acquired_patients, 0) as double) as cac,
+    cast(spend / {{ p360_float("nullif(acquired_patients, 0)") }} as double) as cac,
     cast(horizon_revenue as decimal(18, 2)) as horizon_revenue,
     cast(horizon_revenue * {{ var('margin_rate') }} as decimal(18, 2)) as horizon_margin,
     is_mature,
-    cast(case when is_mature then horizon_revenue / nullif(spend, 0) end as double) as roi,
-    cast(case when is_mature then horizon_revenue * {{ var('margin_rate') }} / acquired_patients end as double) as ltv,
+    cast(case when is_mature then horizon_revenue / {{ p360_float("nullif(spend, 0)") }} end as double) as roi,
+    cast(case when is_mature then horizon_revenue * {{ var('margin_rate') }} / {{ p360_float("acquired_patients") }} end as double) as ltv,
     cast(
-        case when is_mature then horizon_revenue * {{ var('margin_rate') }} / acquired_patients / nullif(spend / acquired_patients, 0) end
+        case when is_mature then horizon_revenue * {{ var('margin_rate') }} / {{ p360_float("acquired_patients") }} / {{ p360_float("nullif(spend / acquired_patients, 0)") }} end
         as double
     ) as ltv_to_cac,
     cast(case when is_mature then payback_days end as integer) as payback_days,
-    case when is_mature then horizon_revenue / nullif(spend, 0) >= {{ var('roi_target') }} end as meets_roi_target
+    case when is_mature then horizon_revenue / {{ p360_float("nullif(spend, 0)") }} >= {{ var('roi_target') }} end as meets_roi_target
 from cohorts

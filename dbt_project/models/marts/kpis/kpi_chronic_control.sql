@@ -123,7 +123,7 @@ select
     cast(mc.programme_patients as bigint) as programme_patients,
     cast(count(distinct l.person_id) as bigint) as measured_patients,
     cast(count(distinct l.person_id) filter (where l.is_controlled) as bigint) as controlled_patients,
-    cast(count(distinct l.person_id) filter (where l.is_controlled) / nullif(count(distinct l.person_id), 0) as double)
+    cast(count(distinct l.person_id) filter (where l.is_controlled) / {{ p360_float("nullif(count(distinct l.person_id), 0)") }} as double)
         as control_rate,
     cast(coalesce(ac.alert_count, 0) as bigint) as alert_count,
     cast(coalesce(ac.alerted_patients, 0) as bigint) as alerted_patients

@@ -40,7 +40,7 @@ per_person as (
 spend_rate as (
     select
         person_id,
-        cast(total_spend / service_days as double) as spend_per_service_day
+        cast(total_spend / {{ p360_float("service_days") }} as double) as spend_per_service_day
     from per_person
     where service_days > 0
 ),
