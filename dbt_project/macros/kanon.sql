@@ -6,8 +6,8 @@
     case
         when {{ band }} in ('unknown', '90+', 'suppressed') or {{ band }} not like '__-__' then {{ band }}
         else
-            lpad(cast((cast(split_part({{ band }}, '-', 1) as integer) // 20) * 20 as varchar), 2, '0')
-            || '-' || lpad(cast((cast(split_part({{ band }}, '-', 1) as integer) // 20) * 20 + 19 as varchar), 2, '0')
+            lpad(cast(({{ p360_int_div("cast(split_part(" ~ band ~ ", '-', 1) as integer)", '20') }}) * 20 as {{ dbt.type_string() }}), 2, '0')
+            || '-' || lpad(cast(({{ p360_int_div("cast(split_part(" ~ band ~ ", '-', 1) as integer)", '20') }}) * 20 + 19 as {{ dbt.type_string() }}), 2, '0')
     end
 {%- endmacro %}
 
@@ -39,11 +39,11 @@
             then make_date(cast(left({{ period }}, 4) as integer), cast(right({{ period }}, 1) as integer) * 3 - 2, 1)
         when {{ period }} like '____-__'
             then make_date(cast(left({{ period }}, 4) as integer), cast(right({{ period }}, 2) as integer), 1)
-        when {{ period }} similar to '[0-9]{4}' then make_date(cast({{ period }} as integer), 1, 1)
+        when {{ p360_full_match(period, '[0-9]{4}') }} then make_date(cast({{ period }} as integer), 1, 1)
     end
 {%- endmacro %}
 
-{#- is_elderly / is_child from the PUBLISHED (generalised) age band, so a widened or suppressed
+{#- is_elderly / {{ p360_float("is_child") }} from the PUBLISHED (generalised) age band, so a widened or suppressed
     band never shows more than the band itself: null when the band straddles the threshold -#}
 {% macro band_at_least(band, years) -%}
     case
@@ -64,5 +64,5 @@
 {#- A class (window w) is published when it holds >= k people and >= l distinct sensitive values,
     or nobody in it has one: a group without any chronic programme discloses nothing sensitive -#}
 {% macro kanon_class_ok(k, l) -%}
-    (count(*) over w >= {{ k }} and (count(distinct sensitive) over w >= {{ l }} or bool_and(sensitive = 'none') over w))
+    (count(*) over w >= {{ k }} and ({{ p360_count_distinct_over('sensitive', 'w') }} >= {{ l }} or bool_and(sensitive = 'none') over w))
 {%- endmacro %}

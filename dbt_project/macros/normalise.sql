@@ -14,7 +14,7 @@
 
 {#- Glucose to mmol/L (18.0 mg/dL per mmol/L). -#}
 {% macro glucose_to_mmol(value_col, unit_col) -%}
-    case when {{ unit_col }} = 'mg/dL' then round({{ value_col }} / 18.0, 2) else {{ value_col }} end
+    case when {{ unit_col }} = 'mg/dL' then round({{ value_col }} / {{ p360_float("18.0") }}, 2) else {{ value_col }} end
 {%- endmacro %}
 
 {#- Keep the latest version of each key: later load, later line wins. -#}

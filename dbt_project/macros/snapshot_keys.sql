@@ -14,7 +14,13 @@
     Only rows holding a retired key are touched. Splits retire nobody (the split-off person
     starts with a new key; its history stays with the person it left), so they need nothing.
 -#}
-{% macro remap_retired_keys() %}
+{% macro remap_retired_keys() %}{{ return(adapter.dispatch('remap_retired_keys', 'patient360')()) }}{% endmacro %}
+
+{#- Spark (plain Parquet) has no DELETE or UPDATE: earlier snapshots keep retired keys there until
+    the tables are Delta or Iceberg (docs/scale.md). The first build has no earlier snapshot. -#}
+{% macro spark__remap_retired_keys() %}{{ return('') }}{% endmacro %}
+
+{% macro default__remap_retired_keys() %}
     {%- if model.config.materialized == 'incremental' -%}
         {%- set grain = (model.config.meta or {}).get('snapshot_grain', ['as_of_date']) -%}
         {%- set key_map -%}

@@ -5,6 +5,6 @@ select
     cast(d.day as date) as day,  -- noqa: RF04
     months.month
 from {{ ref('int_calendar__months') }} as months
-cross join unnest(generate_series(
-    cast(months.month as timestamp), cast(months.month_end as timestamp), interval 1 day
-)) as d (day)
+{{ p360_cross_join_unnest(
+    p360_series('cast(months.month as timestamp)', 'cast(months.month_end as timestamp)', 'interval 1 day'), 'd', 'day'
+) }}

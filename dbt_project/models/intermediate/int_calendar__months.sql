@@ -19,19 +19,18 @@ months as (
     select cast(m.month as date) as month  -- noqa: RF04
     from bounds
     cross join as_of
-    cross join
-        unnest(generate_series(
-            cast(date_trunc('month', bounds.first_day) as timestamp),
-            cast(date_trunc('month', as_of.as_of_date) as timestamp),
-            interval 1 month
-        )) as m (month)
+    {{ p360_cross_join_unnest(p360_series(
+        "cast(date_trunc('month', bounds.first_day) as timestamp)",
+        "cast(date_trunc('month', as_of.as_of_date) as timestamp)",
+        'interval 1 month'
+    ), 'm', 'month') }}
     where bounds.first_day is not null
 )
 
 select
     months.month,
     least(cast(months.month + interval 1 month - interval 1 day as date), as_of.as_of_date) as month_end,
-    date_diff('day', months.month, least(cast(months.month + interval 1 month - interval 1 day as date), as_of.as_of_date))
+    {{ p360_date_diff('day', "months.month", "least(cast(months.month + interval 1 month - interval 1 day as date), as_of.as_of_date)") }}
     + 1 as observed_days
 from months
 cross join as_of

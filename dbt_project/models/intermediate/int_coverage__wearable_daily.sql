@@ -12,7 +12,8 @@
 {{ config(
     materialized='incremental',
     unique_key='measured_date',
-    incremental_strategy='delete+insert',
+    incremental_strategy=p360_incremental_strategy(),
+    partition_by=p360_partition_by('measured_date'),
     on_schema_change='fail'
 ) }}
 

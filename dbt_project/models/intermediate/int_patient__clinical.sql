@@ -28,7 +28,7 @@ programmes as (
         bool_or(p.is_chronic) as is_chronic,
         min(d.diagnosed_at) filter (where p.programme in ('diabetes', 'gestational_diabetes')) as diabetes_first_diagnosed_at,
         min(d.diagnosed_at) filter (where p.programme = 'oncology') as oncology_first_diagnosed_at,
-        string_agg(distinct p.programme, ';' order by p.programme) as programmes
+        {{ p360_distinct_string_agg('p.programme', ';') }} as programmes
     from diagnoses as d
     inner join {{ ref('icd10_programmes') }} as p on d.icd10_category = p.icd10_prefix
     group by d.person_id
@@ -48,10 +48,10 @@ labs as (
 latest_labs as (
     select
         person_id,
-        arg_max(result_value, collected_at) filter (where test_code = 'HBA1C') as latest_hba1c_pct,
+        {{ p360_arg_max("result_value", "collected_at") }} filter (where test_code = 'HBA1C') as latest_hba1c_pct,
         max(collected_at) filter (where test_code = 'HBA1C') as latest_hba1c_at,
-        arg_max(result_value, collected_at) filter (where test_code = 'SBP') as clinic_sbp,
-        arg_max(result_value, collected_at) filter (where test_code = 'DBP') as clinic_dbp,
+        {{ p360_arg_max("result_value", "collected_at") }} filter (where test_code = 'SBP') as clinic_sbp,
+        {{ p360_arg_max("result_value", "collected_at") }} filter (where test_code = 'DBP') as clinic_dbp,
         max(collected_at) filter (where test_code = 'SBP') as clinic_bp_at
     from labs
     group by person_id
@@ -60,10 +60,10 @@ latest_labs as (
 home_bp as (
     select
         d.person_id,
-        arg_max(d.avg_value, d.measured_date) filter (where d.metric = 'systolic') as home_sbp,
-        arg_max(d.avg_value, d.measured_date) filter (where d.metric = 'diastolic') as home_dbp,
+        {{ p360_arg_max("d.avg_value", "d.measured_date") }} filter (where d.metric = 'systolic') as home_sbp,
+        {{ p360_arg_max("d.avg_value", "d.measured_date") }} filter (where d.metric = 'diastolic') as home_dbp,
         max(d.measured_date) filter (where d.metric = 'systolic') as home_bp_date,
-        arg_max(d.avg_value, d.measured_date) filter (where d.metric = 'glucose') as latest_glucose_mmol
+        {{ p360_arg_max("d.avg_value", "d.measured_date") }} filter (where d.metric = 'glucose') as latest_glucose_mmol
     from {{ ref('int_wearable__daily_keyed') }} as d
     cross join as_of
     where d.measured_date <= as_of.as_of_date

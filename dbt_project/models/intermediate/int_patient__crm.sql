@@ -19,8 +19,8 @@ contacts as (
 acquisition as (
     select
         person_id,
-        arg_min(source_channel, created_at) as acquisition_channel,
-        arg_min(campaign_id, created_at) as acquisition_campaign_id,
+        {{ p360_arg_min("source_channel", "created_at") }} as acquisition_channel,
+        {{ p360_arg_min("campaign_id", "created_at") }} as acquisition_campaign_id,
         cast(min(created_at) as date) as crm_created_date,
         -- consent holds only if every current record of the person still consents
         bool_and(marketing_consent and consent_withdrawn_at is null) as marketing_consent
@@ -70,7 +70,7 @@ referrals as (
 nps as (
     select
         person_id,
-        arg_max(nps_score, answered_at) as latest_nps_score
+        {{ p360_arg_max("nps_score", "answered_at") }} as latest_nps_score
     from {{ ref('int_crm__nps_responses_keyed') }}
     where answered_date <= (select a.as_of_date from as_of as a)
     group by person_id

@@ -12,7 +12,8 @@
 {% set qi = ['age_band', 'gender', 'city', 'province', 'registered_period'] %}
 {% set steps = [
     ('registered_period', "case when length(registered_period) = 7 then left(registered_period, 4) || '-Q'"
-        ~ " || cast((cast(right(registered_period, 2) as integer) + 2) // 3 as varchar) else registered_period end"),
+        ~ " || cast(" ~ p360_int_div('(cast(right(registered_period, 2) as integer) + 2)', '3') ~ " as " ~ dbt.type_string()
+        ~ ") else registered_period end"),
     ('city', 'province'),
     ('registered_period', "case when registered_period like '____-%' then left(registered_period, 4)"
         ~ " else registered_period end"),
@@ -30,7 +31,7 @@ with demo as (
         d.gender,
         d.city,
         d.province,
-        coalesce(strftime(d.registered_date, '%Y-%m'), 'unknown') as registered_period,
+        coalesce({{ p360_strftime('d.registered_date', '%Y-%m') }}, 'unknown') as registered_period,
         coalesce(c.programmes, 'none') as sensitive,
         0 as gen_level
     from {{ ref('int_patient__demographics') }} as d
@@ -48,7 +49,7 @@ with demo as (
 
     step{{ loop.index }} as (
         select
-            * exclude (ok, {{ col }}, gen_level),
+            {{ p360_star_except(['ok', col, 'gen_level']) }},
             case when ok then {{ col }} else {{ up }} end as {{ col }},
             case when ok then gen_level else {{ loop.index }} end as gen_level
         from checked{{ loop.index }}
@@ -59,7 +60,7 @@ final_check as (
     select
         *,
         {{ kanon_class_ok(k, l) }} as ok,
-        lpad(cast(count(*) over w as varchar), 12, '0') || '|' || concat_ws('|', {{ qi | join(', ') }}) as class_rank
+        lpad(cast(count(*) over w as {{ dbt.type_string() }}), 12, '0') || '|' || concat_ws('|', {{ qi | join(', ') }}) as class_rank
     from step{{ steps | length }}
     window w as (partition by {{ qi | join(', ') }})
 ),

@@ -16,7 +16,8 @@
 {{ config(
     materialized='incremental',
     unique_key='measured_date',
-    incremental_strategy='delete+insert',
+    incremental_strategy=p360_incremental_strategy(),
+    partition_by=p360_partition_by('measured_date'),
     on_schema_change='fail'
 ) }}
 
@@ -55,7 +56,7 @@ select
     sum(cast(reading_value as decimal(18, 3))) filter (where censored is null) as value_sum,
     round(
         cast(sum(cast(reading_value as decimal(18, 3))) filter (where censored is null) as double)
-        / nullif(count(*) filter (where censored is null), 0),
+        / {{ p360_float("nullif(count(*) filter (where censored is null), 0)") }},
         3
     ) as avg_value,
     min(reading_value) as min_value,

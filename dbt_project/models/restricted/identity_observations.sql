@@ -11,7 +11,7 @@ with his as (
         null as wechat_unionid,
         null as platform_user_id,
         patient_name as person_name,
-        cast(birth_date as varchar) as birth_date
+        cast(birth_date as {{ dbt.type_string() }}) as birth_date
     from {{ ref('stg_his__patients') }}
 ),
 
@@ -24,7 +24,7 @@ crm as (
         wechat_unionid,
         null as platform_user_id,
         contact_name as person_name,
-        cast(null as varchar) as birth_date
+        cast(null as {{ dbt.type_string() }}) as birth_date
     from {{ ref('stg_crm__contacts') }}
 ),
 
@@ -37,7 +37,7 @@ consult as (
         null as wechat_unionid,
         platform_user_id,
         real_name as person_name,
-        cast(null as varchar) as birth_date
+        cast(null as {{ dbt.type_string() }}) as birth_date
     from {{ ref('stg_consult__sessions') }}
 ),
 
@@ -50,7 +50,7 @@ wearable as (
         null as wechat_unionid,
         platform_user_id,
         null as person_name,
-        cast(null as varchar) as birth_date
+        cast(null as {{ dbt.type_string() }}) as birth_date
     from {{ ref('stg_wearable__device_bindings') }}
 ),
 

@@ -2,7 +2,9 @@
 -- person_id (p360_pseudonym UDF of the patient360 dbt plugin; the key never appears in SQL).
 -- Retired persons keep their row (the published key map needs their keys). key_check is the
 -- HMAC of a constant: when the secret key is rotated it changes, and every key is recomputed.
-{{ config(materialized='incremental', unique_key='person_id', full_refresh=false) }}
+{{ config(
+    materialized='incremental', unique_key='person_id', full_refresh=false,
+    incremental_strategy=p360_registry_strategy()) }}
 {% set key_check = "p360_pseudonym('patient360 key check')" %}
 with persons as (
     select person_id from {{ ref('person_registry') }}

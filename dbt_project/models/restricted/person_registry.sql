@@ -5,6 +5,7 @@
     materialized='incremental',
     unique_key=['source', 'source_record_id'],
     full_refresh=false,
+    incremental_strategy=p360_registry_strategy(),
 ) }}
 select
     source,

@@ -1,6 +1,8 @@
 -- Every retired person_id -> the person it lives on in now (merge chains followed: when a
 -- survivor is itself retired later, its earlier retirees move on to the new survivor).
-{{ config(materialized='incremental', unique_key='retired_person_id', full_refresh=false) }}
+{{ config(
+    materialized='incremental', unique_key='retired_person_id', full_refresh=false,
+    incremental_strategy=p360_registry_strategy()) }}
 with todays_merges as (
     select
         retired_person_id,

@@ -17,7 +17,7 @@ renamed as (
         cast(requested_at as date) as requested_date,
         first_response_at,
         closed_at,
-        date_diff('second', requested_at, first_response_at) / 60.0 as response_minutes,
+        {{ p360_date_diff('second', "requested_at", "first_response_at") }} / {{ p360_float("60.0") }} as response_minutes,
         status as session_status,
         fee,
         rating,

@@ -23,8 +23,8 @@ renamed as (
         measured_at,
         measured_instant,
         reading_day as measured_date,
-        _extra ->> 'censored' as censored,
-        coalesce(_extra ->> 'period', 'sample') as aggregation_period,
+        {{ p360_json_text('_extra', 'censored') }} as censored,
+        coalesce({{ p360_json_text('_extra', 'period') }}, 'sample') as aggregation_period,
         _file_path,
         _line_number,
         _loaded_at

@@ -17,7 +17,7 @@ fills as (
         p.person_id,
         p.drug_code,
         p.prescription_id,
-        date_diff('day', date '1970-01-01', p.prescribed_date) as fill_day,
+        {{ p360_date_diff('day', "date '1970-01-01'", "p.prescribed_date") }} as fill_day,
         p.days_supplied
     from {{ ref('int_his__prescriptions_keyed') }} as p
     inner join {{ ref('drug_programmes') }} as dp on p.drug_code = dp.drug_code
@@ -48,10 +48,10 @@ supplies as (
 windows as (
     select
         cast(w.window_days as integer) as window_days,
-        date_diff('day', date '1970-01-01', as_of.as_of_date) as as_of_day,
-        date_diff('day', date '1970-01-01', as_of.as_of_date) - w.window_days + 1 as window_start_day
+        {{ p360_date_diff('day', "date '1970-01-01'", "as_of.as_of_date") }} as as_of_day,
+        {{ p360_date_diff('day', "date '1970-01-01'", "as_of.as_of_date") }} - w.window_days + 1 as window_start_day
     from as_of
-    cross join unnest({{ var('adherence_windows_days') }}) as w (window_days)
+    {{ p360_cross_join_unnest(p360_list(var('adherence_windows_days')), 'w', 'window_days') }}
 ),
 
 per_drug as (
@@ -78,6 +78,6 @@ select
     cast(count(*) as bigint) as drugs_counted,
     cast(sum(covered_days) as bigint) as covered_days,
     cast(sum(eligible_days) as bigint) as eligible_days,
-    cast(avg(least(1.0, covered_days / eligible_days)) as double) as pdc
+    cast(avg(least(1.0, covered_days / {{ p360_float("eligible_days") }})) as double) as pdc
 from per_drug
 group by person_id, window_days

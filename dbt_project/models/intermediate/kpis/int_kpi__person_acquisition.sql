@@ -27,8 +27,8 @@ touches as (
 first_touch as (
     select
         person_id,
-        arg_min(source_channel, created_at) as first_touch_channel,
-        arg_min(campaign_id, created_at) as first_touch_campaign_id
+        {{ p360_arg_min("source_channel", "created_at") }} as first_touch_channel,
+        {{ p360_arg_min("campaign_id", "created_at") }} as first_touch_campaign_id
     from touches
     group by person_id
 ),
@@ -52,8 +52,8 @@ base as (
 attributed as (
     select
         b.person_id,
-        arg_min(t.source_channel, t.created_at) as acquisition_channel,
-        arg_min(t.campaign_id, t.created_at) as acquisition_campaign_id,
+        {{ p360_arg_min("t.source_channel", "t.created_at") }} as acquisition_channel,
+        {{ p360_arg_min("t.campaign_id", "t.created_at") }} as acquisition_campaign_id,
         cast(min(t.created_at) as date) as touch_date
     from base as b
     inner join touches as t

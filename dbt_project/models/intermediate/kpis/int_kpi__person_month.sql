@@ -32,7 +32,7 @@ select
     spine.month,
     people.cohort_month,
     people.registered_date,
-    cast(date_diff('month', people.cohort_month, spine.month) as integer) as months_since_registration,
+    cast({{ p360_date_diff('month', "people.cohort_month", "spine.month") }} as integer) as months_since_registration,
     cast(coalesce(a.active_days, 0) as bigint) as active_days,
     cast(coalesce(a.service_days, 0) as bigint) as service_days,
     cast(coalesce(a.services, 0) as bigint) as services,

@@ -10,15 +10,15 @@
 -- and the post-hook deletes stored rows whose keyed id is no longer issued (a rotated key),
 -- so an incremental run equals a full refresh (proved by tests/test_dbt_incremental.py).
 {{ config(
-    materialized='incremental',
+    materialized=p360_row_incremental(),
     unique_key='session_id',
     incremental_strategy='delete+insert',
     on_schema_change='fail',
-    post_hook="delete from {{ this }} where session_id not in (select p360_pseudonym('consult_session:' || session_id) from {{ ref('int_consult__sessions_keyed') }})"
+    post_hook="{{ p360_delete_hook('delete from ' ~ this ~ \" where session_id not in (select p360_pseudonym('consult_session:' || session_id) from \" ~ ref('int_consult__sessions_keyed') ~ ')') }}"
 ) }}
 
 with keyed as (
-    select * replace (p360_pseudonym('consult_session:' || session_id) as session_id)
+    select {{ p360_star_replace({'session_id': "p360_pseudonym('consult_session:' || session_id)"}) }}
     from {{ ref('int_consult__sessions_keyed') }}
 ),
 
@@ -51,7 +51,7 @@ select
     session_status as status,
     cast(response_minutes as double) as response_minutes,
     coalesce(response_minutes <= {{ var('consult_response_target_minutes') }}, false) as within_target,
-    cast(date_diff('second', requested_at, closed_at) / 60.0 as double) as duration_minutes,
+    cast({{ p360_date_diff('second', "requested_at", "closed_at") }} / {{ p360_float("60.0") }} as double) as duration_minutes,
     cast(fee as decimal(18, 2)) as fee,
     cast(rating as integer) as rating,
     prescription_issued,

@@ -8,12 +8,13 @@
 -- whose readings lost their attribution go too; rows of keys without a device binding any
 -- more are deleted (post-hook), so an incremental run equals a full refresh.
 {{ config(
-    materialized='incremental',
+    materialized=p360_row_incremental(),
     unique_key=['patient_key', 'measured_date', 'metric'],
     incremental_strategy='delete+insert',
+    partition_by=p360_partition_by('measured_date'),
     on_schema_change='fail',
     pre_hook="{% if is_incremental() %}delete from {{ this }} where {{ wearable_fact_scope(this, ref('int_wearable__daily_keyed')) }}{% endif %}",
-    post_hook="delete from {{ this }} where patient_key not in (select patient_key from {{ ref('int_wearable__bindings_keyed') }})"
+    post_hook="{{ p360_delete_hook('delete from ' ~ this ~ ' where patient_key not in (select patient_key from ' ~ ref('int_wearable__bindings_keyed') ~ ')') }}"
 ) }}
 -- depends_on: {{ ref('int_wearable__bindings_keyed') }}
 
@@ -32,7 +33,7 @@ select
     metric,
     cast(sum(reading_count) as bigint) as reading_count,
     -- from the exact decimal sums: the same value whichever order devices are added in
-    round(cast(sum(value_sum) as double) / sum(reading_count), 3) as avg_value,
+    round(cast(sum(value_sum) as double) / {{ p360_float("sum(reading_count)") }}, 3) as avg_value,
     cast(min(min_value) as double) as min_value,
     cast(max(max_value) as double) as max_value,
     bool_or(is_abnormal) as is_abnormal

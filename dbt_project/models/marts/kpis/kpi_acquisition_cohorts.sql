@@ -20,7 +20,7 @@ with as_of as (
 
 horizons as (
     select cast(h.horizon_days as integer) as horizon_days
-    from unnest({{ var('ltv_horizons_days') }}) as h (horizon_days)
+    from {{ p360_values(var('ltv_horizons_days'), 'h', 'horizon_days') }}
 ),
 
 people as (
@@ -53,7 +53,7 @@ person_revenue as (
         p.channel,
         p.campaign_id,
         h.horizon_days,
-        date_diff('day', p.acquired_date, e.event_date) as day_offset,
+        {{ p360_date_diff('day', "p.acquired_date", "e.event_date") }} as day_offset,
         sum(e.revenue) as revenue
     from people as p
     cross join horizons as h
@@ -167,16 +167,16 @@ select
     horizon_days,
     cast(acquired_patients as bigint) as acquired_patients,
     cast(coalesce(spend, 0) as decimal(18, 2)) as spend,
-    cast(spend / nullif(acquired_patients, 0) as double) as cac,
+    cast(spend / {{ p360_float("nullif(acquired_patients, 0)") }} as double) as cac,
     cast(horizon_revenue as decimal(18, 2)) as horizon_revenue,
     cast(horizon_revenue * {{ var('margin_rate') }} as decimal(18, 2)) as horizon_margin,
     is_mature,
-    cast(case when is_mature then horizon_revenue / nullif(spend, 0) end as double) as roi,
-    cast(case when is_mature then horizon_revenue * {{ var('margin_rate') }} / acquired_patients end as double) as ltv,
+    cast(case when is_mature then horizon_revenue / {{ p360_float("nullif(spend, 0)") }} end as double) as roi,
+    cast(case when is_mature then horizon_revenue * {{ var('margin_rate') }} / {{ p360_float("acquired_patients") }} end as double) as ltv,
     cast(
-        case when is_mature then horizon_revenue * {{ var('margin_rate') }} / acquired_patients / nullif(spend / acquired_patients, 0) end
+        case when is_mature then horizon_revenue * {{ var('margin_rate') }} / {{ p360_float("acquired_patients") }} / {{ p360_float("nullif(spend / " ~ p360_float('acquired_patients') ~ ", 0)") }} end
         as double
     ) as ltv_to_cac,
     cast(case when is_mature then payback_days end as integer) as payback_days,
-    case when is_mature then horizon_revenue / nullif(spend, 0) >= {{ var('roi_target') }} end as meets_roi_target
+    case when is_mature then horizon_revenue / {{ p360_float("nullif(spend, 0)") }} >= {{ var('roi_target') }} end as meets_roi_target
 from cohorts

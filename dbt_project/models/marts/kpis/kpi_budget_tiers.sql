@@ -38,11 +38,11 @@ select
     months.month,
     tiers.budget_tier,
     cast(coalesce(s.spend, 0) as decimal(18, 2)) as spend,
-    cast(coalesce(s.spend, 0) / nullif(sum(coalesce(s.spend, 0)) over (partition by months.month), 0) as double)
+    cast(coalesce(s.spend, 0) / {{ p360_float("nullif(sum(coalesce(s.spend, 0)) over (partition by months.month), 0)") }} as double)
         as spend_share,
     tiers.target_share,
     cast(
-        coalesce(s.spend, 0) / nullif(sum(coalesce(s.spend, 0)) over (partition by months.month), 0) - tiers.target_share
+        coalesce(s.spend, 0) / {{ p360_float("nullif(sum(coalesce(s.spend, 0)) over (partition by months.month), 0)") }} - tiers.target_share
         as double
     ) as share_gap
 from months

@@ -91,11 +91,11 @@ select
     cast(first_visit_patients as bigint) as first_visit_patients,
     cast(repeat_visit_patients as bigint) as repeat_visit_patients,
     cast(referral_patients as bigint) as referral_patients,
-    cast(clicks / nullif(impressions, 0) as double) as click_through_rate,
-    cast(consult_requests / nullif(clicks, 0) as double) as consult_request_rate,
-    cast(appointments / nullif(consult_requests, 0) as double) as appointment_rate,
-    cast(first_visit_patients / nullif(appointments, 0) as double) as appointment_to_first_visit,
-    cast(first_visit_patients / nullif(acquired_patients, 0) as double) as first_visit_rate,
-    cast(repeat_visit_patients / nullif(first_visit_patients, 0) as double) as repeat_rate,
-    cast(referral_patients / nullif(repeat_visit_patients, 0) as double) as referral_rate
+    cast(clicks / {{ p360_float("nullif(impressions, 0)") }} as double) as click_through_rate,
+    cast(consult_requests / {{ p360_float("nullif(clicks, 0)") }} as double) as consult_request_rate,
+    cast(appointments / {{ p360_float("nullif(consult_requests, 0)") }} as double) as appointment_rate,
+    cast(first_visit_patients / {{ p360_float("nullif(appointments, 0)") }} as double) as appointment_to_first_visit,
+    cast(first_visit_patients / {{ p360_float("nullif(acquired_patients, 0)") }} as double) as first_visit_rate,
+    cast(repeat_visit_patients / {{ p360_float("nullif(first_visit_patients, 0)") }} as double) as repeat_rate,
+    cast(referral_patients / {{ p360_float("nullif(repeat_visit_patients, 0)") }} as double) as referral_rate
 from with_rollup

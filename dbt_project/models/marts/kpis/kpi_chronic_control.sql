@@ -51,11 +51,12 @@ latest as (
         mb.person_id,
         months.month,
         case mb.programme
-            when 'diabetes' then arg_max(ms.hba1c_pct < {{ var('hba1c_target_pct') }}, ms.measured_date)
-            else arg_max(
-                ms.sbp < {{ var('sbp_target_mmhg') }} and ms.dbp < {{ var('dbp_target_mmhg') }},
-                [date_diff('day', date '1970-01-01', ms.measured_date), case ms.measure_source when 'device' then 1 else 0 end]
-            )
+            when 'diabetes' then {{ p360_arg_max('ms.hba1c_pct < ' ~ var('hba1c_target_pct'), 'ms.measured_date') }}
+            else {{ p360_arg_max(
+                'ms.sbp < ' ~ var('sbp_target_mmhg') ~ ' and ms.dbp < ' ~ var('dbp_target_mmhg'),
+                p360_list([p360_date_diff('day', "date '1970-01-01'", 'ms.measured_date'),
+                    "case ms.measure_source when 'device' then 1 else 0 end"])
+            ) }}
         end as is_controlled
     from members as mb
     inner join months on mb.member_from <= months.month_end
@@ -97,33 +98,37 @@ programme_months as (
         months.month_end
     from (values ('diabetes'), ('hypertension')) as p (programme)
     cross join months
+),
+
+member_counts as (
+    select pm.programme, pm.month, count(m.programme) as programme_patients
+    from programme_months as pm
+    left join members as m on m.programme = pm.programme and m.member_from <= pm.month_end
+    group by pm.programme, pm.month
+),
+
+alert_counts as (
+    select
+        alerts.programme,
+        date_trunc('month', alerts.alert_date) as month,
+        count(*) as alert_count,
+        count(distinct alerts.person_id) as alerted_patients
+    from alerts
+    group by alerts.programme, date_trunc('month', alerts.alert_date)
 )
 
 select
     pm.month,
     pm.programme,
-    cast((
-        select count(*) from members
-        where members.programme = pm.programme and members.member_from <= pm.month_end
-    ) as bigint) as programme_patients,
+    cast(mc.programme_patients as bigint) as programme_patients,
     cast(count(distinct l.person_id) as bigint) as measured_patients,
     cast(count(distinct l.person_id) filter (where l.is_controlled) as bigint) as controlled_patients,
-    cast(count(distinct l.person_id) filter (where l.is_controlled) / nullif(count(distinct l.person_id), 0) as double)
+    cast(count(distinct l.person_id) filter (where l.is_controlled) / {{ p360_float("nullif(count(distinct l.person_id), 0)") }} as double)
         as control_rate,
-    cast((
-        select count(*)
-        from alerts
-        where
-            alerts.programme = pm.programme
-            and date_trunc('month', alerts.alert_date) = pm.month
-    ) as bigint) as alert_count,
-    cast((
-        select count(distinct alerts.person_id)
-        from alerts
-        where
-            alerts.programme = pm.programme
-            and date_trunc('month', alerts.alert_date) = pm.month
-    ) as bigint) as alerted_patients
+    cast(coalesce(ac.alert_count, 0) as bigint) as alert_count,
+    cast(coalesce(ac.alerted_patients, 0) as bigint) as alerted_patients
 from programme_months as pm
+inner join member_counts as mc on pm.programme = mc.programme and pm.month = mc.month
+left join alert_counts as ac on pm.programme = ac.programme and pm.month = ac.month
 left join latest as l on pm.programme = l.programme and pm.month = l.month
-group by pm.programme, pm.month, pm.month_end
+group by pm.programme, pm.month, pm.month_end, mc.programme_patients, ac.alert_count, ac.alerted_patients

@@ -28,7 +28,7 @@ signal_rows as (
         a.churn_risk_level,
         reasons.reason
     from at_risk as a
-    cross join unnest(string_split(a.churn_risk_reasons, ';')) as reasons (reason)
+    {{ p360_cross_join_unnest(p360_split('a.churn_risk_reasons', ';'), 'reasons', 'reason') }}
     where reasons.reason <> ''
 ),
 
@@ -66,7 +66,7 @@ select
     s.reason,
     cast(s.reason_count as bigint) as reason_count,
     cast(l.base_count as bigint) as base_count,
-    cast(s.reason_count / l.base_count as double) as reason_share
+    cast(s.reason_count / {{ p360_float("l.base_count") }} as double) as reason_share
 from signal_counts as s
 inner join level_counts as l on s.churn_risk_level = l.churn_risk_level
 union all

@@ -71,7 +71,7 @@ churned as (
     group by s.month, s.month_end, s.person_id, s.member_at_start, s.last_join_date
     having
         not s.member_at_start
-        or date_diff('day', greatest(max(i.occurred_date), s.last_join_date), s.month)
+        or {{ p360_date_diff('day', "greatest(max(i.occurred_date), s.last_join_date)", "s.month") }}
         > {{ var('community_churn_days') }}
 ),
 
@@ -103,12 +103,12 @@ select
     months.month,
     cast(count(f.person_id) as bigint) as churned_at_start,
     cast(count(f.return_date) as bigint) as won_back,
-    cast(count(f.return_date) / nullif(count(f.person_id), 0) as double) as winback_rate,
+    cast(count(f.return_date) / {{ p360_float("nullif(count(f.person_id), 0)") }} as double) as winback_rate,
     cast(count(*) filter (where f.is_retention_eligible) as bigint) as winback_retention_eligible,
     cast(count(*) filter (where f.is_retention_eligible and f.is_retained) as bigint) as winback_retained,
     cast(
         count(*) filter (where f.is_retention_eligible and f.is_retained)
-        / nullif(count(*) filter (where f.is_retention_eligible), 0) as double
+        / {{ p360_float("nullif(count(*) filter (where f.is_retention_eligible), 0)") }} as double
     ) as winback_retention_rate
 from months
 left join flags as f on months.month = f.month

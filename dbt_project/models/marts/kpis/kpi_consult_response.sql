@@ -24,8 +24,8 @@ by_day as (
         coalesce(specialty, '(all)') as specialty,
         count(*) as requested_count,
         count(response_minutes) as answered_count,
-        quantile_cont(response_minutes, 0.5) as p50_response_minutes,
-        quantile_cont(response_minutes, 0.9) as p90_response_minutes,
+        {{ p360_quantile_cont("response_minutes", "0.5") }} as p50_response_minutes,
+        {{ p360_quantile_cont("response_minutes", "0.9") }} as p90_response_minutes,
         count(*) filter (where within_target) as within_target_count,
         count(*) filter (where urgency = 'critical') as critical_count,
         count(*) filter (
@@ -48,13 +48,13 @@ select
     cast(p50_response_minutes as double) as p50_response_minutes,
     cast(p90_response_minutes as double) as p90_response_minutes,
     cast(within_target_count as bigint) as within_target_count,
-    cast(within_target_count / nullif(answered_count, 0) as double) as within_target_share,
+    cast(within_target_count / {{ p360_float("nullif(answered_count, 0)") }} as double) as within_target_share,
     cast(critical_count as bigint) as critical_count,
     cast(critical_redirected_count as bigint) as critical_redirected_count,
-    cast(critical_redirected_count / nullif(critical_count, 0) as double) as critical_redirect_share,
+    cast(critical_redirected_count / {{ p360_float("nullif(critical_count, 0)") }} as double) as critical_redirect_share,
     cast(abandoned_count as bigint) as abandoned_count,
-    cast(abandoned_count / requested_count as double) as abandonment_rate,
+    cast(abandoned_count / {{ p360_float("requested_count") }} as double) as abandonment_rate,
     cast(refunded_count as bigint) as refunded_count,
-    cast(refunded_count / requested_count as double) as refund_rate,
+    cast(refunded_count / {{ p360_float("requested_count") }} as double) as refund_rate,
     cast(mean_rating as double) as mean_rating
 from by_day

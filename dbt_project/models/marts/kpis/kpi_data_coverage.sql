@@ -36,7 +36,7 @@ select
     cast(sum(record_count) as bigint) as total_records,
     cast(coalesce(sum(record_count) filter (where is_attributed), 0) as bigint) as attributed_records,
     cast(coalesce(sum(record_count) filter (where not is_attributed), 0) as bigint) as unattributed_records,
-    cast(coalesce(sum(record_count) filter (where not is_attributed), 0) as double) / sum(record_count)
+    cast(coalesce(sum(record_count) filter (where not is_attributed), 0) as double) / {{ p360_float("sum(record_count)") }}
         as unattributed_share
 from counts
 group by source, vendor, device_type, event_date

@@ -31,7 +31,7 @@ coverage_runs as (
     select
         person_id,
         activity_date,
-        sum(case when activity_date - prev_date <= 29 then 0 else 1 end)
+        sum(case when {{ p360_date_diff('day', 'prev_date', 'activity_date') }} <= 29 then 0 else 1 end)
             over (partition by person_id order by activity_date rows unbounded preceding) as run_no
     from (
         select
@@ -102,18 +102,18 @@ select
     cast(1 as integer) as observed_days,
     cast(dau as double) as dau,
     cast(mau as bigint) as mau,
-    cast(dau / nullif(mau, 0) as double) as stickiness,
+    cast(dau / {{ p360_float("nullif(mau, 0)") }} as double) as stickiness,
     cast(active_person_days as bigint) as active_person_days,
-    cast(active_person_days / nullif(mau, 0) as double) as mean_active_days
+    cast(active_person_days / {{ p360_float("nullif(mau, 0)") }} as double) as mean_active_days
 from daily
 union all
 select
     'month' as grain,
     month as period_start,
     cast(observed_days as integer) as observed_days,
-    cast(active_person_days / observed_days as double) as dau,
+    cast(active_person_days / {{ p360_float("observed_days") }} as double) as dau,
     cast(mau as bigint) as mau,
-    cast(active_person_days / observed_days / nullif(mau, 0) as double) as stickiness,
+    cast(active_person_days / {{ p360_float("observed_days") }} / {{ p360_float("nullif(mau, 0)") }} as double) as stickiness,
     cast(active_person_days as bigint) as active_person_days,
-    cast(active_person_days / nullif(mau, 0) as double) as mean_active_days
+    cast(active_person_days / {{ p360_float("nullif(mau, 0)") }} as double) as mean_active_days
 from monthly

@@ -15,7 +15,7 @@ with as_of as (
 
 horizons as (
     select cast(h.horizon_days as integer) as horizon_days
-    from unnest({{ var('ltv_horizons_days') }}) as h (horizon_days)
+    from {{ p360_values(var('ltv_horizons_days'), 'h', 'horizon_days') }}
 ),
 
 segments as (
@@ -80,7 +80,7 @@ with_ltv as (
     select
         *,
         cast(horizon_revenue * {{ var('margin_rate') }} as decimal(18, 2)) as horizon_margin,
-        cast(horizon_revenue * {{ var('margin_rate') }} / eligible_patients as double) as ltv
+        cast(horizon_revenue * {{ var('margin_rate') }} / {{ p360_float("eligible_patients") }} as double) as ltv
     from by_segment
 )
 
@@ -92,7 +92,7 @@ select
     cast(w.horizon_revenue as decimal(18, 2)) as horizon_revenue,
     w.horizon_margin,
     w.ltv,
-    cast(w.ltv / nullif(acute.ltv, 0) as double) as ltv_ratio_to_acute
+    cast(w.ltv / {{ p360_float("nullif(acute.ltv, 0)") }} as double) as ltv_ratio_to_acute
 from with_ltv as w
 left join with_ltv as acute
     on

@@ -46,14 +46,14 @@ windows as (
     select
         cast(w.window_days as integer) as window_days,
         cast(ceil(w.window_days / {{ var('followup_window_days') }}) as integer) as periods
-    from unnest({{ var('adherence_windows_days') }}) as w (window_days)
+    from {{ p360_values(var('adherence_windows_days'), 'w', 'window_days') }}
 ),
 
 contacts as (
     select
         e.person_id,
         -- 0 = the period ending on the as-of date, 1 = the one before, ...
-        date_diff('day', e.event_date, as_of.as_of_date) // {{ var('followup_window_days') }} as period_index
+        {{ p360_int_div(p360_date_diff('day', 'e.event_date', 'as_of.as_of_date'), var('followup_window_days')) }} as period_index
     from {{ ref('int_patient__events') }} as e
     cross join as_of
     where
@@ -80,7 +80,7 @@ select
     -- averaged from an exact decimal sum: a double sum depends on the order DuckDB's threads add rows in
     cast(avg(cast(pdc.pdc as decimal(38, 18))) as double) as mean_pdc,
     cast(count(*) filter (where pdc.pdc >= {{ var('adherence_pdc_threshold') }}) as bigint) as adherent_patients,
-    cast(count(*) filter (where pdc.pdc >= {{ var('adherence_pdc_threshold') }}) / nullif(count(pdc.pdc), 0) as double)
+    cast(count(*) filter (where pdc.pdc >= {{ var('adherence_pdc_threshold') }}) / {{ p360_float("nullif(count(pdc.pdc), 0)") }} as double)
         as adherent_share,
     cast(count(*) filter (where pp.member_from <= as_of.as_of_date - w.window_days + 1) as bigint)
         as followup_eligible_patients,
@@ -88,7 +88,7 @@ select
         as followup_completed_patients,
     cast(
         count(*) filter (where f.completed and pp.member_from <= as_of.as_of_date - w.window_days + 1)
-        / nullif(count(*) filter (where pp.member_from <= as_of.as_of_date - w.window_days + 1), 0) as double
+        / {{ p360_float("nullif(count(*) filter (where pp.member_from <= as_of.as_of_date - w.window_days + 1), 0)") }} as double
     ) as followup_completion_rate
 from patient_programmes as pp
 cross join windows as w

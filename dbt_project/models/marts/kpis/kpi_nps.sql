@@ -28,8 +28,8 @@ select
     cast(count(*) filter (where nps_score >= 9) as bigint) as promoters,
     cast(count(*) filter (where nps_score between 7 and 8) as bigint) as passives,
     cast(count(*) filter (where nps_score <= 6) as bigint) as detractors,
-    cast(count(*) filter (where nps_score >= 9) / count(*) as double) as promoter_share,
-    cast(count(*) filter (where nps_score <= 6) / count(*) as double) as detractor_share,
-    cast(100.0 * (count(*) filter (where nps_score >= 9) - count(*) filter (where nps_score <= 6)) / count(*) as double) as nps
+    cast(count(*) filter (where nps_score >= 9) / {{ p360_float("count(*)") }} as double) as promoter_share,
+    cast(count(*) filter (where nps_score <= 6) / {{ p360_float("count(*)") }} as double) as detractor_share,
+    cast(100.0 * (count(*) filter (where nps_score >= 9) - count(*) filter (where nps_score <= 6)) / {{ p360_float("count(*)") }} as double) as nps
 from latest
 group by month

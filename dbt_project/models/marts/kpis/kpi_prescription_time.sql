@@ -17,7 +17,7 @@ sessions as (
         s.specialty,
         s.session_status = 'completed' as is_completed,
         s.session_status = 'completed' and s.prescription_issued as has_prescription,
-        date_diff('second', s.requested_at, s.closed_at) / 60.0 as minutes_to_close
+        {{ p360_date_diff('second', "s.requested_at", "s.closed_at") }} / {{ p360_float("60.0") }} as minutes_to_close
     from {{ ref('int_consult__sessions_keyed') }} as s
     cross join as_of
     where s.requested_date <= as_of.as_of_date
@@ -29,8 +29,8 @@ by_specialty as (
         coalesce(specialty, '(all)') as specialty,
         count(*) filter (where is_completed) as completed_consults,
         count(*) filter (where has_prescription) as prescription_consults,
-        quantile_cont(minutes_to_close, 0.5) filter (where has_prescription) as p50_minutes,
-        quantile_cont(minutes_to_close, 0.9) filter (where has_prescription) as p90_minutes,
+        {{ p360_quantile_cont("minutes_to_close", "0.5") }} filter (where has_prescription) as p50_minutes,
+        {{ p360_quantile_cont("minutes_to_close", "0.9") }} filter (where has_prescription) as p90_minutes,
         avg(minutes_to_close) filter (where has_prescription) as mean_minutes
     from sessions
     where specialty is not null
@@ -43,7 +43,7 @@ select
     specialty,
     cast(completed_consults as bigint) as completed_consults,
     cast(prescription_consults as bigint) as prescription_consults,
-    cast(prescription_consults / nullif(completed_consults, 0) as double) as prescription_rate,
+    cast(prescription_consults / {{ p360_float("nullif(completed_consults, 0)") }} as double) as prescription_rate,
     cast(p50_minutes as double) as p50_prescription_minutes,
     cast(p90_minutes as double) as p90_prescription_minutes,
     cast(mean_minutes as double) as mean_prescription_minutes

@@ -42,7 +42,7 @@ states as (
         months.month,
         months.month_end,
         pd.person_id,
-        date_diff('day', max(pd.activity_date), any_value(months.month)) as days_inactive
+        {{ p360_date_diff('day', "max(pd.activity_date)", "any_value(months.month)") }} as days_inactive
     from months
     inner join person_days as pd on months.month > pd.activity_date
     group by months.month, months.month_end, pd.person_id
@@ -82,19 +82,19 @@ select
     cast(count(f.person_id) filter (where f.state_at_start = 'silent' and f.return_date is not null) as bigint) as recalled,
     cast(
         count(f.person_id) filter (where f.state_at_start = 'silent' and f.return_date is not null)
-        / nullif(count(f.person_id) filter (where f.state_at_start = 'silent'), 0) as double
+        / {{ p360_float("nullif(count(f.person_id) filter (where f.state_at_start = 'silent'), 0)") }} as double
     ) as recall_rate,
     cast(count(f.person_id) filter (where f.state_at_start = 'churned') as bigint) as churned_at_start,
     cast(count(f.person_id) filter (where f.state_at_start = 'churned' and f.return_date is not null) as bigint) as won_back,
     cast(
         count(f.person_id) filter (where f.state_at_start = 'churned' and f.return_date is not null)
-        / nullif(count(f.person_id) filter (where f.state_at_start = 'churned'), 0) as double
+        / {{ p360_float("nullif(count(f.person_id) filter (where f.state_at_start = 'churned'), 0)") }} as double
     ) as winback_rate,
     cast(count(f.person_id) filter (where f.is_retention_eligible) as bigint) as winback_retention_eligible,
     cast(count(f.person_id) filter (where f.is_retention_eligible and f.is_retained) as bigint) as winback_retained,
     cast(
         count(f.person_id) filter (where f.is_retention_eligible and f.is_retained)
-        / nullif(count(f.person_id) filter (where f.is_retention_eligible), 0) as double
+        / {{ p360_float("nullif(count(f.person_id) filter (where f.is_retention_eligible), 0)") }} as double
     ) as winback_retention_rate
 from months
 left join flags as f on months.month = f.month

@@ -21,7 +21,7 @@ persons as (
 
 horizons as (
     select cast(h.horizon_days as integer) as horizon_days
-    from unnest({{ var('retention_horizons_days') }}) as h (horizon_days)
+    from {{ p360_values(var('retention_horizons_days'), 'h', 'horizon_days') }}
 ),
 
 windows as (
@@ -56,7 +56,7 @@ select
     cast(count(*) as bigint) as cohort_size,
     cast(count(*) filter (where is_eligible) as bigint) as eligible_patients,
     cast(count(*) filter (where is_retained) as bigint) as retained_patients,
-    cast(count(*) filter (where is_retained) / nullif(count(*) filter (where is_eligible), 0) as double) as retention_rate,
+    cast(count(*) filter (where is_retained) / {{ p360_float("nullif(count(*) filter (where is_eligible), 0)") }} as double) as retention_rate,
     bool_and(is_eligible) as is_mature
 from flags
 group by cohort_month, horizon_days

@@ -64,7 +64,7 @@ select
     cast(date_trunc('month', as_of_date) as date) as month,
     max(as_of_date) as as_of_date,
     segment_type,
-    cast(coalesce(segment, 'unknown') as varchar) as segment,
+    cast(coalesce(segment, 'unknown') as {{ dbt.type_string() }}) as segment,
     count(*) as patients
 from latest
 where as_of_date = month_latest

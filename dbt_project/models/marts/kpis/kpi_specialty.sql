@@ -62,8 +62,8 @@ select
     cast(visits as bigint) as visits,
     cast(consult_requests as bigint) as consult_requests,
     cast(completed_consults as bigint) as completed_consults,
-    cast(completed_consults / nullif(consult_requests, 0) as double) as consult_completion_rate,
+    cast(completed_consults / {{ p360_float("nullif(consult_requests, 0)") }} as double) as consult_completion_rate,
     cast(billed_revenue as decimal(18, 2)) as billed_revenue,
-    cast(billed_revenue / nullif(patients_served, 0) as double) as revenue_per_patient,
+    cast(billed_revenue / {{ p360_float("nullif(patients_served, 0)") }} as double) as revenue_per_patient,
     cast(mean_consult_rating as double) as mean_consult_rating
 from by_specialty

@@ -13,7 +13,8 @@
 {{ config(
     materialized='incremental',
     unique_key='as_of_date',
-    incremental_strategy='delete+insert',
+    incremental_strategy=p360_incremental_strategy(),
+    partition_by=p360_partition_by('as_of_date'),
     on_schema_change='append_new_columns'
 ) }}
 
@@ -104,24 +105,24 @@ signals as (
     select
         d.patient_key,
         as_of.as_of_date,
-        date_diff('day', coalesce(p.last_event_date, d.registered_date), as_of.as_of_date) as days_without_interaction,
+        {{ p360_date_diff('day', "coalesce(p.last_event_date, d.registered_date)", "as_of.as_of_date") }} as days_without_interaction,
         (
-            date_diff('day', coalesce(p.last_event_date, d.registered_date), as_of.as_of_date)
+            {{ p360_date_diff('day', "coalesce(p.last_event_date, d.registered_date)", "as_of.as_of_date") }}
             >= {{ var('churn_low_days_without_interaction') }}
         ) as no_interaction_low,
         (
-            date_diff('day', coalesce(p.last_event_date, d.registered_date), as_of.as_of_date)
+            {{ p360_date_diff('day', "coalesce(p.last_event_date, d.registered_date)", "as_of.as_of_date") }}
             >= {{ var('churn_medium_days_without_interaction') }}
         ) as no_interaction_medium,
         (
             coalesce(c.community_member, false)
-            and date_diff('day', coalesce(p.last_checkin_date, date '1900-01-01'), as_of.as_of_date)
+            and {{ p360_date_diff('day', "coalesce(p.last_checkin_date, date '1900-01-01')", "as_of.as_of_date") }}
             >= {{ var('churn_checkin_gap_days') }}
         ) as no_checkin,
         (
             s.first_sent_date is not null
             and s.first_sent_date <= as_of.as_of_date - interval {{ var('churn_message_open_gap_days') }} day
-            and date_diff('day', coalesce(p.last_open_date, date '1900-01-01'), as_of.as_of_date)
+            and {{ p360_date_diff('day', "coalesce(p.last_open_date, date '1900-01-01')", "as_of.as_of_date") }}
             >= {{ var('churn_message_open_gap_days') }}
         ) as no_message_open,
         (

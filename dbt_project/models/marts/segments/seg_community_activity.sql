@@ -9,7 +9,8 @@
 {{ config(
     materialized='incremental',
     unique_key='as_of_date',
-    incremental_strategy='delete+insert',
+    incremental_strategy=p360_incremental_strategy(),
+    partition_by=p360_partition_by('as_of_date'),
     on_schema_change='append_new_columns'
 ) }}
 
@@ -20,7 +21,7 @@ with as_of as (
 activity as (
     select
         e.person_id,
-        count(*) filter (where e.event_type like 'community_%' and e.event_date > a.as_of_date - interval 28 day) / 4.0
+        count(*) filter (where e.event_type like 'community_%' and e.event_date > a.as_of_date - interval 28 day) / {{ p360_float("cast(4 as double)") }}
             as weekly_interactions,
         count(*) filter (where e.event_type = 'community_purchase' and e.event_date > a.as_of_date - interval 30 day)
             as purchases_30d

@@ -6,7 +6,8 @@
 {{ config(
     materialized='incremental',
     unique_key='as_of_date',
-    incremental_strategy='delete+insert',
+    incremental_strategy=p360_incremental_strategy(),
+    partition_by=p360_partition_by('as_of_date'),
     on_schema_change='append_new_columns'
 ) }}
 
@@ -66,14 +67,14 @@ select
     as_of.as_of_date,
     {{ person_month('p.first_diagnosed_date') }} as first_diagnosed_date,
     -- from the first day of the published diagnosis month: the exact day would undo the month
-    date_diff('day', {{ person_month('p.first_diagnosed_date') }}, as_of.as_of_date) as days_since_diagnosis,
+    {{ p360_date_diff('day', person_month('p.first_diagnosed_date'), 'as_of.as_of_date') }} as days_since_diagnosis,
     coalesce(
         p.fixed_stage,
         case
-            when date_diff('day', p.first_diagnosed_date, as_of.as_of_date) <= {{ var('programme_new_days') }}
+            when {{ p360_date_diff('day', "p.first_diagnosed_date", "as_of.as_of_date") }} <= {{ var('programme_new_days') }}
                 then 'newly_diagnosed'
             when p.programme = 'diabetes' then 'long_term_managed'
-            when date_diff('year', p.first_diagnosed_date, as_of.as_of_date) >= {{ var('oncology_rehab_years') }}
+            when {{ p360_date_diff('year', "p.first_diagnosed_date", "as_of.as_of_date") }} >= {{ var('oncology_rehab_years') }}
                 then 'long_term_rehabilitation'
             else 'in_treatment'
         end

@@ -13,7 +13,8 @@
 {{ config(
     materialized='incremental',
     unique_key='as_of_date',
-    incremental_strategy='delete+insert',
+    incremental_strategy=p360_incremental_strategy(),
+    partition_by=p360_partition_by('as_of_date'),
     on_schema_change='append_new_columns'
 ) }}
 
@@ -55,16 +56,16 @@ select
     {{ person_month('people.last_active_date') }} as last_active_date,
     -- counted from the published month of the last interaction: the exact day would undo the month
     -- (null without any interaction: the registration day would leak what patient_360 generalises)
-    date_diff('day', {{ person_month('people.last_active_date') }}, as_of.as_of_date) as days_inactive,
+    {{ p360_date_diff('day', person_month('people.last_active_date'), 'as_of.as_of_date') }} as days_inactive,
     people.active_days_30d,
     people.services_30d,
     case
-        when date_diff('day', people.registered_date, as_of.as_of_date) <= {{ var('lifecycle_new_days') }} then 'new'
+        when {{ p360_date_diff('day', "people.registered_date", "as_of.as_of_date") }} <= {{ var('lifecycle_new_days') }} then 'new'
         when
-            date_diff('day', coalesce(people.last_active_date, people.registered_date), as_of.as_of_date)
+            {{ p360_date_diff('day', "coalesce(people.last_active_date, people.registered_date)", "as_of.as_of_date") }}
             > {{ var('lifecycle_churned_days') }} then 'churned'
         when
-            date_diff('day', coalesce(people.last_active_date, people.registered_date), as_of.as_of_date)
+            {{ p360_date_diff('day', "coalesce(people.last_active_date, people.registered_date)", "as_of.as_of_date") }}
             >= {{ var('lifecycle_silent_days') }} then 'silent'
         when
             people.active_days_30d >= {{ var('lifecycle_active_min_days') }}
@@ -76,10 +77,10 @@ select
         when people.community_groups_joined = 0 then 'potential'
         when
             not people.community_member
-            or date_diff('day', coalesce(community.last_community_date, date '1900-01-01'), as_of.as_of_date)
+            or {{ p360_date_diff('day', "coalesce(community.last_community_date, date '1900-01-01')", "as_of.as_of_date") }}
             > {{ var('community_churn_days') }} then 'community_churned'
         when
-            date_diff('day', community.first_community_date, as_of.as_of_date) >= 180 or people.referrals_made > 0
+            {{ p360_date_diff('day', "community.first_community_date", "as_of.as_of_date") }} >= 180 or people.referrals_made > 0
             then 'loyal'
         else 'member'
     end as community_lifecycle_stage

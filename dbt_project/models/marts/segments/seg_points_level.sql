@@ -3,7 +3,8 @@
 {{ config(
     materialized='incremental',
     unique_key='as_of_date',
-    incremental_strategy='delete+insert',
+    incremental_strategy=p360_incremental_strategy(),
+    partition_by=p360_partition_by('as_of_date'),
     on_schema_change='append_new_columns'
 ) }}
 

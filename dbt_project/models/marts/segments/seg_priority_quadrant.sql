@@ -11,7 +11,8 @@
 {{ config(
     materialized='incremental',
     unique_key='as_of_date',
-    incremental_strategy='delete+insert',
+    incremental_strategy=p360_incremental_strategy(),
+    partition_by=p360_partition_by('as_of_date'),
     on_schema_change='append_new_columns'
 ) }}
 
@@ -39,7 +40,7 @@ per_person as (
 spend_rate as (
     select
         person_id,
-        cast(total_spend / service_days as double) as spend_per_service_day
+        cast(total_spend / {{ p360_float("service_days") }} as double) as spend_per_service_day
     from per_person
     where service_days > 0
 ),
