@@ -20,7 +20,7 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any, TYPE_CHECKING
 
 from patient360.identifiers import normalise_id_number, normalise_mobile
 from patient360.paths import DBT_PROJECT_DIR
@@ -126,4 +126,5 @@ def run_dbt_spark(
     outcome = dbtRunner().invoke(cmd)
     if not outcome.success:
         raise SparkBuildError(f"dbt {' '.join(args)} --target spark failed: {outcome.exception or 'see dbt output'}")
-    return list(outcome.result or [])
+    results: Any = outcome.result  # a RunExecutionResult for build/run/test: its node results
+    return list(results or [])
