@@ -20,7 +20,7 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Any, TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from patient360.identifiers import normalise_id_number, normalise_mobile
 from patient360.paths import DBT_PROJECT_DIR
