@@ -97,6 +97,16 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return EXIT_OK if result.ok else EXIT_DATA
 
 
+def _cmd_dbt(args: argparse.Namespace) -> int:
+    from patient360.spark_engine import dbt_cli
+
+    dbt_args = [a for a in args.dbt_args if a != "--"]
+    if not dbt_args:
+        print("usage: patient360 dbt <dbt command and options>, e.g. patient360 dbt build --target spark")
+        return 2
+    return 0 if dbt_cli(dbt_args) else 1
+
+
 def _cmd_check(args: argparse.Namespace) -> int:
     from patient360.gates import run_gates
 
@@ -337,6 +347,17 @@ def _add_pipeline_commands(sub: argparse._SubParsersAction) -> None:
     )
     r.add_argument("--date", type=_date, default=None, help="as-of date (default: latest landed partition)")
     r.set_defaults(func=_cmd_run)
+
+    dbt = sub.add_parser(
+        "dbt",
+        help="dbt's CLI on the bundled project and profile, with the project's functions on either target "
+        "(patient360 dbt build --target spark)",
+        description="Runs dbt in this process with --project-dir/--profiles-dir of the bundled project. "
+        "With --target spark a local Spark session with the project's functions (the keyed pseudonym, "
+        "identifier normalisation) is started first; P360_SPARK_WAREHOUSE names its folder.",
+    )
+    dbt.add_argument("dbt_args", nargs=argparse.REMAINDER, help="dbt command and options")
+    dbt.set_defaults(func=_cmd_dbt)
 
     c = sub.add_parser("check", help="run the Great Expectations gates (quality + PII masking)")
     c.add_argument("--warehouse", type=Path, default=paths.warehouse_path())

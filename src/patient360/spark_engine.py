@@ -58,6 +58,11 @@ def duckdb_time_zone() -> str:
 
 def spark_session(folder: Path | None = None) -> SparkSession:
     """The process's SparkSession (local[*]), created once with the project's settings and UDFs."""
+    import warnings
+
+    # pyspark 4.3 warns that it does not "fully support" pandas 3 on import; patient360 passes no
+    # pandas frames to Spark (the equality test compares every mart), so the warning is noise
+    warnings.filterwarnings("ignore", message="PySpark does not yet fully support", category=FutureWarning)
     from pyspark.sql import SparkSession
 
     root = warehouse_folder(folder)
@@ -101,6 +106,23 @@ def register_udfs(spark: SparkSession, key: bytes) -> None:
     spark.udf.register("p360_pseudonym", _pseudonym, StringType())
     spark.udf.register("p360_normalise_mobile", normalise_mobile, StringType())
     spark.udf.register("p360_normalise_id_number", normalise_id_number, StringType())
+
+
+def dbt_cli(args: list[str], folder: Path | None = None) -> bool:
+    """`patient360 dbt <args>`: dbt's own CLI in this process, with the project and its profile.
+    With `--target spark` the local session (and its UDFs) is built first, so a shell user's
+    `dbt build --target spark` finds the project's functions; on DuckDB the profile's plugin
+    registers them. Returns whether dbt succeeded."""
+    from dbt.cli.main import dbtRunner
+
+    chosen = args[args.index("--target") + 1] if "--target" in args[:-1] else None
+    if chosen == "spark":  # the landed raw Parquet zone, (re)registered: new partitions become visible
+        from patient360.spark_raw import register_raw_tables
+
+        register_raw_tables(spark_session(folder), warehouse_folder(folder))
+    extra = [] if "--project-dir" in args else ["--project-dir", str(DBT_PROJECT_DIR)]
+    extra += [] if "--profiles-dir" in args else ["--profiles-dir", str(DBT_PROJECT_DIR)]
+    return bool(dbtRunner().invoke([*args, *extra]).success)
 
 
 def run_dbt_spark(
