@@ -1,8 +1,10 @@
 """One dbt project, two engines: the same landed exports built on DuckDB and on a local Spark
 give the same marts and the same identity clusters.
 
-The raw zone reaches Spark through patient360.spark_raw_bridge (the rows DuckDB landed), so
-any difference comes from the models and their spark__ macros, not from the landing.
+Each engine lands the exports its own way, as a user runs it: DuckDB into its file, the Spark
+target as Parquet files (land.parquet_sink, the same adapters and contracts), registered as
+Spark tables. The gates and the release then run on the Spark tables through the Parquet
+catalogue (patient360.spark_release), as `patient360 run --target spark` does.
 
 Tolerance: exact for text, dates, integers, booleans and decimals; floats (double results of
 averages, ratios, quantiles) to 1e-9 relative (1e-12 absolute near zero). Both engines sum
@@ -45,10 +47,11 @@ def engines(tmp_path_factory: pytest.TempPathFactory):
     """(DuckDB warehouse, SparkSession) after the same exports were built on each; timings printed."""
     from patient360.dbt_runner import run_dbt
     from patient360.generate import generate_exports
+    from patient360.land.parquet_sink import land_to_parquet
     from patient360.pipeline import stage_land
     from patient360.run_plan import plan_run
     from patient360.spark_engine import run_dbt_spark, spark_session
-    from patient360.spark_raw_bridge import bridge_raw_from_duckdb
+    from patient360.spark_raw import register_raw_tables
 
     root = tmp_path_factory.mktemp("two_engines")
     generate_exports(out_dir=root / "exports", progress=False, **DATASET)
@@ -63,13 +66,14 @@ def engines(tmp_path_factory: pytest.TempPathFactory):
 
     started = time.monotonic()
     spark = spark_session(root / "spark")
-    bridge_raw_from_duckdb(warehouse, spark, root / "spark" / "raw")
+    land_to_parquet(root / "exports", root / "spark")
+    register_raw_tables(spark, root / "spark")
     run_dbt_spark(SPARK_BUILD, root / "spark", target_dir=root / "spark" / "target", dbt_vars=dbt_vars)
     print(
         f"\ndbt build of {DATASET['patients']} patients: DuckDB {duck_seconds:.0f}s, "
-        f"Spark {time.monotonic() - started:.0f}s (session start and raw bridge included)"
+        f"Spark {time.monotonic() - started:.0f}s (session start and Parquet landing included)"
     )
-    return warehouse, spark
+    return warehouse, spark, root / "spark"
 
 
 def _canonical(value):
@@ -135,7 +139,7 @@ def _differences(warehouse: Path, spark, table: str) -> list[str]:
 
 
 def test_every_mart_is_the_same_on_both_engines(engines) -> None:
-    warehouse, spark = engines
+    warehouse, spark, _ = engines
     marts = _mart_tables(warehouse)
     assert len(marts) > 30, marts  # the whole marts layer was built, not a few tables
     problems = [p for table in marts for p in _differences(warehouse, spark, table)]
@@ -144,7 +148,7 @@ def test_every_mart_is_the_same_on_both_engines(engines) -> None:
 
 def test_identity_clusters_are_the_same_on_both_engines(engines) -> None:
     """The same records end up together, whatever integer each engine gave the person."""
-    warehouse, spark = engines
+    warehouse, spark, _ = engines
 
     def clusters(rows) -> set[frozenset]:
         people: dict[int, set] = {}
@@ -156,3 +160,25 @@ def test_identity_clusters_are_the_same_on_both_engines(engines) -> None:
     spark_rows = [r.asDict() for r in spark.table("restricted.person_registry").collect()]
     assert len(duck) == len(spark_rows) > 200
     assert clusters(duck) == clusters(spark_rows)
+
+
+def test_the_spark_tables_pass_the_gates_and_publish_every_tier(engines, tmp_path: Path) -> None:
+    """Gates and release on the Spark target: the catalogue's views over the Spark Parquet
+    tables pass every blocking check on full tables, and each tier is published with the
+    tables the DuckDB target publishes in it."""
+    from patient360.pipeline import stage_gates, stage_publish
+    from patient360.release_tiers import TIERS, tier_tables
+    from patient360.spark_release import build_catalogue
+
+    _, _, folder = engines
+    catalogue = build_catalogue(folder)
+    outcome = stage_gates(catalogue)
+    assert outcome.passed and outcome.checks_run > 1000
+    release = stage_publish(catalogue, out_dir=tmp_path / "published")
+    assert set(release.tiers) == set(TIERS)
+    for tier, result in release.tiers.items():
+        assert set(result.tables) == tier_tables(tier), tier
+        assert any(n > 0 for n in result.tables.values()), tier
+        assert sorted(p.name for p in result.parquet_dir.glob("*.parquet")) == sorted(
+            f"{t}.parquet" for t in result.tables
+        )

@@ -86,12 +86,9 @@ def key_check(key: bytes) -> str:
 
 
 def _has_table(con: duckdb.DuckDBPyConnection, schema: str, table: str, catalog: str = "") -> bool:
-    row = con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE schema_name = ? AND table_name = ? "
-        "AND database_name = coalesce(nullif(?, ''), current_database())",
-        [schema, table, catalog],
-    ).fetchone()
-    return bool(row and row[0])
+    from patient360.warehouse import relation_exists
+
+    return relation_exists(con, schema, table, catalog)
 
 
 def retired_key_ids(con: duckdb.DuckDBPyConnection, catalog: str = "") -> set[str]:

@@ -259,8 +259,9 @@ def _tables_by_tier(con: duckdb.DuckDBPyConnection, warehouse: Path, chosen: lis
     tables = [
         t
         for (t,) in con.execute(
-            "select table_name from information_schema.tables where table_schema = ? and table_type = 'BASE TABLE' "
-            "and table_catalog = 'wh' order by table_name",
+            # views too: on the Spark target the marts are views over Parquet (patient360.spark_release)
+            "select table_name from information_schema.tables where table_schema = ? "
+            "and table_type in ('BASE TABLE', 'VIEW') and table_catalog = 'wh' order by table_name",
             [PUBLISHED_SCHEMA],
         ).fetchall()
     ]
@@ -416,8 +417,10 @@ def _manifest(stamp: str, s: _Staged, outcome, files: dict[str, str]) -> str:
 def _comments(con: duckdb.DuckDBPyConnection, table: str) -> tuple[str | None, dict[str, str]]:
     """dbt's persisted docs of a mart: its table comment and column comments (read in the snapshot)."""
     row = con.execute(
-        "select comment from duckdb_tables() where schema_name = ? and table_name = ? and database_name = 'wh'",
-        [PUBLISHED_SCHEMA, table],
+        "select comment from duckdb_tables() where schema_name = ? and table_name = ? and database_name = 'wh' "
+        "union all select comment from duckdb_views() where schema_name = ? and view_name = ? "
+        "and database_name = 'wh'",
+        [PUBLISHED_SCHEMA, table, PUBLISHED_SCHEMA, table],
     ).fetchone()
     cols = con.execute(
         "select column_name, coalesce(comment, '') from duckdb_columns() where schema_name = ? and table_name = ? "

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import duckdb
 
-from patient360.warehouse import connect
+from patient360.warehouse import connect, relation_exists
 
 DDL = """
 CREATE SCHEMA IF NOT EXISTS audit;
@@ -89,11 +89,7 @@ def record(warehouse: Path, entries: list[Entry]) -> None:
 def entries(con: duckdb.DuckDBPyConnection, tier: str | None = None, catalog: str = "") -> list[dict]:
     """The register's rows (oldest first), optionally of one tier; [] when there is none yet.
     `catalog`: the warehouse's name when it is attached to `con` under another name."""
-    found = con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'audit' AND table_name = 'release_register' "
-        "AND database_name = coalesce(nullif(?, ''), current_database())",
-        [catalog],
-    ).fetchone()
+    found = (1,) if relation_exists(con, "audit", "release_register", catalog) else (0,)
     if not found or not found[0]:
         return []
     where, params = ("WHERE tier = ?", [tier]) if tier else ("", [])
@@ -113,11 +109,7 @@ def read(warehouse: Path, tier: str | None = None) -> list[dict]:
 def as_of_date(con: duckdb.DuckDBPyConnection, catalog: str = "") -> date | None:
     """The as-of date the warehouse's marts were built for (intermediate.int_run__as_of), if built.
     No query can fail here: the caller may be inside a transaction."""
-    found = con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'intermediate' AND table_name = 'int_run__as_of' "
-        "AND database_name = coalesce(nullif(?, ''), current_database())",
-        [catalog],
-    ).fetchone()
+    found = (1,) if relation_exists(con, "intermediate", "int_run__as_of", catalog) else (0,)
     if not found or not found[0]:
         return None
     prefix = f"{catalog}." if catalog else ""

@@ -54,10 +54,9 @@ class RunPlan:
 
 
 def _table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    row = con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE schema_name = ? AND table_name = ?", [schema, table]
-    ).fetchone()
-    return bool(row and row[0])
+    from patient360.warehouse import relation_exists
+
+    return relation_exists(con, schema, table)
 
 
 def newest_landed_partition(con: duckdb.DuckDBPyConnection) -> date | None:

@@ -38,6 +38,17 @@ def connect(path: Path | str | None = None, *, read_only: bool = False) -> duckd
     return duckdb.connect(str(path), read_only=read_only, config=config)
 
 
+def relation_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str, catalog: str = "") -> bool:
+    """Whether `schema.table` exists as a table or a view (the Spark target's catalogue holds views
+    over Parquet: patient360.spark_release) in `catalog` (default: the current database)."""
+    row = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ? "
+        "AND table_catalog = coalesce(nullif(?, ''), current_database())",
+        [schema, table, catalog],
+    ).fetchone()
+    return bool(row and row[0])
+
+
 def one(cursor: duckdb.DuckDBPyConnection) -> tuple[Any, ...]:
     """The row a query that always returns one (an aggregate, a count) returned.
 

@@ -42,8 +42,9 @@ def open_workspace(warehouse: Path, candidate: Candidate) -> duckdb.DuckDBPyConn
             "SELECT table_name FROM duckdb_tables() WHERE database_name = ? AND schema_name = 'main'", [CANDIDATE_ALIAS]
         ).fetchall():
             con.execute(f"CREATE VIEW {PUBLISHED_SCHEMA}.{q(table)} AS SELECT * FROM {CANDIDATE_ALIAS}.main.{q(table)}")
-        mirrored = con.execute(
-            "SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = ? AND schema_name <> ?",
+        mirrored = con.execute(  # tables, and views (the Spark target's catalogue: patient360.spark_release)
+            "SELECT table_schema, table_name FROM information_schema.tables WHERE table_catalog = ? "
+            "AND table_schema <> ?",
             [WAREHOUSE_ALIAS, PUBLISHED_SCHEMA],
         ).fetchall()
         for schema, table in mirrored:

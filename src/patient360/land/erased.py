@@ -25,11 +25,11 @@ DETAIL = "matches an erasure tombstone: the person was erased; the row is not la
 
 def _has_tombstones(con: duckdb.DuckDBPyConnection) -> bool:
     from patient360.erase import TOMBSTONES
+    from patient360.warehouse import relation_exists
 
-    exists = con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'restricted' AND table_name = 'erasure_tombstones'"
-    ).fetchall()
-    return bool(exists[0][0]) and bool(con.execute(f"SELECT count(*) FROM {TOMBSTONES}").fetchall()[0][0])
+    return relation_exists(con, "restricted", "erasure_tombstones") and bool(
+        con.execute(f"SELECT count(*) FROM {TOMBSTONES}").fetchall()[0][0]
+    )
 
 
 def _register(con: duckdb.DuckDBPyConnection) -> None:
