@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -171,6 +172,8 @@ def test_on_spark_there_is_no_single_writer_and_docs_build_beside_the_gates(airf
     assert order["gates"] == {"publish"}
     dbt_tasks = [t for t in transform.tasks if t.task_id.startswith("dbt_build_")]
     assert {t.profile_config.target_name for t in dbt_tasks} == {"spark"}
+    # dbt runs as patient360-dbt there: a plain dbt on Spark has no p360_* functions
+    assert {Path(t.dbt_executable_path).name for t in dbt_tasks} == {"patient360-dbt"}
 
 
 def test_an_unknown_target_is_a_configuration_error_naming_the_variable(airflow_home, monkeypatch):

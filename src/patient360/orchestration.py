@@ -18,6 +18,7 @@ SPARK_MAX_ACTIVE_TASKS tasks at once, and tasks that do not depend on each other
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -102,6 +103,22 @@ def spark_warehouse() -> Path:
     return paths.spark_warehouse_dir()
 
 
+def release_warehouse(refresh: bool = False) -> Path:
+    """What the run plan, the gates and publish read: the DuckDB file, or on the Spark target the
+    catalogue of views over its Parquet tables (patient360.spark_release); `refresh` re-declares
+    the views first (after a dbt build: tables it created appear)."""
+    if current_target() == "spark":
+        from patient360.spark_release import CATALOGUE, build_catalogue
+
+        return build_catalogue(spark_warehouse()) if refresh else spark_warehouse() / CATALOGUE
+    return warehouse()
+
+
+def published_dir() -> Path | None:
+    """Where releases go: the DuckDB default (beside the file), or <Spark warehouse>/published."""
+    return spark_warehouse() / "published" if current_target() == "spark" else None
+
+
 def partition_day(context: Any) -> date | None:
     """The partition a landing run lands: its logical date's day (a scheduled run's logical
     date is the start of the day it covers; a backfill's and a manual run's are the day asked
@@ -138,7 +155,8 @@ def run_plan(context: Any) -> dict:
     from patient360.run_plan import plan_run
 
     requested = context["params"].get("as_of_date")
-    plan = fail_fast(lambda: plan_run(warehouse(), date.fromisoformat(requested) if requested else None))
+    day = date.fromisoformat(requested) if requested else None
+    plan = fail_fast(lambda: plan_run(release_warehouse(refresh=True), day))
     return plan.as_xcom()
 
 
@@ -159,6 +177,13 @@ PLAN_TASK_ID = "plan"
 DBT_TARGETS = {"duckdb": "dev", "spark": "spark"}  # P360_TARGET -> target of dbt_project/profiles.yml
 AS_OF_TEMPLATE = "{{ ti.xcom_pull(task_ids='" + PLAN_TASK_ID + "')['as_of_date'] }}"
 EXCLUDE_TEMPLATE = "{{ 'tag:current' if ti.xcom_pull(task_ids='" + PLAN_TASK_ID + "')['backfill'] else '' }}"
+
+
+def spark_dbt_executable() -> str:
+    """`patient360-dbt`: dbt's CLI with a local Spark session holding the project's functions (a
+    plain `dbt` on the Spark target has no p360_* UDFs; patient360.spark_engine.dbt_cli)."""
+    candidate = Path(sys.executable).with_name("patient360-dbt")
+    return str(candidate) if candidate.exists() else "patient360-dbt"
 
 
 def cosmos_configs():
@@ -184,7 +209,7 @@ def cosmos_configs():
     execution = ExecutionConfig(
         execution_mode=ExecutionMode.LOCAL,
         invocation_mode=InvocationMode.SUBPROCESS,
-        dbt_executable_path=dbt_executable(),
+        dbt_executable_path=spark_dbt_executable() if current_target() == "spark" else dbt_executable(),
     )
     return project, profile, execution
 

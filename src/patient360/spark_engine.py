@@ -125,6 +125,11 @@ def dbt_cli(args: list[str], folder: Path | None = None) -> bool:
     return bool(dbtRunner().invoke([*args, *extra]).success)
 
 
+def dbt_main() -> int:
+    """`patient360-dbt <dbt args>`: the console script Cosmos runs as its dbt executable."""
+    return 0 if dbt_cli(sys.argv[1:]) else 1
+
+
 def run_dbt_spark(
     args: list[str],
     folder: Path | None = None,
