@@ -123,3 +123,14 @@ def test_every_mart_equals_a_full_refresh(runs: dict) -> None:
     assert len(inc) >= 35 and sum(map(len, inc.values())) > 0
     differ = {t: (len(inc[t]), len(full[t])) for t in inc if inc[t] != full[t]}
     assert not differ, f"marts that differ (incremental rows, full-refresh rows): {differ}"
+
+
+def test_a_release_after_the_merge_publishes_the_retired_keys_in_the_key_map(runs: dict, tmp_path: Path) -> None:
+    """The daily release after a merge: the person tier passes the gate with the key map
+    leading from the retired key to the survivor (retired keys are issued keys)."""
+    from patient360.pipeline import stage_publish
+
+    warehouse = tmp_path / "patient360.duckdb"
+    shutil.copy(runs["warehouse"], warehouse)
+    release = stage_publish(warehouse, out_dir=tmp_path / "published", tiers=["person"])
+    assert release.tiers["person"].tables["patient_key_map"] >= 1

@@ -168,9 +168,14 @@ class PiiScanner:
             INSERT INTO gate_birth
             SELECT DISTINCT patient_key, TRY_CAST(identifier_value AS DATE) FROM {src}
             WHERE identifier_type = 'birth_date' AND TRY_CAST(identifier_value AS DATE) IS NOT NULL""")
-        # The identity map: every person pseudonym issued for the current build.
+        # The identity map: every person pseudonym issued for the current build, and every one
+        # issued before to a person since merged into another (restricted.person_keys keeps them):
+        # the published key map (patient_key_map) leads BI from those retired keys to the survivors.
         links = "restricted.identity_links" if table_exists(con, "restricted", "identity_links") else src
         con.execute(f"INSERT INTO gate_issued SELECT DISTINCT patient_key FROM {links} WHERE patient_key IS NOT NULL")
+        if table_exists(con, "restricted", "person_keys"):
+            con.execute("INSERT INTO gate_issued SELECT patient_key FROM restricted.person_keys "
+                        "WHERE patient_key IS NOT NULL")  # fmt: skip
 
     def _name_dictionary(self, src: str) -> None:
         """Restricted names, normalised like the values, plus their honorific and romanised forms."""

@@ -174,7 +174,12 @@ select
     cast(case when is_mature then horizon_revenue / {{ p360_float("nullif(spend, 0)") }} end as double) as roi,
     cast(case when is_mature then horizon_revenue * {{ var('margin_rate') }} / {{ p360_float("acquired_patients") }} end as double) as ltv,
     cast(
-        case when is_mature then horizon_revenue * {{ var('margin_rate') }} / {{ p360_float("acquired_patients") }} / {{ p360_float("nullif(spend / " ~ p360_float('acquired_patients') ~ ", 0)") }} end
+        case
+            when is_mature
+                then
+                    horizon_revenue * {{ var('margin_rate') }} / {{ p360_float("acquired_patients") }}
+                    / {{ p360_float("nullif(spend / " ~ p360_float('acquired_patients') ~ ", 0)") }}
+        end
         as double
     ) as ltv_to_cac,
     cast(case when is_mature then payback_days end as integer) as payback_days,

@@ -42,7 +42,9 @@ select
         as spend_share,
     tiers.target_share,
     cast(
-        coalesce(s.spend, 0) / {{ p360_float("nullif(sum(coalesce(s.spend, 0)) over (partition by months.month), 0)") }} - tiers.target_share
+        coalesce(s.spend, 0)
+        / {{ p360_float("nullif(sum(coalesce(s.spend, 0)) over (partition by months.month), 0)") }}
+        - tiers.target_share
         as double
     ) as share_gap
 from months

@@ -120,5 +120,7 @@ select
     cast(revenue as decimal(18, 2)) as revenue,
     cast(paying_patients as bigint) as paying_patients,
     cast(revenue / {{ p360_float("nullif(paying_patients, 0)") }} as double) as revenue_per_paying_patient,
-    case when has_spend then spend / {{ p360_float("nullif(acquired_patients, 0)") }} end <= {{ var('cac_target_yuan') }} as meets_cac_target
+    case
+        when has_spend then spend / {{ p360_float("nullif(acquired_patients, 0)") }}
+    end <= {{ var('cac_target_yuan') }} as meets_cac_target
 from with_rollup

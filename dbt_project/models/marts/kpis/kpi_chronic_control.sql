@@ -101,9 +101,12 @@ programme_months as (
 ),
 
 member_counts as (
-    select pm.programme, pm.month, count(m.programme) as programme_patients
+    select
+        pm.programme,
+        pm.month,
+        count(m.programme) as programme_patients
     from programme_months as pm
-    left join members as m on m.programme = pm.programme and m.member_from <= pm.month_end
+    left join members as m on pm.programme = m.programme and pm.month_end >= m.member_from
     group by pm.programme, pm.month
 ),
 

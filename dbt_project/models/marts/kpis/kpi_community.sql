@@ -238,7 +238,10 @@ select
     cast(task_completions as bigint) as task_completions,
     cast(task_completions / {{ p360_float("nullif(members, 0)") }} as double) as tasks_per_member,
     cast(interactions as bigint) as interactions,
-    cast(interactions / {{ p360_float("nullif(members, 0)") }} / {{ p360_float("(observed_days / " ~ p360_float('7.0') ~ ")") }} as double) as weekly_interactions_per_member,
+    cast(
+        interactions / {{ p360_float("nullif(members, 0)") }}
+        / {{ p360_float("(observed_days / " ~ p360_float('7.0') ~ ")") }} as double
+    ) as weekly_interactions_per_member,
     cast(purchasing_members as bigint) as purchasing_members,
     cast(purchasing_members / {{ p360_float("nullif(members, 0)") }} as double) as vas_penetration,
     cast(referees as bigint) as referees,

@@ -30,6 +30,9 @@ select
     cast(count(*) filter (where nps_score <= 6) as bigint) as detractors,
     cast(count(*) filter (where nps_score >= 9) / {{ p360_float("count(*)") }} as double) as promoter_share,
     cast(count(*) filter (where nps_score <= 6) / {{ p360_float("count(*)") }} as double) as detractor_share,
-    cast(100.0 * (count(*) filter (where nps_score >= 9) - count(*) filter (where nps_score <= 6)) / {{ p360_float("count(*)") }} as double) as nps
+    cast(
+        100.0 * (count(*) filter (where nps_score >= 9) - count(*) filter (where nps_score <= 6))
+        / {{ p360_float("count(*)") }} as double
+    ) as nps
 from latest
 group by month

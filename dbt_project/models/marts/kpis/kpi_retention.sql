@@ -56,7 +56,10 @@ select
     cast(count(*) as bigint) as cohort_size,
     cast(count(*) filter (where is_eligible) as bigint) as eligible_patients,
     cast(count(*) filter (where is_retained) as bigint) as retained_patients,
-    cast(count(*) filter (where is_retained) / {{ p360_float("nullif(count(*) filter (where is_eligible), 0)") }} as double) as retention_rate,
+    cast(
+        count(*) filter (where is_retained)
+        / {{ p360_float("nullif(count(*) filter (where is_eligible), 0)") }} as double
+    ) as retention_rate,
     bool_and(is_eligible) as is_mature
 from flags
 group by cohort_month, horizon_days

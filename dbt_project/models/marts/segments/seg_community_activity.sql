@@ -21,7 +21,8 @@ with as_of as (
 activity as (
     select
         e.person_id,
-        count(*) filter (where e.event_type like 'community_%' and e.event_date > a.as_of_date - interval 28 day) / {{ p360_float("cast(4 as double)") }}
+        count(*) filter (where e.event_type like 'community_%' and e.event_date > a.as_of_date - interval 28 day)
+        / {{ p360_float("cast(4 as double)") }}
             as weekly_interactions,
         count(*) filter (where e.event_type = 'community_purchase' and e.event_date > a.as_of_date - interval 30 day)
             as purchases_30d
