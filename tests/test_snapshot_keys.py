@@ -17,7 +17,9 @@ import pytest
 
 from patient360.dbt_runner import run_dbt
 from patient360.pipeline import stage_land
-from test_identity_registry import _key, _plant_merge, _sql
+from scenario import plant_merge as _plant_merge
+from scenario import sql as _sql
+from test_identity_registry import _key
 
 pytestmark = pytest.mark.slow
 
