@@ -99,3 +99,17 @@ def test_a_romanised_name_that_is_a_word_of_our_documentation_is_not_a_name() ->
     assert "binding" in name_forms.documented_words()
     assert name_forms.romanised_hit("patient Ding Bin", effective)
     assert not name_forms.romanised_hit("the device binding active when a reading was measured", effective)
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["1 1 0 1 0 5 1 9 4 9 1 2 3 1 0 0 2 X", "110105-19491231-002-x", "ID: 1101 0519 4912 3100 2X."],
+)
+def test_a_resident_id_with_an_x_check_character_is_found_however_it_is_spaced(value: str) -> None:
+    """Separators before the check character X must not hide the ID (the compaction joined
+    digits only, so a spaced ID ending in X escaped while one ending in a digit was caught)."""
+    assert "resident_id" in P.find_pii(value)
+
+
+def test_an_x_that_is_a_word_is_not_joined_to_digits() -> None:
+    assert P.find_pii("3 x 4 boxes, 2 XL shirts") == []

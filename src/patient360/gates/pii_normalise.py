@@ -45,7 +45,8 @@ _CJK = "\u3400-\u9fff\uf900-\ufaff"
 _JSON_ESCAPE = re.compile(r"\\+u([0-9a-fA-F]{4})")
 _PERCENT = re.compile(r"(?:%[0-9A-Fa-f]{2}){2,}")
 _HAN_GAP = re.compile(rf"(?<=[{_CJK}])\s+(?=[{_CJK}])")
-_DIGIT_GAP = re.compile(r"(?<=[0-9])[\s.\-_/()\[\]·•:]+(?=[0-9])")
+# a separator between digits, or before a lone X that ends the run (a resident ID's check character)
+_DIGIT_GAP = re.compile(r"(?<=[0-9])[\s.\-_/()\[\]·•:]+(?=[0-9]|[Xx](?![0-9A-Za-z]))")
 _BASE64 = re.compile(r"[A-Za-z0-9+/]{8,}={0,2}")
 _EXTRA_INVISIBLE = {"\u00ad", "\u034f", "\u115f", "\u1160", "\u3164", "\uffa0"}
 
