@@ -283,6 +283,16 @@ def _cmd_dev_allowlist(args: argparse.Namespace) -> int:
     return 0
 
 
+def _engine_args(p: argparse.ArgumentParser, on_duckdb: str, on_spark: str) -> None:
+    """--target and --warehouse, the same for every command that runs on either engine."""
+    from patient360.target import DEFAULT_TARGET, TARGETS
+
+    p.add_argument("--target", choices=TARGETS, default=DEFAULT_TARGET,
+                   help=f"duckdb (default): {on_duckdb}; spark: {on_spark}")  # fmt: skip
+    where = "the DuckDB file (duckdb) or the Spark warehouse folder (spark; default P360_SPARK_WAREHOUSE)"
+    p.add_argument("--warehouse", type=Path, default=None, help=where)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="patient360",
@@ -319,14 +329,7 @@ def _add_pipeline_commands(sub: argparse._SubParsersAction) -> None:
 
     ld = sub.add_parser("land", help="land export partitions into the raw zone (audited, idempotent)")
     ld.add_argument("--exports", type=Path, required=True)
-    ld.add_argument("--warehouse", type=Path, default=None, help="DuckDB file (duckdb), or warehouse folder (spark)")
-    ld.add_argument(
-        "--target",
-        choices=["duckdb", "spark"],
-        default="duckdb",
-        help="duckdb: raw tables in the DuckDB file; "
-        "spark: raw Parquet files under the Spark warehouse folder, files landed in parallel",
-    )
+    _engine_args(ld, "raw tables in the DuckDB file", "raw Parquet files, files landed in parallel")
     ld.add_argument(
         "--date", type=_date, default=None, help="partition to land (default: every partition not yet landed)"
     )
@@ -335,16 +338,7 @@ def _add_pipeline_commands(sub: argparse._SubParsersAction) -> None:
 
     r = sub.add_parser("run", help="land -> dbt build -> gates -> publish, in-process without a scheduler")
     r.add_argument("--exports", type=Path, required=True)
-    r.add_argument(
-        "--target",
-        choices=["duckdb", "spark"],
-        default="duckdb",
-        help="duckdb (default): the embedded warehouse file; spark: dbt on a local Spark session, tables as "
-        "Parquet (docs/scale.md)",
-    )
-    r.add_argument(
-        "--warehouse", type=Path, default=None, help="DuckDB file (duckdb), or the Spark warehouse folder (spark)"
-    )
+    _engine_args(r, "the embedded warehouse file", "dbt on a local Spark session, tables as Parquet (docs/scale.md)")
     r.add_argument("--date", type=_date, default=None, help="as-of date (default: latest landed partition)")
     r.set_defaults(func=_cmd_run)
 
