@@ -92,7 +92,24 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     session.config.stash[_SNAPSHOT] = _source_tree_snapshot()
 
 
+def _stop_spark() -> None:
+    """Stop a Spark session the tests started, and its JVM gateway, while logging still works:
+    left to interpreter exit, py4j's finalisers log into closed streams ("Logging error")."""
+    import sys
+
+    if "pyspark" not in sys.modules:
+        return
+    from pyspark import SparkContext
+
+    if SparkContext._active_spark_context is not None:
+        SparkContext._active_spark_context.stop()
+    if SparkContext._gateway is not None:
+        SparkContext._gateway.shutdown()
+        SparkContext._gateway = SparkContext._jvm = None
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    _stop_spark()
     before, after = session.config.stash.get(_SNAPSHOT, None), _source_tree_snapshot()
     if before is None or after is None:
         return

@@ -236,17 +236,11 @@ def _spark_missing() -> str | None:
 
 @pytest.mark.skipif(_spark_missing() is not None, reason=str(_spark_missing()))
 def test_spark_reads_the_registered_zone_as_duckdb_reads_its_raw_tables(both: tuple[Path, Path]) -> None:
-    from pyspark.sql import SparkSession
-
+    from patient360.spark_engine import spark_session
     from patient360.spark_raw import register_raw_tables
 
     db, wh = both
-    spark = (
-        SparkSession.builder.master("local[1]")
-        .config("spark.ui.enabled", "false")
-        .config("spark.sql.warehouse.dir", str(wh.parent / "spark-catalog"))
-        .getOrCreate()
-    )
+    spark = spark_session(wh.parent / "spark-catalog")
     try:
         tables = register_raw_tables(spark, wh)
         assert "raw_his.patients" in tables and "audit.file_loads" in tables

@@ -71,6 +71,7 @@ def spark_session(folder: Path | None = None) -> SparkSession:
     # pyspark reads the variable when the context starts
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     derby = f"-Dderby.system.home={root} -Dderby.stream.error.file={root / 'derby.log'}"
+    _point_running_jvm_at(root)
     spark = (
         SparkSession.builder.master("local[*]")
         .appName("patient360")
@@ -94,6 +95,17 @@ def spark_session(folder: Path | None = None) -> SparkSession:
     )
     register_udfs(spark, load_key())
     return spark
+
+
+def _point_running_jvm_at(root: Path) -> None:
+    """A JVM left by an earlier (stopped) session keeps its launch options, so the Derby metastore
+    would write derby.log and metastore_db into the working directory: set them on the JVM too."""
+    from pyspark import SparkContext
+
+    jvm = SparkContext._jvm
+    if jvm is not None:
+        jvm.java.lang.System.setProperty("derby.system.home", str(root))
+        jvm.java.lang.System.setProperty("derby.stream.error.file", str(root / "derby.log"))
 
 
 def register_udfs(spark: SparkSession, key: bytes) -> None:
