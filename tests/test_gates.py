@@ -470,13 +470,17 @@ def test_suite_whose_row_condition_disagrees_with_its_check_is_rejected(tmp_path
         load_suites(tmp_path)
 
 
-def test_the_gate_process_survives_great_expectations_import_under_python_c() -> None:
+@pytest.mark.parametrize("spark_in_use", [False, True], ids=["without_pyspark", "pyspark_already_imported"])
+def test_the_gate_process_survives_great_expectations_import_under_python_c(spark_in_use: bool) -> None:
     """pyspark (installed for the Spark target) ends a `python -c` process with exit 0 when GX
-    probes it: the gates import GX without pyspark, so the process carries on and reports."""
+    probes Spark Connect: the gates import GX without it, also in a process that already imported
+    pyspark (the Spark target's; a pytest-xdist worker after a Spark test), so it reports."""
     import subprocess
     import sys
 
     code = "from patient360.gates import gx_runner; gx_runner._import_gx(); print('gate process alive')"
+    if spark_in_use:
+        code = "import pyspark.sql; " + code
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr[-2000:]
     assert "gate process alive" in run.stdout, run.stderr[-2000:]

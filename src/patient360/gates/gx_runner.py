@@ -114,20 +114,30 @@ def failures_of(suite: str, result) -> list[Failure]:
     ]
 
 
+# The Spark Connect modules GX imports to recognise Connect data frames. Importing them runs
+# pyspark.sql.connect.utils.check_dependencies(), which calls sys.exit(0) in a process whose
+# __main__ has neither a spec nor a file (`python -c`, an embedding host, a pytest-xdist worker)
+# when Spark Connect's own dependencies are missing: a gate that ends its process with success.
+_SPARK_CONNECT = ("pyspark.sql.connect", "pyspark.sql.connect.dataframe", "pyspark.sql.connect.session")
+
+
 def _import_gx() -> None:
-    """Import Great Expectations without letting it import pyspark. GX probes pyspark whenever it
-    is installed (it is, for the Spark target): that costs seconds per process, warns about
-    pandas 3, and pyspark's Spark Connect probe calls sys.exit(0) in a process whose __main__ has
-    no file (`python -c`, an embedding host): a gate that ends its process with success.
-    The gates evaluate pandas frames, so GX never needs Spark; a process that already uses
-    pyspark (the Spark target) keeps it."""
-    if "great_expectations" in sys.modules or "pyspark" in sys.modules:
+    """Import Great Expectations without letting it import Spark Connect (see _SPARK_CONNECT),
+    whether or not this process already uses pyspark (the Spark target does). Without pyspark
+    loaded, GX does not import it at all: that costs seconds per process and warns about pandas 3.
+    The gates evaluate pandas frames, so GX never needs Spark."""
+    if "great_expectations" in sys.modules:
         return
-    sys.modules["pyspark"] = None  # type: ignore[assignment]  # import pyspark -> ImportError
+    hidden = [name for name in ("pyspark", *_SPARK_CONNECT) if name not in sys.modules]
+    if "pyspark" not in hidden:  # pyspark is in use: keep it, hide only the Connect probe
+        hidden = [name for name in hidden if name in _SPARK_CONNECT]
+    for name in hidden:
+        sys.modules[name] = None  # type: ignore[assignment]  # import -> ImportError
     try:
         import great_expectations  # noqa: F401
     finally:
-        del sys.modules["pyspark"]
+        for name in hidden:
+            del sys.modules[name]
 
 
 def _context(gx_dir: Path | None) -> Any:
