@@ -27,18 +27,14 @@
 {% macro spark__p360_delete_hook(sql) %}{{ return('') }}{% endmacro %}
 
 {#- The persistent person registry (person_registry, person_keys, person_survivors: keyed by row,
-    never rebuilt: full_refresh=false) must update rows in place. DuckDB: the adapter's
-    delete+insert. Spark: MERGE, which needs a table format with row updates (Delta or Iceberg:
-    var spark_file_format). On plain Parquet the first build works (nothing to update), and a
-    later run stops here rather than append a second row per record. -#}
+    never rebuilt: full_refresh=false) updates rows in place. DuckDB: the adapter's delete+insert.
+    Spark: MERGE where the table format has row updates (Delta, Iceberg, Hudi: var
+    spark_file_format); on plain Parquet, p360_rewrite (spark_registry_rewrite.sql): the table is
+    rewritten beside itself with this run's rows replacing theirs, then swapped in by two renames
+    that a crashed run's next start completes or undoes. -#}
 {% macro p360_registry_strategy() %}{{ return(adapter.dispatch('p360_registry_strategy', 'patient360')()) }}{% endmacro %}
 {% macro default__p360_registry_strategy() %}{{ return(none) }}{% endmacro %}
 {% macro spark__p360_registry_strategy() %}
     {%- if var('spark_file_format', 'parquet') in ('delta', 'iceberg', 'hudi') -%}{{ return('merge') }}{%- endif -%}
-    {%- if execute and is_incremental() -%}
-        {{ exceptions.raise_compiler_error(
-            'the person registry (' ~ this ~ ') is updated in place: on Spark that needs Delta or Iceberg tables '
-            ~ '(--vars "{spark_file_format: delta}", docs/scale.md); plain Parquet supports only the first build') }}
-    {%- endif -%}
-    {{ return('append') }}
+    {{ return('p360_rewrite') }}
 {% endmacro %}
