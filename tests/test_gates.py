@@ -21,7 +21,7 @@ import pytest
 from faker import Faker
 
 from patient360.gates import Failure, collect_metrics, run_gates
-from patient360.gates.gx_runner import SUITES_DIR, load_suites, validate
+from patient360.gates.gx_runner import COVERAGE_SUITE, SUITES_DIR, load_suites, validate
 from patient360.gates.metrics import Metric
 from patient360.gates.schema_allowlist import load_allowlist
 from patient360.land.schema import ensure_schema
@@ -324,6 +324,13 @@ def test_gx_clean_passes_and_builds_data_docs(fixture_dir: Path, tmp_path: Path)
     assert outcome.passed, outcome.render()
     assert outcome.gx_success and all(outcome.gx_success[("pii_masking", c)] for c in ("mobile", "name", "plain_hash"))
     assert outcome.data_docs_index.is_file()
+    # one page per suite of this run (its validation result and the suite itself), linked from the index
+    site = outcome.data_docs_index.parent
+    index = outcome.data_docs_index.read_text(encoding="utf-8")
+    for suite in [*load_suites(), COVERAGE_SUITE]:
+        assert list((site / "validations" / suite).rglob("*.html")), f"no validation page for {suite}"
+        assert (site / "expectations" / f"{suite}.html").is_file(), f"no suite page for {suite}"
+        assert f"validations/{suite}/" in index, f"the index does not link {suite}"
     duckdb.connect(str(wh)).close()  # the gate closed its read-only connection: a writer can open
 
 
