@@ -28,13 +28,17 @@ airflow: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/patient360 demo
 
-# CI runs exactly this: lint first, then every test.
+# CI runs exactly this: lint first, then every test. Test files run in parallel, one worker per
+# core (at most 4: each real dbt build, Airflow or Spark run is a process tree of its own); a
+# file's tests stay on one worker, so its module fixtures are built once. PYTEST_WORKERS=0 runs
+# them in this process, one after another.
+PYTEST_WORKERS ?= auto
 test: lint compose-validator chromium
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --maxprocesses 4 --dist loadfile
 
 # Everything but the real dbt builds, Airflow runs and the benchmark smoke run (marked slow).
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -m "not slow"
+	$(BIN)/python -m pytest -m "not slow" -n $(PYTEST_WORKERS) --maxprocesses 4 --dist loadfile
 
 # Superset dashboards as code (bi/superset/): imported into a real Apache Superset, in its own
 # environment (Superset pins SQLAlchemy 1.4 and pandas 2), and every chart run against a fresh
