@@ -205,3 +205,12 @@ def test_focused_benchmark_runs_at_a_tiny_scale(command, tmp_path):
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert re.search(expected, proc.stdout, re.MULTILINE), proc.stdout[-3000:]
+
+
+def test_the_load_note_says_whether_other_work_can_have_inflated_the_times():
+    from patient360.benchmark.report import _load_note
+
+    assert "inflated" in _load_note([0.9, 4.5], cores=2)
+    quiet = _load_note([0.4, 1.6], cores=2)
+    assert "0.4 to 1.6" in quiet and "within the machine's 2 cores" in quiet and "inflated" not in quiet
+    assert _load_note(None, cores=2) == ""

@@ -41,7 +41,19 @@ def _num(value, digits: int = 1) -> str:
     return f"{value:,.{digits}f}"
 
 
-def _scale_section(s: dict) -> list[str]:
+def _load_note(load: list[float] | None, cores: int) -> str:
+    """The machine's load when the stages started, and whether it can have inflated wall times."""
+    if not load:
+        return ""
+    verdict = (
+        "above the machine's core count: other work shared the machine and inflated wall times"
+        if load[1] > cores
+        else f"within the machine's {cores} cores"
+    )
+    return f"- Machine load (1-minute average) when stages started: {load[0]:.1f} to {load[1]:.1f} ({verdict})."
+
+
+def _scale_section(s: dict, cores: int) -> list[str]:
     out = [f"## {s['patients']:,} patients", ""]
     gen = s.get("generate")
     if gen:
@@ -65,10 +77,7 @@ def _scale_section(s: dict) -> list[str]:
     load = s.get("load_avg_1m")
     out += [
         "",
-        f"- Machine load (1-minute average) when stages started: {load[0]:.1f} to {load[1]:.1f} "
-        "(above the machine's core count, other work shared the machine and inflated wall times)."
-        if load
-        else "",
+        _load_note(load, cores),
         f"- Pipeline (land + dbt + gates + publish): **{s['pipeline_wall_s']:.1f} s**, "
         f"peak {s['pipeline_peak_rss_mb']:,.0f} MiB; gates passed: {s['gates_passed']}.",
         f"- Daily run (land one day + incremental dbt + gates + publish): {s['daily_wall_s']:.1f} s = "
@@ -205,5 +214,5 @@ def render_markdown(report: dict) -> str:
         lines += _scaling(report["scales"])
     lines += _targets(report["scales"])
     for s in report["scales"]:
-        lines += _scale_section(s)
+        lines += _scale_section(s, m["cores"])
     return "\n".join(lines)
