@@ -128,9 +128,9 @@ def _import_gx() -> None:
     The gates evaluate pandas frames, so GX never needs Spark."""
     if "great_expectations" in sys.modules:
         return
-    hidden = [name for name in ("pyspark", *_SPARK_CONNECT) if name not in sys.modules]
-    if "pyspark" not in hidden:  # pyspark is in use: keep it, hide only the Connect probe
-        hidden = [name for name in hidden if name in _SPARK_CONNECT]
+    # pyspark in use (the Spark target): keep it, hide only the Connect modules
+    names = _SPARK_CONNECT if "pyspark" in sys.modules else ("pyspark", *_SPARK_CONNECT)
+    hidden = [name for name in names if name not in sys.modules]
     for name in hidden:
         sys.modules[name] = None  # type: ignore[assignment]  # import -> ImportError
     try:
