@@ -81,6 +81,13 @@ def _text_pattern_sql() -> str:
     return ",\n".join(f"coalesce(sum(n) FILTER (WHERE {e}), 0) AS {k}" for k, e in exprs.items())
 
 
+def _insert_strings(con: duckdb.DuckDBPyConnection, table: str, values: list[str]) -> None:
+    """One statement for the whole list: executemany costs a statement per row (about 130 µs;
+    19 s for 150,000 name forms, against 0.07 s as one list parameter)."""
+    if values:
+        con.execute(f"INSERT INTO {table} SELECT unnest(?::VARCHAR[])", [values])
+
+
 class PiiScanner:
     """Holds the temp dictionaries for one gate run on one read-only connection.
 
@@ -133,8 +140,7 @@ class PiiScanner:
         mapping = " ".join(f"WHEN {sql_str(k)} THEN {sql_str(v)}" for k, v in P.DICTIONARY_TYPES.items())
         vocab = sorted(self.allow.all_accepted_values())
         con.execute("CREATE OR REPLACE TEMP TABLE gate_vocab (term VARCHAR)")
-        if vocab:
-            con.executemany("INSERT INTO gate_vocab VALUES (?)", [[t] for t in vocab])
+        _insert_strings(con, "gate_vocab", vocab)
         src = "restricted.person_identifiers"
         # Birth dates are matched by the date rules, not as dictionary strings (event dates
         # would collide with somebody's birthday); vocabulary terms are never names.
@@ -185,8 +191,7 @@ class PiiScanner:
         vocab = {t for (t,) in self.con.execute("SELECT term FROM gate_vocab").fetchall()}
         names = {n for (n,) in rows if n and 2 <= len(n) <= 8 and re.fullmatch(HAN_NAME, n) and n not in vocab}
         forms = names | {h for n in names for h in name_forms.honorific_forms(n)}
-        if forms:
-            self.con.executemany("INSERT INTO gate_names VALUES (?)", [[f] for f in sorted(forms)])
+        _insert_strings(self.con, "gate_names", sorted(forms))
         # A romanised name that is an ordinary word of the project's own documentation ("binding" =
         # Bin Ding) would flag every comment that uses the word: not a name signal on its own.
         self.romanised = {r for n in names for r in name_forms.romanised_forms(n)} - name_forms.documented_words()
