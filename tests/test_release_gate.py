@@ -116,6 +116,24 @@ def test_python_api_refuses(planted) -> None:
     _nothing_published(wh.parent / "other")
 
 
+def test_each_tier_keeps_its_own_verdict_in_the_shared_release_gate(planted) -> None:
+    """The tiers of one release share a gate workspace (dictionaries and source checks built once:
+    patient360.gates.ReleaseGate). The planted values are in person-tier marts only: the person
+    tier fails with them, and the activation tier, gated after it on the same workspace, passes."""
+    from patient360.publish import publish_marts
+
+    wh, _ = planted
+    with pytest.raises(GateFailed) as failed:
+        publish_marts(wh)
+    message = str(failed.value)
+    assert "person (" in message, message
+    assert "activation (" not in message and "aggregate (" not in message, message
+    con = duckdb.connect(str(wh), read_only=True)
+    verdicts = dict(con.execute("SELECT tier, gate_verdict FROM audit.release_register").fetchall())
+    con.close()
+    assert verdicts == {"aggregate": "passed", "person": "failed", "activation": "passed"}, verdicts
+
+
 def test_clean_build_publishes_with_a_manifest_naming_the_key(clean: Path) -> None:
     out = clean.parent / "published"
     run = cli("publish", "--warehouse", clean, "--out", out)

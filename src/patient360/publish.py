@@ -161,7 +161,7 @@ def publish_marts(
     PublishError when there is nothing to publish. tiers: default all. allowlist, k, as_of:
     as for `run_gates` (defaults: the project's); data_docs_dir: Data Docs go to <dir>/<tier>;
     recipient: who receives the release, for the register (default `bi:<tier>`)."""
-    from patient360.gates import Candidate, run_gates
+    from patient360.gates import Candidate, ReleaseGate, run_gates
     from patient360.gates.schema_allowlist import ALLOWLIST_PATH
 
     started = time.perf_counter()
@@ -183,10 +183,15 @@ def publish_marts(
     try:
         built_as_of, history = _build_candidates(warehouse, staged, k, key, _allow(allowlist))
         failed: list[str] = []
+        outcomes = {}
+        with ReleaseGate(warehouse, allowlist=allowlist, key=key) as gate:  # dictionaries, source checks once
+            for s in staged:
+                describe_parquet_files(s.candidate.duckdb_path, s.candidate.parquet_dir)  # dbt's docs, gated
+                outcomes[s.tier] = run_gates(
+                    warehouse, candidate=s.candidate, key=key, k=k, allowlist=allowlist, as_of=as_of,
+                    data_docs_dir=gx_root / s.tier, tier=s.tier, release=gate)  # fmt: skip
         for s in staged:
-            describe_parquet_files(s.candidate.duckdb_path, s.candidate.parquet_dir)  # dbt's docs, gated
-            outcome = run_gates(warehouse, candidate=s.candidate, key=key, k=k, allowlist=allowlist, as_of=as_of,
-                                data_docs_dir=gx_root / s.tier, tier=s.tier)  # fmt: skip
+            outcome = outcomes[s.tier]
             log.info("gates on the %s release candidate:\n%s", s.tier, outcome.render())
             if not outcome.passed:
                 failed.append(f"{s.tier} ({len(outcome.blocking)} blocking; Data Docs: {outcome.data_docs_index})")

@@ -26,12 +26,20 @@ import duckdb
 
 from patient360.dbt_vars import dbt_var
 from patient360.gates import gx_runner
-from patient360.gates.candidate import CANDIDATE_ALIAS, WAREHOUSE_ALIAS, Candidate, open_workspace, parquet_metrics
+from patient360.gates.candidate import (
+    CANDIDATE_ALIAS,
+    WAREHOUSE_ALIAS,
+    Candidate,
+    mount,
+    open_workspace,
+    parquet_metrics,
+    unmount,
+)
 from patient360.gates.k_anonymity import ReleaseRisk, k_anonymity_metrics
 from patient360.gates.metrics import Metric, table_exists
 from patient360.gates.outcome import Failure, GateOutcome
 from patient360.gates.pii_patterns import scan_text
-from patient360.gates.pii_scan import scan_marts
+from patient360.gates.pii_scan import PiiScanner, scan_marts
 from patient360.gates.quality import marts_metrics, raw_metrics, staging_metrics
 from patient360.gates.schema_allowlist import (
     ALLOWLIST_PATH,
@@ -46,21 +54,28 @@ from patient360.pseudonym import PseudonymKeyError, load_key
 from patient360.release_tiers import AGGREGATE, small_cell_rules, tier_tables
 from patient360.warehouse import connect, one
 
-__all__ = ["Candidate", "Failure", "GateOutcome", "collect_metrics", "run_gates", "scan_text"]
+__all__ = ["Candidate", "Failure", "GateOutcome", "ReleaseGate", "collect_metrics", "run_gates", "scan_text"]
 
 log = logging.getLogger(__name__)
 
 
-def _as_of(con: duckdb.DuckDBPyConnection) -> date:
-    """The run's as-of date: patient_360.as_of_date when built, else today."""
-    if table_exists(con, "marts", "patient_360"):
-        try:
-            found = one(con.execute("SELECT max(as_of_date) FROM marts.patient_360"))[0]
-            if found:
-                return found
-        except duckdb.Error:
-            pass
-    return date.today()
+def _as_of(con: duckdb.DuckDBPyConnection, catalog: str | None = None) -> date:
+    """The run's as-of date: patient_360.as_of_date when built, else today. catalog: the
+    warehouse's alias in a candidate workspace (every tier is judged as of the warehouse's date)."""
+    if catalog is not None:
+        con.execute(f"USE {catalog}")
+    try:
+        if table_exists(con, "marts", "patient_360"):
+            try:
+                found = one(con.execute("SELECT max(as_of_date) FROM marts.patient_360"))[0]
+                if found:
+                    return found
+            except duckdb.Error:
+                pass
+        return date.today()
+    finally:
+        if catalog is not None:
+            con.execute("USE memory")
 
 
 def _guarded(suite: str, section: str, fn: Callable[[], list[Metric]]) -> list[Metric]:
@@ -80,6 +95,51 @@ def _key() -> bytes | None:
         return None  # record pseudonyms cannot be verified: the scan reports it (block)
 
 
+class ReleaseGate:
+    """One gate workspace for every tier of a release (publishing): the warehouse is mirrored,
+    the PII dictionaries built and the warehouse's source checks run once, and each tier's
+    candidate is mounted in turn as schema `marts`. Each tier is still judged on its own files
+    by the same rules as `run_gates(candidate=...)`; only work whose input is the same for every
+    tier is shared (at 100k patients the dictionaries alone took 7 s per tier)."""
+
+    def __init__(self, warehouse: Path, *, allowlist: Path = ALLOWLIST_PATH, key: bytes | None = None):
+        self.warehouse = Path(warehouse)
+        self.allow = load_allowlist(allowlist)  # the dictionaries' vocabulary: every tier's terms
+        self.key = key if key is not None else _key()
+        self.con = open_workspace(self.warehouse)
+        self._scanner: PiiScanner | None = None
+        self._sources: dict[date, list[Metric]] = {}
+
+    def __enter__(self) -> ReleaseGate:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.con.close()
+
+    def scanner(self, allow: Any, today: date) -> PiiScanner:
+        """The shared scanner, its rules narrowed to this tier's allow-list."""
+        if self._scanner is None or self._scanner.today != today:
+            self._scanner = PiiScanner(self.con, self.allow, today, self.key)
+        self._scanner.allow, self._scanner.metrics = allow, []
+        return self._scanner
+
+    def source_metrics(self, day: date) -> list[Metric]:
+        """The raw-zone and staging checks: they read the warehouse, the same for every tier."""
+        if day not in self._sources:
+            self.con.execute(f"USE {WAREHOUSE_ALIAS}")  # staging views bind in the warehouse
+            try:
+                self._sources[day] = _source_metrics(self.con, day)
+            finally:
+                self.con.execute("USE memory")
+        return list(self._sources[day])
+
+
+def _source_metrics(con: duckdb.DuckDBPyConnection, day: date) -> list[Metric]:
+    return _guarded("quality_raw", "raw", lambda: raw_metrics(con, day)) + _guarded(
+        "quality_raw", "staging", lambda: staging_metrics(con)
+    )
+
+
 def collect_metrics(
     warehouse: Path,
     *,
@@ -92,6 +152,7 @@ def collect_metrics(
     l: int = 2,  # noqa: E741 - the l of l-diversity
     risk: list[ReleaseRisk] | None = None,
     tier: str | None = None,
+    release: ReleaseGate | None = None,
 ) -> list[Metric]:
     """Every metric of every suite, computed in DuckDB on read-only connections.
 
@@ -99,23 +160,33 @@ def collect_metrics(
     the warehouse's `marts` schema (`patient360 check`). key: the pseudonym key (default: the
     configured one), to re-derive issued record pseudonyms. risk: receives the release's measured
     re-identification risk (k_anonymity). tier: the release tier the candidate holds (only its
-    marts are expected, nothing else may be in it; the aggregate tier's small cells are verified)."""
+    marts are expected, nothing else may be in it; the aggregate tier's small cells are verified).
+    release: the workspace every tier of one release shares (publishing); it mounts the candidate."""
     if not warehouse.exists():
         return [Metric("schema_allowlist", str(warehouse), "", "warehouse_missing", 1, "file not found")]
+    if candidate is not None and release is None:
+        with ReleaseGate(warehouse, allowlist=allowlist, key=key) as own:
+            return collect_metrics(warehouse, k=k, allowlist=allowlist, gx_dir=gx_dir, as_of=as_of,
+                                   candidate=candidate, l=l, risk=risk, tier=tier, release=own)  # fmt: skip
     allow = load_allowlist(allowlist)
     if tier is not None:
         allow = allow.only(tier_tables(tier))
-    key = key if key is not None else _key()
-    con = open_workspace(warehouse, candidate) if candidate else connect(warehouse, read_only=True)
+    if release is not None and candidate is not None:
+        con = release.con
+        mount(con, candidate)
+    else:
+        con = connect(warehouse, read_only=True)
+    key = release.key if release is not None else key if key is not None else _key()
     try:
         actual = published_columns(con)
-        day = as_of or _as_of(con)
+        day = as_of or _as_of(con, WAREHOUSE_ALIAS if release else None)
         today = max(day, date.today())
         here = one(con.execute("SELECT current_database()"))[0]
         comments = (CANDIDATE_ALIAS, "main") if candidate else (here, "marts")
         metrics = [Metric("schema_allowlist", t, c, chk, n) for t, c, chk, n in schema_findings(actual, allow)]
         metrics += _guarded("pii_masking", "pii_scan", lambda: scan_marts(
-            con, actual, allow, today, key=key, comments=comments, candidate=candidate))  # fmt: skip
+            con, actual, allow, today, key=key, comments=comments,
+            candidate=candidate, scanner=release.scanner(allow, today) if release else None))  # fmt: skip
         if candidate:
             metrics += _guarded("schema_allowlist", "parquet", lambda: parquet_metrics(con, candidate, list(actual)))
         metrics += _guarded("k_anonymity", "k_anonymity", lambda: k_anonymity_metrics(con, actual, allow, k, l, risk))
@@ -124,12 +195,12 @@ def collect_metrics(
                 con, PUBLISHED_SCHEMA, actual, small_cell_rules(), k))  # fmt: skip
         counts = gx_dir / "last_row_counts.json"
         metrics += _guarded("quality_marts", "marts", lambda: marts_metrics(con, actual, allow, counts))
-        if candidate:  # the source checks read the warehouse itself (staging views bind there)
-            con.execute(f"USE {WAREHOUSE_ALIAS}")
-        metrics += _guarded("quality_raw", "raw", lambda: raw_metrics(con, day))
-        metrics += _guarded("quality_raw", "staging", lambda: staging_metrics(con))
+        metrics += release.source_metrics(day) if release else _source_metrics(con, day)
     finally:
-        con.close()
+        if release is not None and candidate is not None:
+            unmount(con)
+        else:
+            con.close()
     return metrics
 
 
@@ -144,12 +215,14 @@ def run_gates(
     candidate: Candidate | None = None,
     key: bytes | None = None,
     tier: str | None = None,
+    release: ReleaseGate | None = None,
 ) -> GateOutcome:
     """Run every suite on the warehouse (opened read-only, closed before returning).
 
     data_docs_dir: the GX project folder (default `<warehouse dir>/gx`); Data Docs are
     rebuilt there on every run and `outcome.data_docs_index` points at index.html. candidate,
     tier: a release tier's candidate files (publishing); without them the warehouse's marts.
+    release: a ReleaseGate shared by every tier of one release (publishing).
     """
     started = time.perf_counter()
     warehouse = Path(warehouse)
@@ -159,7 +232,7 @@ def run_gates(
     risk: list[ReleaseRisk] = []
     gx_dir = Path(data_docs_dir) if data_docs_dir else warehouse.parent / "gx"
     metrics = collect_metrics(warehouse, k=k, allowlist=Path(allowlist), gx_dir=gx_dir, as_of=as_of,
-                              candidate=candidate, key=key, l=l, risk=risk, tier=tier)  # fmt: skip
+                              candidate=candidate, key=key, l=l, risk=risk, tier=tier, release=release)  # fmt: skip
     verdict = gx_runner.validate(metrics, gx_runner.load_suites(Path(suites_dir)), gx_dir)
     outcome = GateOutcome(
         failures=verdict.failures,

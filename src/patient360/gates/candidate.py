@@ -32,16 +32,13 @@ class Candidate:
         return self.parquet_dir / f"{table}.parquet"
 
 
-def open_workspace(warehouse: Path, candidate: Candidate) -> duckdb.DuckDBPyConnection:
+def open_workspace(warehouse: Path, candidate: Candidate | None = None) -> duckdb.DuckDBPyConnection:
+    """An in-memory workspace mirroring the warehouse read-only, with `candidate` mounted as
+    schema `marts` (none: mount one later with `mount`; publishing mounts each tier in turn)."""
     con = connect()
     try:
         con.execute(f"ATTACH {sql_str(str(warehouse))} AS {WAREHOUSE_ALIAS} (READ_ONLY)")
-        con.execute(f"ATTACH {sql_str(str(candidate.duckdb_path))} AS {CANDIDATE_ALIAS} (READ_ONLY)")
         con.execute(f"CREATE SCHEMA {PUBLISHED_SCHEMA}")
-        for (table,) in con.execute(
-            "SELECT table_name FROM duckdb_tables() WHERE database_name = ? AND schema_name = 'main'", [CANDIDATE_ALIAS]
-        ).fetchall():
-            con.execute(f"CREATE VIEW {PUBLISHED_SCHEMA}.{q(table)} AS SELECT * FROM {CANDIDATE_ALIAS}.main.{q(table)}")
         mirrored = con.execute(  # tables, and views (the Spark target's catalogue: patient360.spark_release)
             "SELECT table_schema, table_name FROM information_schema.tables WHERE table_catalog = ? "
             "AND table_schema <> ?",
@@ -50,10 +47,31 @@ def open_workspace(warehouse: Path, candidate: Candidate) -> duckdb.DuckDBPyConn
         for schema, table in mirrored:
             con.execute(f"CREATE SCHEMA IF NOT EXISTS {q(schema)}")
             con.execute(f"CREATE VIEW {q(schema)}.{q(table)} AS SELECT * FROM {WAREHOUSE_ALIAS}.{q(schema)}.{q(table)}")
+        if candidate is not None:
+            mount(con, candidate)
     except Exception:
         con.close()
         raise
     return con
+
+
+def mount(con: duckdb.DuckDBPyConnection, candidate: Candidate) -> None:
+    """Attach the candidate's DuckDB file and expose its tables as views in schema `marts`."""
+    con.execute(f"ATTACH {sql_str(str(candidate.duckdb_path))} AS {CANDIDATE_ALIAS} (READ_ONLY)")
+    for (table,) in con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE database_name = ? AND schema_name = 'main'", [CANDIDATE_ALIAS]
+    ).fetchall():
+        con.execute(f"CREATE VIEW {PUBLISHED_SCHEMA}.{q(table)} AS SELECT * FROM {CANDIDATE_ALIAS}.main.{q(table)}")
+
+
+def unmount(con: duckdb.DuckDBPyConnection) -> None:
+    """Drop the mounted candidate's views and detach its file (the workspace's mirror stays)."""
+    con.execute("USE memory")
+    for (view,) in con.execute(
+        "SELECT view_name FROM duckdb_views() WHERE database_name = 'memory' AND schema_name = ?", [PUBLISHED_SCHEMA]
+    ).fetchall():
+        con.execute(f"DROP VIEW {PUBLISHED_SCHEMA}.{q(view)}")
+    con.execute(f"DETACH {CANDIDATE_ALIAS}")
 
 
 def parquet_metrics(con: duckdb.DuckDBPyConnection, candidate: Candidate, tables: list[str]) -> list[Metric]:

@@ -389,11 +389,13 @@ def scan_marts(
     key: bytes | None = None,
     comments: tuple[str, str] | None = None,
     candidate: Candidate | None = None,
+    scanner: PiiScanner | None = None,
 ) -> list[Metric]:
     """PII metric rows for every column of every published table (zeros included), for their
     table and column comments (`comments`: the (catalog, schema) holding them) and for the
-    key-value metadata of the candidate's Parquet files."""
-    scanner = PiiScanner(con, allow, today, key)
+    key-value metadata of the candidate's Parquet files. scanner: one whose dictionaries are
+    already built on `con` (a release's tiers share them: patient360.gates.ReleaseGate)."""
+    scanner = scanner or PiiScanner(con, allow, today, key)
     for table, cols in actual.items():
         log.debug("pii scan %s.%s (%d columns)", PUBLISHED_SCHEMA, table, len(cols))
         scanner.scan_table(table, cols)
