@@ -41,6 +41,7 @@ from patient360.gates.outcome import Failure, GateOutcome
 from patient360.gates.pii_patterns import scan_text
 from patient360.gates.pii_scan import PiiScanner, scan_marts
 from patient360.gates.quality import marts_metrics, raw_metrics, staging_metrics
+from patient360.gates.scan_cache import ScanCache, cache_path
 from patient360.gates.schema_allowlist import (
     ALLOWLIST_PATH,
     PUBLISHED_SCHEMA,
@@ -107,6 +108,7 @@ class ReleaseGate:
         self.allow = load_allowlist(allowlist)  # the dictionaries' vocabulary: every tier's terms
         self.key = key if key is not None else _key()
         self.con = open_workspace(self.warehouse)
+        self.cache = ScanCache(cache_path(self.warehouse))
         self._scanner: PiiScanner | None = None
         self._sources: dict[date, list[Metric]] = {}
 
@@ -115,6 +117,7 @@ class ReleaseGate:
 
     def __exit__(self, *exc: object) -> None:
         self.con.close()
+        self.cache.save()
 
     def scanner(self, allow: Any, today: date) -> PiiScanner:
         """The shared scanner, its rules narrowed to this tier's allow-list."""
@@ -177,6 +180,7 @@ def collect_metrics(
     else:
         con = connect(warehouse, read_only=True)
     key = release.key if release is not None else key if key is not None else _key()
+    cache = release.cache if release is not None else ScanCache(cache_path(warehouse))
     try:
         actual = published_columns(con)
         day = as_of or _as_of(con, WAREHOUSE_ALIAS if release else None)
@@ -186,7 +190,7 @@ def collect_metrics(
         metrics = [Metric("schema_allowlist", t, c, chk, n) for t, c, chk, n in schema_findings(actual, allow)]
         metrics += _guarded("pii_masking", "pii_scan", lambda: scan_marts(
             con, actual, allow, today, key=key, comments=comments,
-            candidate=candidate, scanner=release.scanner(allow, today) if release else None))  # fmt: skip
+            candidate=candidate, scanner=release.scanner(allow, today) if release else None, cache=cache))  # fmt: skip
         if candidate:
             metrics += _guarded("schema_allowlist", "parquet", lambda: parquet_metrics(con, candidate, list(actual)))
         metrics += _guarded("k_anonymity", "k_anonymity", lambda: k_anonymity_metrics(con, actual, allow, k, l, risk))
@@ -201,6 +205,8 @@ def collect_metrics(
             unmount(con)
         else:
             con.close()
+    if release is None:
+        cache.save()
     return metrics
 
 

@@ -31,6 +31,7 @@ from patient360.gates import pii_patterns as P
 from patient360.gates.candidate import Candidate
 from patient360.gates.metrics import Metric, q, sql_str, table_exists
 from patient360.gates.pii_normalise import decode_blob, normalise
+from patient360.gates.scan_cache import ScanCache
 from patient360.gates.schema_allowlist import DATE_TYPES, PUBLISHED_SCHEMA, Allowlist
 from patient360.identifiers import install_macros
 from patient360.parquet_metadata import ARROW_SCHEMA_KEY, metadata_texts
@@ -390,15 +391,25 @@ def scan_marts(
     comments: tuple[str, str] | None = None,
     candidate: Candidate | None = None,
     scanner: PiiScanner | None = None,
+    cache: ScanCache | None = None,
 ) -> list[Metric]:
     """PII metric rows for every column of every published table (zeros included), for their
     table and column comments (`comments`: the (catalog, schema) holding them) and for the
     key-value metadata of the candidate's Parquet files. scanner: one whose dictionaries are
-    already built on `con` (a release's tiers share them: patient360.gates.ReleaseGate)."""
+    already built on `con` (a release's tiers share them: patient360.gates.ReleaseGate). cache:
+    earlier scans of unchanged tables, reused (patient360.gates.scan_cache)."""
     scanner = scanner or PiiScanner(con, allow, today, key)
     for table, cols in actual.items():
-        log.debug("pii scan %s.%s (%d columns)", PUBLISHED_SCHEMA, table, len(cols))
-        scanner.scan_table(table, cols)
+        entry = cache.key(scanner, table, cols) if cache else None
+        reused = cache.get(entry) if cache else None
+        if reused is not None:
+            scanner.metrics += reused
+        else:
+            log.debug("pii scan %s.%s (%d columns)", PUBLISHED_SCHEMA, table, len(cols))
+            before = len(scanner.metrics)
+            scanner.scan_table(table, cols)
+            if cache:
+                cache.put(entry, scanner.metrics[before:])
         if comments is not None:
             scan_comments(scanner, table, *comments)
         if candidate is not None and candidate.parquet(table).is_file():
