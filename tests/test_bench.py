@@ -170,10 +170,14 @@ def test_report_verdicts_against_the_targets():
     assert "**missed**" in rows["peak memory of any stage at 1M (GiB)@1M"]
     assert "| met |" in rows["daily run / full pipeline at 1M@1M"]
     assert "**missed**" in rows["time 1M / time 100k@1M vs 100k"]  # 550 / 50 = 11 > 10
+    assert "dbt_full grew 400.0× (1 → 400 s)" in rows["time 1M / time 100k@1M vs 100k"]  # the stage that grew most
     assert "| met |" in rows["landing / bare read@100,000"]
     assert "**missed**" in rows["landing / bare read@1,000,000"]
+    assert "for contracts, quarantine and audit" in rows["landing / bare read@1,000,000"]
+    assert "audit" not in rows["landing / bare read@100,000"]  # a met target names no cause
     assert "| met |" in rows["pandas / dbt patient_360@100,000 (info)"]
     assert "**missed**" in rows["pandas / dbt patient_360@1,000,000"]
+    assert "engine only 4.0×" in rows["pandas / dbt patient_360@1,000,000"]
 
 
 def test_repeat_counts_apply_per_size():

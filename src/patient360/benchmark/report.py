@@ -115,6 +115,26 @@ def _held_back(s: dict, stages: tuple[str, ...]) -> str:
     return text
 
 
+def _growth_cause(small: dict, big: dict) -> str:
+    """The pipeline stage whose time grew most between two sizes."""
+    growth = {n: big["stages"][n]["wall_s"] / max(small["stages"][n]["wall_s"], 1e-9) for n in PIPELINE}
+    worst = max(growth, key=lambda n: growth[n])
+    a, b = small["stages"][worst]["wall_s"], big["stages"][worst]["wall_s"]
+    return f"{worst} grew {growth[worst]:.1f}× ({a:.0f} → {b:.0f} s)"
+
+
+def _landing_cause(s: dict) -> str:
+    land, bare = s["stages"]["land_cmp"]["wall_s"], s["stages"]["bare_read"]["wall_s"]
+    return f"landing {land:.1f} s vs bare read {bare:.1f} s: +{land - bare:.1f} s for contracts, quarantine and audit"
+
+
+def _pandas_cause(s: dict) -> str:
+    engine = s["ratios"].get("pandas_vs_dbt_patient_360_engine")
+    dbt = s["stages"]["p360_dbt"]["wall_s"]
+    text = f"dbt's process start-up and parse: p360_dbt {dbt:.1f} s end to end"
+    return text + (f"; engine only {engine:.1f}×" if engine else "")
+
+
 def _peak_stage(s: dict) -> str:
     name = max(s["stages"], key=lambda k: s["stages"][k]["peak_rss_mb"])
     return f"{name} {s['stages'][name]['peak_rss_mb'] / 1024:.1f} GiB"
@@ -151,16 +171,19 @@ def _targets(scales: list[dict]) -> list[str]:
         )
         if 100_000 in by_n:
             g = big["pipeline_wall_s"] / by_n[100_000]["pipeline_wall_s"]
-            row("time 1M / time 100k", TARGETS["time_1m_vs_100k"], g, True, "1M vs 100k")
+            cause = _growth_cause(by_n[100_000], big)
+            row("time 1M / time 100k", TARGETS["time_1m_vs_100k"], g, True, "1M vs 100k", cause)
     for s in scales:
         n = f"{s['patients']:,}"
-        row("landing / bare read", TARGETS["land_vs_bare_read"], s["ratios"]["land_vs_bare_read"], True, n)
+        ratio = s["ratios"]["land_vs_bare_read"]
+        row("landing / bare read", TARGETS["land_vs_bare_read"], ratio, True, n, _landing_cause(s))
         row(
             "pandas / dbt patient_360",
             TARGETS["pandas_vs_dbt_patient_360_at_1m"],
             s["ratios"]["pandas_vs_dbt_patient_360"],
             False,
             n if s["patients"] == 1_000_000 else f"{n} (info)",
+            _pandas_cause(s),
         )
     head = [
         "## Targets",
