@@ -2,10 +2,12 @@
 and `publish` on a real dbt build. A table's PII value scan is reused only while the table, the
 restricted zone's dictionaries and the rules are unchanged: a dictionary entry added to the
 restricted zone (marts untouched) and a value planted into a mart are both caught on the run
-after a reused one, and publish reuses what check scanned."""
+after a reused one, reused metrics equal a fresh scan, a hand-edited cache is ignored, and
+publish reuses what check scanned."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -13,6 +15,8 @@ import sys
 from pathlib import Path
 
 import duckdb
+
+from patient360.release_tiers import ACTIVATION, AGGREGATE, PERSON, tier_tables
 
 TABLE, COLUMN = "fct_prescriptions", "drug_code"
 
@@ -76,7 +80,54 @@ def test_publish_reuses_what_check_scanned(built_warehouse: Path, tmp_path: Path
     run = cli("publish", "--warehouse", wh)
     assert run.returncode == 0, run.stderr[-3000:]
     scanned, reused = _scan_counts(run)
-    # the person and activation tiers are copies of the checked marts; the aggregate tier's
-    # small-cell suppression changes some of its tables, which are scanned
-    assert reused > 0 and scanned + reused > reused, (scanned, reused)
+    # the person and activation tiers are copies of the checked marts: every one of their tables
+    # is reused (the aggregate tier's small-cell suppression changes some of its tables)
+    copies = len(tier_tables(PERSON)) + len(tier_tables(ACTIVATION))
+    assert reused >= copies, (scanned, reused, copies)
     assert (wh.parent / "published" / "person" / "release.json").is_file()
+
+
+def test_reused_metrics_equal_a_fresh_scan(built_warehouse: Path, tmp_path: Path, monkeypatch) -> None:
+    from patient360.gates import collect_metrics
+    from patient360.gates.schema_allowlist import ALLOWLIST_PATH
+
+    wh = tmp_path / "patient360.duckdb"
+    shutil.copy(built_warehouse, wh)
+
+    def pii() -> list:
+        found = collect_metrics(wh, k=5, allowlist=ALLOWLIST_PATH, gx_dir=tmp_path / "gx", as_of=None)
+        return sorted((m.table, m.column, m.check, m.observed) for m in found if m.suite == "pii_masking")
+
+    first, reused = pii(), pii()
+    monkeypatch.setenv("P360_GATE_REUSE", "0")
+    assert first == reused == pii() and len(first) > 1000
+
+
+def test_a_hand_edited_cache_is_not_trusted(built_warehouse: Path, tmp_path: Path) -> None:
+    """Entries are signed with the pseudonym key: zeroed counts written into the file are ignored."""
+    wh = tmp_path / "patient360.duckdb"
+    shutil.copy(built_warehouse, wh)
+    _sql(wh, "UPDATE marts.fct_visits SET department = '13912345678' WHERE rowid = 1")
+    assert cli("check", "--warehouse", wh).returncode == 1
+    cache = wh.parent / "gx" / "pii_scan_cache.json"
+    entries = json.loads(cache.read_text(encoding="utf-8"))
+    for entry in entries.values():
+        entry["rows"] = [[*row[:4], 0.0, row[5]] for row in entry["rows"]]
+    cache.write_text(json.dumps(entries), encoding="utf-8")
+    forged = cli("check", "--warehouse", wh)
+    assert forged.returncode == 1, forged.stdout[-3000:]
+    assert "fct_visits.department" in forged.stdout
+    assert _scan_counts(forged)[0] == 1  # the edited entry (fct_visits: the others were zeros already)
+
+
+def test_a_missing_restricted_zone_blocks_every_tier(built_warehouse: Path, tmp_path: Path) -> None:
+    """The dictionaries are built once per release; what building them found (no restricted zone:
+    names, serials and plain hashes cannot be checked) is reported by every tier, the aggregate
+    tier published alone included."""
+    wh = tmp_path / "patient360.duckdb"
+    shutil.copy(built_warehouse, wh)
+    _sql(wh, "DROP TABLE restricted.person_identifiers CASCADE")
+    run = cli("publish", "--warehouse", wh, "--tier", AGGREGATE)
+    assert run.returncode == 1, run.stdout[-3000:] + run.stderr[-3000:]
+    assert "dictionary_unavailable" in run.stdout + run.stderr
+    assert not (wh.parent / "published" / AGGREGATE / "release.json").exists()

@@ -105,11 +105,13 @@ class ReleaseGate:
 
     def __init__(self, warehouse: Path, *, allowlist: Path = ALLOWLIST_PATH, key: bytes | None = None):
         self.warehouse = Path(warehouse)
-        self.allow = load_allowlist(allowlist)  # the dictionaries' vocabulary: every tier's terms
+        # the dictionaries leave out every published table's vocabulary, as `patient360 check` does
+        self.allow = load_allowlist(allowlist)
         self.key = key if key is not None else _key()
         self.con = open_workspace(self.warehouse)
-        self.cache = ScanCache(cache_path(self.warehouse))
+        self.cache = ScanCache(cache_path(self.warehouse), self.key)
         self._scanner: PiiScanner | None = None
+        self._setup: list[Metric] = []  # what building the dictionaries found (a missing restricted zone)
         self._sources: dict[date, list[Metric]] = {}
 
     def __enter__(self) -> ReleaseGate:
@@ -123,7 +125,8 @@ class ReleaseGate:
         """The shared scanner, its rules narrowed to this tier's allow-list."""
         if self._scanner is None or self._scanner.today != today:
             self._scanner = PiiScanner(self.con, self.allow, today, self.key)
-        self._scanner.allow, self._scanner.metrics = allow, []
+            self._setup = list(self._scanner.metrics)
+        self._scanner.allow, self._scanner.metrics = allow, list(self._setup)  # every tier reports the setup
         return self._scanner
 
     def source_metrics(self, day: date) -> list[Metric]:
@@ -174,14 +177,14 @@ def collect_metrics(
     allow = load_allowlist(allowlist)
     if tier is not None:
         allow = allow.only(tier_tables(tier))
-    if release is not None and candidate is not None:
-        con = release.con
-        mount(con, candidate)
-    else:
-        con = connect(warehouse, read_only=True)
+    if release is not None and candidate is None:
+        raise ValueError("a ReleaseGate judges candidates: pass the tier's candidate")
     key = release.key if release is not None else key if key is not None else _key()
-    cache = release.cache if release is not None else ScanCache(cache_path(warehouse))
+    cache = release.cache if release is not None else ScanCache(cache_path(warehouse), key)
+    con = release.con if release is not None else connect(warehouse, read_only=True)
     try:
+        if release is not None and candidate is not None:
+            mount(con, candidate)
         actual = published_columns(con)
         day = as_of or _as_of(con, WAREHOUSE_ALIAS if release else None)
         today = max(day, date.today())

@@ -66,12 +66,12 @@ def mount(con: duckdb.DuckDBPyConnection, candidate: Candidate) -> None:
 
 def unmount(con: duckdb.DuckDBPyConnection) -> None:
     """Drop the mounted candidate's views and detach its file (the workspace's mirror stays)."""
-    con.execute("USE memory")
+    con.execute("USE memory")  # a partial mount is undone too
     for (view,) in con.execute(
         "SELECT view_name FROM duckdb_views() WHERE database_name = 'memory' AND schema_name = ?", [PUBLISHED_SCHEMA]
     ).fetchall():
         con.execute(f"DROP VIEW {PUBLISHED_SCHEMA}.{q(view)}")
-    con.execute(f"DETACH {CANDIDATE_ALIAS}")
+    con.execute(f"DETACH DATABASE IF EXISTS {CANDIDATE_ALIAS}")
 
 
 def parquet_metrics(con: duckdb.DuckDBPyConnection, candidate: Candidate, tables: list[str]) -> list[Metric]:

@@ -14,16 +14,23 @@ the daily build did not touch. Its metric rows are a function of
 
 so they are stored under a SHA-256 of all of that, in `<warehouse dir>/gx/pii_scan_cache.json`,
 and looked up before scanning. Only names and counts are stored (the metric rows), never values.
-Comments and Parquet metadata are scanned on every run: they are small and differ between the
-warehouse and a candidate. `P360_GATE_REUSE=0` turns reuse off (every table scanned).
+Each entry is signed with an HMAC under the pseudonym key: an entry written by anything but a gate
+holding the key (a hand-edited file) is ignored, and without a key nothing is reused. The row
+fingerprint is DuckDB's 64-bit row hash: it detects changed data, it is not meant to withstand
+rows crafted to collide with it (docs/deidentification.md). Comments and Parquet metadata are
+scanned on every run: they are small and differ between the warehouse and a candidate.
+`P360_GATE_REUSE=0` turns reuse off (every table scanned).
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import logging
 import os
+import sys
+from importlib.metadata import version
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -44,7 +51,10 @@ REUSE_ENV = "P360_GATE_REUSE"
 MAX_ENTRIES = 1000  # a few days of every tier's tables; the oldest are dropped first
 # the scanner's code: its detectors, normaliser, name forms, ID-number macros and record keys
 _CODE = ("gates/pii_scan.py", "gates/pii_patterns.py", "gates/pii_normalise.py", "gates/name_forms.py",
-         "gates/scan_cache.py", "identifiers.py", "record_keys.py", "pseudonym.py")  # fmt: skip
+         "gates/scan_cache.py", "gates/schema_allowlist.py", "gates/metrics.py", "identifiers.py",
+         "record_keys.py", "pseudonym.py")  # fmt: skip
+# and the libraries whose behaviour the detectors rely on (casts and regexes, Unicode tables, pinyin)
+_LIBRARIES = ("duckdb", "pypinyin")
 
 
 def cache_path(warehouse: Path) -> Path:
@@ -58,21 +68,34 @@ def _digest(*parts: object) -> str:
 class ScanCache:
     """The stored scans of one warehouse; `context` binds them to one scanner's dictionaries."""
 
-    def __init__(self, path: Path | None):
+    def __init__(self, path: Path | None, key: bytes | None):
         self.path = path
-        self.enabled = path is not None and os.environ.get(REUSE_ENV, "1") != "0"
-        self.entries: dict[str, list[list]] = {}
+        self._mac_key = hmac.new(key, b"p360 gate scan cache", hashlib.sha256).digest() if key else None
+        self.enabled = path is not None and key is not None and os.environ.get(REUSE_ENV, "1") != "0"
+        self.entries: dict[str, dict] = {}
         self.reused = self.scanned = 0
         if self.enabled and path is not None and path.is_file():
-            try:
-                self.entries = json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                log.warning("ignoring an unreadable gate scan cache %s", path)
-        self._context: dict[int, str] = {}
+            self.entries = self._load(path)
+
+    def _load(self, path: Path) -> dict[str, dict]:
+        try:
+            found = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            found = None
+        if not isinstance(found, dict):
+            log.warning("ignoring an unreadable gate scan cache %s", path)
+            return {}
+        return {k: e for k, e in found.items() if isinstance(e, dict) and hmac.compare_digest(
+            str(e.get("mac", "")), self._mac(k, e.get("rows")))}  # fmt: skip
+
+    def _mac(self, entry: str, rows: object) -> str:
+        assert self._mac_key is not None
+        return hmac.new(self._mac_key, json.dumps([entry, rows]).encode("utf-8"), hashlib.sha256).hexdigest()
 
     def context(self, scanner: PiiScanner) -> str:
         """What every scan of this scanner depends on besides the table (computed once per scanner)."""
-        if id(scanner) not in self._context:
+        found = getattr(scanner, "_p360_cache_context", None)
+        if found is None:
             code = Path(__file__).parent.parent
             con = scanner.con
             tables = [
@@ -85,15 +108,18 @@ class ScanCache:
             dictionaries = {
                 t: one(con.execute(f"SELECT count(*), sum(hash(x))::HUGEINT FROM {q(t)} AS x")) for t in tables
             }
-            self._context[id(scanner)] = _digest(
+            found = _digest(
                 [hashlib.sha256((code / f).read_bytes()).hexdigest() for f in _CODE],
+                [version(lib) for lib in _LIBRARIES],
+                sys.version,
                 dictionaries,
                 sorted(scanner.romanised),
                 key_id(scanner.key) if scanner.key else None,
                 scanner.today,
                 scanner.has_dictionary,
             )
-        return self._context[id(scanner)]
+            scanner._p360_cache_context = found  # type: ignore[attr-defined]
+        return found
 
     def key(self, scanner: PiiScanner, table: str, columns: dict[str, str]) -> str | None:
         if not self.enabled:
@@ -111,12 +137,13 @@ class ScanCache:
             return None
         self.entries[key] = self.entries.pop(key)  # most recently used last
         self.reused += 1
-        return [Metric(*row) for row in self.entries[key]]
+        return [Metric(*row) for row in self.entries[key]["rows"]]
 
     def put(self, key: str | None, metrics: list[Metric]) -> None:
         self.scanned += 1
-        if key is not None:
-            self.entries[key] = [[m.suite, m.table, m.column, m.check, float(m.observed), m.detail] for m in metrics]
+        if key is not None and self.enabled:
+            rows = [[m.suite, m.table, m.column, m.check, float(m.observed), m.detail] for m in metrics]
+            self.entries[key] = {"rows": rows, "mac": self._mac(key, rows)}
 
     def save(self) -> None:
         if not self.enabled or self.path is None:
