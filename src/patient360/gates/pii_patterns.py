@@ -247,7 +247,11 @@ def numeric_pii(text: str | None, kind: str) -> list[str]:
     found = set()
     for digits in candidates:
         found.update(_digit_types(digits))
-        if _MOBILE_COMPACT.fullmatch(digits) or (len(digits) == 11 and re.fullmatch(r"1[3-9][0-9]{9}", digits)):
+        # A mobile has no checksum: with the decimal point removed, money sums of 100-200 million
+        # (a segment's revenue at 1M patients) spell one. The cents reading of a mobile is matched
+        # against the restricted zone's mobiles instead (PiiScanner._scan_numeric).
+        mobile = _MOBILE_COMPACT.fullmatch(digits) or (len(digits) == 11 and re.fullmatch(r"1[3-9][0-9]{9}", digits))
+        if mobile and digits == whole:
             found.add("mobile")
         if kind == "float" and ric18_prefix_plausible(digits):
             found.add("resident_id")

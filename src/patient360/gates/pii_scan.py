@@ -351,8 +351,19 @@ class PiiScanner:
                             WHERE abs({q(c)}) >= {NUMERIC_FLOOR} GROUP BY 1))
                     GROUP BY t""").fetchall()
                 counts = {t: int(n) for t, n in rows}
+                if kind == "decimal" and self.has_dictionary:
+                    counts["mobile"] = counts.get("mobile", 0) + self._restricted_mobiles_as_cents(fq, c)
             for check in NUMERIC_CHECKS:
                 self._add(table, c, check, counts.get(check, 0), "number read as a digit string")
+
+    def _restricted_mobiles_as_cents(self, fq: str, col: str) -> int:
+        """Rows of a DECIMAL column whose digits, decimal point removed, are a restricted mobile."""
+        s = f"CAST(abs({q(col)}) AS VARCHAR)"
+        readings = f"[replace({s}, '.', ''), replace(rtrim({s}, '0'), '.', '')]"
+        mobiles = "SELECT list(uvalue) FROM gate_dict WHERE pii = 'mobile'"
+        sql = (f"SELECT count(*) FROM {fq} WHERE abs({q(col)}) >= {NUMERIC_FLOOR} AND contains({s}, '.') "
+               f"AND list_has_any({readings}, ({mobiles}))")  # fmt: skip
+        return int(one(self.con.execute(sql))[0])
 
     def _scan_dates(self, table: str, fq: str, cols: list[str], has_key: bool) -> None:
         lo, hi = sql_str(self.allow.event_date_min), sql_str(self.today.isoformat())
