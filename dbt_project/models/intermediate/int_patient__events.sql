@@ -6,91 +6,26 @@
 -- written by a doctor, device syncs, message opens/clicks, NPS answers) is an engagement
 -- signal: kept, never counted as activity. revenue is what the person paid, as DECIMAL(18,2):
 -- money is never summed as double (float sums depend on the order DuckDB's threads add them).
-with his as (
-    select
-        person_id,
-        patient_key,
-        visit_date as event_date,
-        'visit_' || visit_type as event_type,
-        specialty,
-        cast(0 as decimal(18, 2)) as revenue,
-        true as is_service
-    from {{ ref('int_his__visits_keyed') }}
-    union all
-    select
-        person_id,
-        patient_key,
-        prescribed_date as event_date,
-        'prescription' as event_type,
-        null as specialty,
-        0.0 as revenue,
-        true as is_service
-    from {{ ref('int_his__prescriptions_keyed') }}
-    union all
-    select
-        person_id,
-        patient_key,
-        paid_date as event_date,
-        'payment' as event_type,
-        null as specialty,
-        cast(amount as decimal(18, 2)) as revenue,
-        false as is_service
-    from {{ ref('int_his__payments_keyed') }}
-    union all
-    select
-        person_id,
-        patient_key,
-        collected_date as event_date,
-        'lab_result' as event_type,
-        null as specialty,
-        0.0 as revenue,
-        false as is_service
-    from {{ ref('int_his__lab_results_keyed') }}
+-- Built from the per-person event log (int_patient__event_log, change-driven) and the device
+-- syncs of int_wearable__daily_keyed (incremental on its own), filtered to the as-of date
+-- and keyed: the only as-of-dependent step, so a daily run re-reads the log, not the sources.
+with as_of as (
+    select as_of_date from {{ ref('int_run__as_of') }}
 ),
 
-consult as (
+logged as (
     select
-        person_id,
-        patient_key,
-        requested_date as event_date,
-        'consult_' || session_status as event_type,
-        specialty,
-        case when session_status = 'completed' then cast(fee as decimal(18, 2)) else 0 end as revenue,
-        session_status = 'completed' as is_service
-    from {{ ref('int_consult__sessions_keyed') }}
-),
-
-crm as (
-    select
-        ledger.person_id,
-        ledger.patient_key,
-        ledger.occurred_date as event_date,
-        'community_' || ledger.event_type as event_type,
-        null as specialty,
-        0.0 as revenue,
-        false as is_service
-    from {{ ref('int_crm__points_ledger_keyed') }} as ledger
-    union all
-    select
-        messages.person_id,
-        messages.patient_key,
-        messages.occurred_date as event_date,
-        'message_' || messages.event_type as event_type,
-        null as specialty,
-        0.0 as revenue,
-        false as is_service
-    from {{ ref('int_crm__message_events_keyed') }} as messages
-    where messages.event_type in ('opened', 'clicked')
-    union all
-    select
-        person_id,
-        patient_key,
-        answered_date as event_date,
-        'nps_response' as event_type,
-        null as specialty,
-        0.0 as revenue,
-        false as is_service
-    from {{ ref('int_crm__nps_responses_keyed') }}
+        event_log.person_id,
+        person_keys.patient_key,
+        event_log.event_date,
+        event_log.event_type,
+        event_log.specialty,
+        event_log.revenue,
+        event_log.is_service,
+        event_log.is_activity
+    from {{ ref('int_patient__event_log') }} as event_log
+    inner join {{ ref('person_keys') }} as person_keys on event_log.person_id = person_keys.person_id
+    where event_log.event_date <= (select a.as_of_date from as_of as a)
 ),
 
 wearable as (
@@ -99,29 +34,14 @@ wearable as (
         patient_key,
         measured_date as event_date,
         'wearable_sync' as event_type,
-        null as specialty,
-        0.0 as revenue,
-        false as is_service
+        cast(null as {{ dbt.type_string() }}) as specialty,
+        cast(0 as decimal(18, 2)) as revenue,
+        false as is_service,
+        false as is_activity
     from {{ ref('int_wearable__daily_keyed') }}
-),
-
-all_events as (
-    select * from his
-    union all
-    select * from consult
-    union all
-    select * from crm
-    union all
-    select * from wearable
+    where measured_date <= (select a.as_of_date from as_of as a)
 )
 
-select
-    e.*,
-    (
-        e.event_type like 'visit_%'
-        or e.event_type like 'consult_%'
-        or (e.event_type like 'community_%' and e.event_type <> 'community_redeem')
-    ) as is_activity
-from all_events as e
-cross join {{ ref('int_run__as_of') }} as a
-where e.event_date <= a.as_of_date
+select * from logged
+union all
+select * from wearable
