@@ -11,6 +11,10 @@ That build must rebuild exactly P, Q and R (every other person's rows stay as th
 the previous build's watermark) and equal a full refresh. Then the same file is delivered
 again without the late visit (a re-delivery replaces the file's rows): the removed row's owner
 is unknown once it is gone, so every person is rebuilt, and the late visit is gone.
+
+Last, a CRM contact merges two persons, and only the restricted layer builds that day (as when
+the DAG's intermediate layer fails after the registry committed). The next run no longer
+resolves that record, yet must still move the retired person's events to the survivor.
 """
 
 from __future__ import annotations
@@ -25,7 +29,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from patient360.dbt_runner import run_dbt
 from patient360.pipeline import stage_land, stage_transform
+from scenario import plant_merge
 
 pytestmark = pytest.mark.slow
 
@@ -154,6 +160,25 @@ def scenario(tmp_path_factory: pytest.TempPathFactory, small_exports: Path) -> d
             warehouse, "select count(*) from staging.stg_his__visits where visit_id = ?", [LATE_VISIT]
         )[0][0],
     }
+
+    # a merge the registry commits on a day the event log does not build
+    merge_day = planted_day + timedelta(days=1)
+    a, b, _ = plant_merge(warehouse, exports, merge_day)
+    stage_land(exports, warehouse, day=merge_day)
+    run_dbt(
+        ["build", "--select", "path:models/restricted"],
+        warehouse,
+        dbt_vars={"as_of_date": str(merge_day)},
+        target_dir=target,
+    )
+    out["merge_before"] = _log(warehouse)
+    _build(warehouse, merge_day, target)
+    out |= {
+        "merged": (min(a, b), max(a, b)),
+        "merge_touched": _rows(warehouse, f"select person_id, touched_because from {TOUCHED} order by all"),
+        "merge_after": _log(warehouse),
+        "merge_full": _full_refresh_log(warehouse, merge_day, tmp / "full3"),
+    }
     return out
 
 
@@ -201,3 +226,14 @@ def test_a_redelivered_file_rebuilds_everyone_and_drops_the_removed_row(scenario
     assert scenario["redelivered"] != scenario["incremental"]
     assert scenario["redelivered_touched"] == [("file_redelivered",)]
     assert scenario["redelivered_touched_count"] == scenario["persons_after"]
+
+
+def test_a_merge_the_log_missed_is_applied_by_the_next_run(scenario: dict) -> None:
+    survivor, retired = scenario["merged"]
+    before, after = scenario["merge_before"], scenario["merge_after"]
+    assert before.get(retired), "the retired person had events before the merge"
+    assert (retired, "identity") in scenario["merge_touched"]
+    assert (survivor, "identity") in scenario["merge_touched"]
+    assert retired not in after
+    assert len(after[survivor]) == len(before[retired]) + len(before.get(survivor, []))
+    assert after == scenario["merge_full"]

@@ -30,19 +30,22 @@
     ) as t)
 {%- endmacro %}
 
-{#- The event log's watermark from its previous build, as a SQL literal, or none when every
-    person has to be rebuilt: no previous build, a full refresh, an engine that rebuilds the
-    table whole (Spark: p360_row_incremental), or an empty log. Read without ref(): the log is
-    built after the model that reads this. -#}
+{#- What the event log applied in its previous build, or none when every person has to be
+    rebuilt: no previous build, a full refresh, an engine that rebuilds the table whole (Spark:
+    p360_row_incremental), or an empty log. A dict: `loaded` (a SQL timestamp literal: the
+    newest _loaded_at the build had seen) and `seq` (the last identity_change_log sequence it
+    applied). Read without ref(): the log is built after the model that reads this. -#}
 {% macro p360_event_log_watermark(base) %}
     {%- if not execute or flags.FULL_REFRESH or p360_row_incremental() != 'incremental' -%}
         {{ return(none) }}
     {%- endif -%}
     {%- set rel = adapter.get_relation(database=base.database, schema=base.schema, identifier='int_patient__event_log') -%}
     {%- if rel is none -%}{{ return(none) }}{%- endif -%}
-    {%- set value = run_query('select cast(max(_loaded_through) as varchar) from ' ~ rel).columns[0].values()[0] -%}
-    {%- if value is none -%}{{ return(none) }}{%- endif -%}
-    {{ return("cast('" ~ value ~ "' as timestamp)") }}
+    {%- set row = run_query(
+        'select cast(max(_loaded_through) as varchar), coalesce(max(_identity_seq), 0) from ' ~ rel
+    ).rows[0] -%}
+    {%- if row[0] is none -%}{{ return(none) }}{%- endif -%}
+    {{ return({'loaded': "cast('" ~ row[0] ~ "' as timestamp)", 'seq': row[1] | int}) }}
 {% endmacro %}
 
 {#- Rows removed from an event source since the watermark (a re-delivered file replaced its

@@ -6,9 +6,10 @@
 -- Change-driven: an incremental run rebuilds only the persons int_run__touched_persons lists
 -- (new or corrected source rows, identity merges and splits, removed rows); the pre-hook
 -- deletes their rows first, so events that left a person go with them, and the post-hook
--- drops the rows of persons who no longer exist (erasure). Every row written carries the
--- source watermark its build saw (_loaded_through), from which the next run finds what
--- landed since. On Spark the log is rebuilt whole (p360_row_incremental).
+-- drops the rows of persons who no longer exist (erasure). Every row written carries what
+-- the touched list was computed against: the source watermark (_loaded_through) and the last
+-- identity change applied (_identity_seq); the next run starts from the largest stored ones.
+-- On Spark the log is rebuilt whole (p360_row_incremental).
 {{ config(
     materialized=p360_row_incremental(),
     incremental_strategy='append',
@@ -17,6 +18,7 @@
     post_hook="{{ p360_delete_hook('delete from ' ~ this ~ ' where person_id not in (select person_id from ' ~ ref('person_keys') ~ ')') }}"
 ) }}
 -- depends_on: {{ ref('int_run__touched_persons') }}
+-- depends_on: {{ ref('identity_change_log') }}
 
 with his as (
     select
@@ -117,7 +119,13 @@ select
         or e.event_type like 'consult_%'
         or (e.event_type like 'community_%' and e.event_type <> 'community_redeem')
     ) as is_activity,
-    {{ p360_event_sources_loaded_through() }} as _loaded_through
+    {% if is_incremental() %}
+        (select max(t.loaded_through) from {{ ref('int_run__touched_persons') }} as t) as _loaded_through,
+        (select max(t.identity_seq) from {{ ref('int_run__touched_persons') }} as t) as _identity_seq
+    {% else %}
+        {{ p360_event_sources_loaded_through() }} as _loaded_through,
+        (select coalesce(max(c.change_seq), 0) from {{ ref('identity_change_log') }} as c) as _identity_seq
+    {% endif %}
 from all_events as e
 {% if is_incremental() %}
     where e.person_id in (select t.person_id from {{ ref('int_run__touched_persons') }} as t)
