@@ -62,7 +62,8 @@
 {%- endmacro %}
 
 {#- A class (window w) is published when it holds >= k people and >= l distinct sensitive values,
-    or nobody in it has one: a group without any chronic programme discloses nothing sensitive -#}
-{% macro kanon_class_ok(k, l) -%}
-    (count(*) over w >= {{ k }} and ({{ p360_count_distinct_over('sensitive', 'w') }} >= {{ l }} or bool_and(sensitive = 'none') over w))
+    or nobody in it has one: a group without any chronic programme discloses nothing sensitive.
+    Rows are cells of `weight` people each. -#}
+{% macro kanon_class_ok(k, l, weight) -%}
+    (sum({{ weight }}) over w >= {{ k }} and ({{ p360_count_distinct_over('sensitive', 'w') }} >= {{ l }} or bool_and(sensitive = 'none') over w))
 {%- endmacro %}

@@ -24,6 +24,10 @@
     ('age_band', "'suppressed'"),
     ('gender', "'suppressed'"),
 ] %}
+-- Everyone with the same quasi-identifiers and the same programme set is treated alike, so the
+-- steps run on those cells (about 1 per 9 people at 1M), each carrying its head count n and its
+-- original values, and people take their cell's result at the end: window aggregates over one row
+-- per person grew about 100-fold from 100k to 1M people (docs/deidentification.md).
 with demo as (
     select
         d.person_id,
@@ -32,18 +36,30 @@ with demo as (
         d.city,
         d.province,
         coalesce({{ p360_strftime('d.registered_date', '%Y-%m') }}, 'unknown') as registered_period,
-        coalesce(c.programmes, 'none') as sensitive,
-        0 as gen_level
+        coalesce(c.programmes, 'none') as sensitive
     from {{ ref('int_patient__demographics') }} as d
     left join {{ ref('int_patient__clinical') }} as c on d.person_id = c.person_id
+),
+
+cells as (
+    select
+        {% for col in qi %}
+            {{ col }} as original_{{ col }},
+            {{ col }},
+        {% endfor %}
+        sensitive,
+        count(*) as n,
+        0 as gen_level
+    from demo
+    group by {{ qi | join(', ') }}, sensitive
 ),
 
 {% for col, up in steps %}
     checked{{ loop.index }} as (
         select
             *,
-            {{ kanon_class_ok(k, l) }} as ok
-        from {{ 'demo' if loop.first else 'step' ~ (loop.index - 1) }}
+            {{ kanon_class_ok(k, l, 'n') }} as ok
+        from {{ 'cells' if loop.first else 'step' ~ (loop.index - 1) }}
         window w as (partition by {{ qi | join(', ') }})
     ),
 
@@ -59,8 +75,8 @@ with demo as (
 final_check as (
     select
         *,
-        {{ kanon_class_ok(k, l) }} as ok,
-        lpad(cast(count(*) over w as {{ dbt.type_string() }}), 12, '0') || '|' || concat_ws('|', {{ qi | join(', ') }}) as class_rank
+        {{ kanon_class_ok(k, l, 'n') }} as ok,
+        lpad(cast(sum(n) over w as {{ dbt.type_string() }}), 12, '0') || '|' || concat_ws('|', {{ qi | join(', ') }}) as class_rank
     from step{{ steps | length }}
     window w as (partition by {{ qi | join(', ') }})
 ),
@@ -71,7 +87,7 @@ topped_up as (
     select
         *,
         not ok or (
-            count(*) filter (where not ok) over () between 1 and {{ k }} - 1
+            sum(case when not ok then n else 0 end) over () between 1 and {{ k }} - 1
             and class_rank = min(case when ok then class_rank end) over ()
         ) as is_suppressed
     from final_check
@@ -79,11 +95,17 @@ topped_up as (
 
 -- computed on the integer person_id; the patient_key is attached here, once per person
 select
-    t.person_id,
+    d.person_id,
     k.patient_key,
     {% for col in qi %}
         case when t.is_suppressed then 'suppressed' else t.{{ col }} end as {{ col }},
     {% endfor %}
     case when t.is_suppressed then {{ steps | length + 1 }} else t.gen_level end as generalisation_level
-from topped_up as t
-inner join {{ ref('person_keys') }} as k on t.person_id = k.person_id
+from demo as d
+inner join topped_up as t
+    on
+        d.sensitive = t.sensitive
+        {% for col in qi %}
+            and d.{{ col }} = t.original_{{ col }}
+        {% endfor %}
+inner join {{ ref('person_keys') }} as k on d.person_id = k.person_id
