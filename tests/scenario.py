@@ -5,6 +5,7 @@ bound a day late, and a reading delivered late for an old day."""
 from __future__ import annotations
 
 import csv
+import json
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -21,6 +22,13 @@ def sql(warehouse: Path, query: str, params: list | None = None) -> list[tuple]:
         return con.execute(query, params or []).fetchall()
     finally:
         con.close()
+
+
+def export_days(exports: Path) -> list[date]:
+    """The daily partitions of a generated export set, oldest first (its manifest)."""
+    params = json.loads((exports / "_truth" / "manifest.json").read_text())["parameters"]
+    end = date.fromisoformat(params["end_date"])
+    return [end - timedelta(days=n) for n in range(params["days"] - 1, -1, -1)]
 
 
 PERSON_IDS = """

@@ -21,17 +21,15 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import shutil
 from datetime import date, timedelta
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from patient360.dbt_runner import run_dbt
 from patient360.pipeline import stage_land, stage_transform
-from scenario import plant_merge
+from scenario import export_days, plant_merge, sql
 
 pytestmark = pytest.mark.slow
 
@@ -40,25 +38,17 @@ TOUCHED = "intermediate.int_run__touched_persons"
 LATE_VISIT = "V_LATE_0000001"
 
 
-def _rows(warehouse: Path, query: str, params: list | None = None) -> list[tuple]:
-    con = duckdb.connect(str(warehouse), read_only=True)
-    try:
-        return con.execute(query, params or []).fetchall()
-    finally:
-        con.close()
-
-
 def _log(warehouse: Path, with_watermark: bool = False) -> dict[int, list[tuple]]:
     """The event log per person, rows sorted; the watermark column only when asked for."""
     cols = "person_id, event_date, event_type, specialty, revenue, is_service, is_activity"
     cols += ", _loaded_through" if with_watermark else ""
     out: dict[int, list[tuple]] = {}
-    for row in _rows(warehouse, f"select {cols} from {LOG} order by all"):
+    for row in sql(warehouse, f"select {cols} from {LOG} order by all"):
         out.setdefault(row[0], []).append(row)
     return out
 
 
-def _visit_rows(exports: Path) -> tuple[list[str], list[dict], str]:
+def _visitsql(exports: Path) -> tuple[list[str], list[dict], str]:
     """Header, rows and encoding of a generated HIS visits export."""
     original = next(p for p in sorted((exports / "his").glob("*/visits.csv")))
     raw = original.read_bytes()
@@ -80,7 +70,7 @@ def _write(path: Path, header: list[str], rows: list[dict], encoding: str) -> No
 
 
 def _person_of_mrn(warehouse: Path, mrn: str) -> int:
-    return _rows(
+    return sql(
         warehouse,
         "select person_id from restricted.identity_links where source = 'his' and source_record_id = ?",
         [mrn],
@@ -104,9 +94,8 @@ def scenario(tmp_path_factory: pytest.TempPathFactory, small_exports: Path) -> d
     tmp = tmp_path_factory.mktemp("change_driven")
     exports = tmp / "exports"
     shutil.copytree(small_exports, exports)
-    params = json.loads((exports / "_truth" / "manifest.json").read_text())["parameters"]
-    end = date.fromisoformat(params["end_date"])
-    days = [end - timedelta(days=n) for n in range(params["days"] - 1, -1, -1)]
+    days = export_days(exports)
+    end = days[-1]
     warehouse, target = tmp / "patient360.duckdb", tmp / "target"
     out: dict = {"warehouse": warehouse}
 
@@ -114,11 +103,11 @@ def scenario(tmp_path_factory: pytest.TempPathFactory, small_exports: Path) -> d
         stage_land(exports, warehouse, day=day)
         _build(warehouse, day, target)
         if i == len(days) - 1:
-            out["daily_touched"] = _rows(warehouse, f"select count(distinct person_id) from {TOUCHED}")[0][0]
-            out["persons"] = _rows(warehouse, "select count(*) from restricted.person_keys")[0][0]
+            out["daily_touched"] = sql(warehouse, f"select count(distinct person_id) from {TOUCHED}")[0][0]
+            out["persons"] = sql(warehouse, "select count(*) from restricted.person_keys")[0][0]
 
     # the planted day: one HIS visits file, nothing else
-    header, rows, encoding = _visit_rows(exports)
+    header, rows, encoding = _visitsql(exports)
     by_mrn: dict[str, list[dict]] = {}
     for row in rows:
         by_mrn.setdefault(row["mrn"], []).append(row)
@@ -141,7 +130,7 @@ def scenario(tmp_path_factory: pytest.TempPathFactory, small_exports: Path) -> d
         "corrected_visit": corrected["visit_id"],
         "before": before,
         "after": _log(warehouse, with_watermark=True),
-        "touched": _rows(warehouse, f"select person_id, touched_because from {TOUCHED} order by all"),
+        "touched": sql(warehouse, f"select person_id, touched_because from {TOUCHED} order by all"),
         "incremental": _log(warehouse),
         "full": _full_refresh_log(warehouse, planted_day, tmp / "full1"),
     }
@@ -151,12 +140,12 @@ def scenario(tmp_path_factory: pytest.TempPathFactory, small_exports: Path) -> d
     stage_land(exports, warehouse, day=planted_day)
     _build(warehouse, planted_day, target)
     out |= {
-        "redelivered_touched": _rows(warehouse, f"select distinct touched_because from {TOUCHED}"),
-        "redelivered_touched_count": _rows(warehouse, f"select count(distinct person_id) from {TOUCHED}")[0][0],
-        "persons_after": _rows(warehouse, "select count(*) from restricted.person_keys")[0][0],
+        "redelivered_touched": sql(warehouse, f"select distinct touched_because from {TOUCHED}"),
+        "redelivered_touched_count": sql(warehouse, f"select count(distinct person_id) from {TOUCHED}")[0][0],
+        "persons_after": sql(warehouse, "select count(*) from restricted.person_keys")[0][0],
         "redelivered": _log(warehouse),
         "redelivered_full": _full_refresh_log(warehouse, planted_day, tmp / "full2"),
-        "late_visit_rows": _rows(
+        "late_visit_rows": sql(
             warehouse, "select count(*) from staging.stg_his__visits where visit_id = ?", [LATE_VISIT]
         )[0][0],
     }
@@ -175,7 +164,7 @@ def scenario(tmp_path_factory: pytest.TempPathFactory, small_exports: Path) -> d
     _build(warehouse, merge_day, target)
     out |= {
         "merged": (min(a, b), max(a, b)),
-        "merge_touched": _rows(warehouse, f"select person_id, touched_because from {TOUCHED} order by all"),
+        "merge_touched": sql(warehouse, f"select person_id, touched_because from {TOUCHED} order by all"),
         "merge_after": _log(warehouse),
         "merge_full": _full_refresh_log(warehouse, merge_day, tmp / "full3"),
     }

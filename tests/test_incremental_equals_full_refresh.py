@@ -14,17 +14,16 @@ differ in its last bits (IEEE addition is not associative); nothing else may dif
 
 from __future__ import annotations
 
-import json
 import math
 import shutil
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 
 import duckdb
 import pytest
 
 from patient360.pipeline import stage_land, stage_transform
-from scenario import VENDORS, plant_correction, plant_merge, sql, write_bindings, write_late_reading
+from scenario import VENDORS, export_days, plant_correction, plant_merge, sql, write_bindings, write_late_reading
 
 pytestmark = pytest.mark.slow
 
@@ -70,9 +69,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory, small_exports: Path) -> dict:
     tmp = tmp_path_factory.mktemp("inc_vs_full")
     exports = tmp / "exports"
     shutil.copytree(small_exports, exports)
-    params = json.loads((exports / "_truth" / "manifest.json").read_text())["parameters"]
-    end = date.fromisoformat(params["end_date"])
-    days = [end - timedelta(days=n) for n in range(params["days"] - 1, -1, -1)]
+    days = export_days(exports)
     assert len(days) >= 3
     warehouse, target = tmp / "patient360.duckdb", tmp / "target"
     state: dict = {}

@@ -91,7 +91,7 @@ def test_cli_publish_refuses_and_publishes_nothing(planted) -> None:
 
 def test_dag_publish_task_body_refuses(planted, monkeypatch: pytest.MonkeyPatch) -> None:
     """The body of dags/patient360_transform.py's `publish` task, called as the DAG calls it."""
-    from airflow.exceptions import AirflowFailException
+    from airflow.sdk.exceptions import AirflowFailException
 
     from patient360.orchestration import fail_fast, warehouse
     from patient360.pipeline import stage_publish
