@@ -48,7 +48,7 @@ def _log(warehouse: Path, with_watermark: bool = False) -> dict[int, list[tuple]
     return out
 
 
-def _visitsql(exports: Path) -> tuple[list[str], list[dict], str]:
+def _visit_rows(exports: Path) -> tuple[list[str], list[dict], str]:
     """Header, rows and encoding of a generated HIS visits export."""
     original = next(p for p in sorted((exports / "his").glob("*/visits.csv")))
     raw = original.read_bytes()
@@ -114,7 +114,7 @@ def scenario(tmp_path_factory: pytest.TempPathFactory, small_exports: Path) -> d
             out["persons"] = sql(warehouse, "select count(*) from restricted.person_keys")[0][0]
 
     # the planted day: one HIS visits file, nothing else
-    header, rows, encoding = _visitsql(exports)
+    header, rows, encoding = _visit_rows(exports)
     by_mrn: dict[str, list[dict]] = {}
     for row in rows:
         by_mrn.setdefault(row["mrn"], []).append(row)
