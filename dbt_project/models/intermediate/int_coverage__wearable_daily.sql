@@ -1,12 +1,12 @@
 -- Data coverage of home-device readings: every staging reading counted once per vendor x
--- device type x day, attributed to a person or not. A reading is attributed when a device
--- binding covers its instant (bound_at <= measured_at < unbound_at) and that binding is
--- linked to a person (the same rule as int_wearable__daily + int_wearable__daily_keyed);
--- otherwise it is unattributed: a device never bound, a reading outside every binding of
--- its device, a binding no person was resolved for. device_type is the type its bindings
--- declare ('unknown' for a device never bound); no device serial is kept.
+-- device type x day, attributed to a person or not. A reading is attributed when the
+-- binding active at its instant (int_wearable__device_daily) is linked to a person (the
+-- same rule as int_wearable__daily + int_wearable__daily_keyed); otherwise it is
+-- unattributed: a device never bound, a reading outside every binding of its device, a
+-- binding no person was resolved for. device_type is the type its bindings declare
+-- ('unknown' for a device never bound); no device serial is kept.
 --
--- Incremental by whole days with the same day filter as int_wearable__daily
+-- Incremental by whole days with the same day filter as int_wearable__device_daily
 -- (wearable_rebuild_days): late files and late bindings rebuild the days they touch, so the
 -- counts of an incremental run equal a full refresh.
 {{ config(
@@ -17,14 +17,15 @@
     on_schema_change='fail'
 ) }}
 
-with readings as (
+with daily as (
     select
-        device_serial,
+        binding_id,
+        unbound_device_serial,
         vendor,
-        measured_at,
         measured_date,
-        _loaded_at
-    from {{ ref('stg_wearable__readings') }}
+        reading_count,
+        last_loaded_at
+    from {{ ref('int_wearable__device_daily') }}
     {% if is_incremental() %}
         where {{ wearable_rebuild_days(
             this, source('raw_wearable', 'readings'), 'measured_date', source('raw_wearable', 'device_bindings')
@@ -34,10 +35,8 @@ with readings as (
 
 bindings as (
     select
+        bindings.binding_id,
         bindings.device_serial,
-        bindings.device_type,
-        bindings.bound_at,
-        bindings.unbound_at,
         links.source_record_id is not null as has_person
     from {{ ref('stg_wearable__device_bindings') }} as bindings
     left join {{ ref('identity_links') }} as links
@@ -49,27 +48,22 @@ device_types as (
     select
         device_serial,
         min(device_type) as device_type
-    from bindings
+    from {{ ref('stg_wearable__device_bindings') }}
     group by device_serial
 ),
 
 flagged as (
     select
-        readings.vendor,
+        daily.vendor,
         coalesce(device_types.device_type, 'unknown') as device_type,
-        readings.measured_date,
-        readings._loaded_at,
-        exists(
-            select 1
-            from bindings
-            where
-                bindings.device_serial = readings.device_serial
-                and bindings.has_person
-                and readings.measured_at >= bindings.bound_at
-                and (bindings.unbound_at is null or readings.measured_at < bindings.unbound_at)
-        ) as is_attributed
-    from readings
-    left join device_types on readings.device_serial = device_types.device_serial
+        daily.measured_date,
+        coalesce(bindings.has_person, false) as is_attributed,
+        daily.reading_count,
+        daily.last_loaded_at
+    from daily
+    left join bindings on daily.binding_id = bindings.binding_id
+    left join device_types
+        on coalesce(daily.unbound_device_serial, bindings.device_serial) = device_types.device_serial
 )
 
 select
@@ -77,7 +71,7 @@ select
     device_type,
     measured_date,
     is_attributed,
-    count(*) as reading_count,
-    max(_loaded_at) as last_loaded_at
+    cast(sum(reading_count) as bigint) as reading_count,
+    max(last_loaded_at) as last_loaded_at
 from flagged
 group by vendor, device_type, measured_date, is_attributed
