@@ -29,6 +29,18 @@ def pseudonym_key() -> Iterator[str]:
         yield TEST_KEY
 
 
+@pytest.fixture(scope="session", autouse=True)
+def dbt_parse_cache(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Iterator[Path]:
+    """One dbt parse cache for the session, shared by the xdist workers (their temp folders
+    have one parent): each test's dbt runs start from the last parse instead of the project's
+    source (patient360.dbt_parse_cache), as a warehouse's runs do in production."""
+    base = tmp_path_factory.getbasetemp()
+    folder = (base if worker_id == "master" else base.parent) / "dbt-parse-cache"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("P360_DBT_PARSE_CACHE", str(folder))
+        yield folder
+
+
 @pytest.fixture(scope="session")
 def airflow_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """AIRFLOW_HOME in tmp for in-process Airflow (DagBag). Airflow reads it once, on

@@ -90,7 +90,7 @@ def _full_refresh_log(warehouse: Path, day: date, tmp: Path) -> dict[int, list[t
     run_dbt(
         ["build", "--select", f"+{LOG.split('.')[1]}", "--full-refresh", "--exclude-resource-type", "unit_test"],
         copy,
-        dbt_vars={"as_of_date": str(day)},
+        as_of=str(day),
         target_dir=tmp / "target",
     )
     return _log(copy)
@@ -164,7 +164,7 @@ def scenario(tmp_path_factory: pytest.TempPathFactory, small_exports: Path) -> d
     run_dbt(
         ["build", "--select", "path:models/restricted"],
         warehouse,
-        dbt_vars={"as_of_date": str(merge_day)},
+        as_of=str(merge_day),
         target_dir=target,
     )
     out["merge_before"] = _log(warehouse)

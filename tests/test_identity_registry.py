@@ -27,7 +27,7 @@ SELECT = ["run", "--select", "+path:models/restricted", "patient_key_map"]
 
 
 def _resolve(warehouse: Path, day: date, target: Path) -> None:
-    run_dbt(SELECT, warehouse, dbt_vars={"as_of_date": day.isoformat()}, target_dir=target)
+    run_dbt(SELECT, warehouse, as_of=day.isoformat(), target_dir=target)
 
 
 def _clusters(warehouse: Path) -> set[frozenset[str]]:

@@ -228,7 +228,7 @@ def churn_lifts(oracle, tmp_path_factory: pytest.TempPathFactory) -> pd.Series:
     run_dbt(
         ["run", "--select", "+seg_churn_risk"],
         copy,
-        dbt_vars={"as_of_date": as_of.date().isoformat()},
+        as_of=as_of.date().isoformat(),
         target_dir=root / "target",
     )
     levels = _sql(

@@ -83,7 +83,7 @@ def _build(exports: Path, root: Path, as_of: date) -> Path:
     run_dbt(
         ["build", "--exclude-resource-type", "unit_test", "--exclude-resource-type", "test"],
         warehouse,
-        dbt_vars={"as_of_date": as_of.isoformat()},
+        as_of=as_of.isoformat(),
         target_dir=root / "target",
     )
     return warehouse

@@ -30,7 +30,7 @@ REWRITTEN = "seg_points_level"
 
 
 def _build(warehouse: Path, day: date, target: Path) -> None:
-    run_dbt(SELECT, warehouse, dbt_vars={"as_of_date": day.isoformat()}, target_dir=target)
+    run_dbt(SELECT, warehouse, as_of=day.isoformat(), target_dir=target)
 
 
 def _snapshots(warehouse: Path) -> dict[str, list[str]]:

@@ -15,10 +15,12 @@ import os
 import subprocess
 import sys
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import duckdb
 
+from patient360 import dbt_parse_cache
 from patient360.errors import P360Error, WarehouseLocked, explain
 from patient360.paths import DBT_PROJECT_DIR
 from patient360.pseudonym import load_key
@@ -55,27 +57,39 @@ def run_dbt(
     args: list[str],
     warehouse: Path,
     *,
+    as_of: date | str | None = None,
     dbt_vars: dict | None = None,
     target_dir: Path | None = None,
     check: bool = True,
 ) -> DbtResult:
-    """Run `dbt <args>` against `warehouse`; raise DbtError on failure when check."""
+    """Run `dbt <args>` against `warehouse`; raise DbtError on failure when check.
+
+    `as_of` is the run's as-of date (the models' `as_of_date`), passed as P360_AS_OF_DATE so
+    that a new date does not cost a full parse (patient360.dbt_parse_cache); `--vars
+    as_of_date` given by hand still wins."""
     load_key()  # fail fast with a clear message instead of deep inside a model
     target_dir = (target_dir or DBT_PROJECT_DIR / "target").resolve()
+    warehouse = Path(warehouse).resolve()
     cmd = [dbt_executable(), *args, "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
     cmd += ["--target-path", str(target_dir)]
     if dbt_vars:
         cmd += ["--vars", json.dumps(dbt_vars)]
     env = {
         **os.environ,
-        "P360_WAREHOUSE": str(Path(warehouse).resolve()),
+        # relative to the working folder below: the profile dbt hashes for its parse state
+        # then does not name the warehouse's folder, so the state carries over between folders
+        "P360_WAREHOUSE": warehouse.name,
+        "P360_AS_OF_DATE": str(as_of) if as_of else "",
         "DBT_LOG_PATH": str(target_dir.parent / "logs" if target_dir.name == "target" else target_dir / "logs"),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
         "DO_NOT_TRACK": "1",
     }
+    warehouse.parent.mkdir(parents=True, exist_ok=True)  # dbt runs there (a new warehouse too)
+    cached = dbt_parse_cache.cache_file(warehouse)
+    dbt_parse_cache.seed(target_dir, cached)
     log.info("running: %s", " ".join(cmd))
     with subprocess.Popen(
-        cmd, cwd=DBT_PROJECT_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        cmd, cwd=warehouse.parent, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     ) as proc:
         assert proc.stdout is not None
         locked = ""
@@ -84,6 +98,7 @@ def run_dbt(
             if "Could not set lock on file" in line:
                 locked = line.strip()
         returncode = proc.wait()
+    dbt_parse_cache.keep(target_dir, cached)
     result = DbtResult(cmd, returncode, target_dir)
     if returncode != 0 and locked:  # another process holds the warehouse: transient, say who
         raise WarehouseLocked(explain(duckdb.IOException(locked))[1])

@@ -53,7 +53,7 @@ def stage_transform(
     args = ["build", *plan.dbt_args()] + (["--full-refresh"] if full_refresh else [])
     if not unit_tests:
         args += ["--exclude-resource-type", "unit_test"]
-    result = run_dbt(args, Path(warehouse), dbt_vars={"as_of_date": plan.as_of.isoformat()}, target_dir=target_dir)
+    result = run_dbt(args, Path(warehouse), as_of=plan.as_of, target_dir=target_dir)
     log_dbt_warnings(result)
     return result
 

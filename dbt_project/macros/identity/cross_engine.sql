@@ -33,7 +33,7 @@
 
 {#- The run's date for the registry's logs: the as-of date dbt was given, else today. -#}
 {% macro p360_run_date() %}
-    {%- set as_of = var('as_of_date') -%}
+    {%- set as_of = p360_as_of_date() -%}
     {%- if as_of -%} cast('{{ as_of }}' as date) {%- else -%} current_date {%- endif -%}
 {% endmacro %}
 

@@ -1,7 +1,7 @@
--- The run's as-of date: the `as_of_date` var when given, else the newest export partition
+-- The run's as-of date: the `as_of_date` var or P360_AS_OF_DATE when given, else the newest export partition
 -- landed (the rule of patient360.run_plan; docs/orchestration.md). Every segment and KPI is
 -- computed as of this date.
-{% set as_of = var('as_of_date') %}
+{% set as_of = p360_as_of_date() %}
 select
     {% if as_of %}
         cast('{{ as_of }}' as date)

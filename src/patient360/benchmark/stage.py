@@ -111,7 +111,7 @@ def _p360_dbt(p: dict) -> dict:
     result = run_dbt(
         ["run", "--select", *P360_MODELS],
         Path(p["warehouse"]),
-        dbt_vars={"as_of_date": p["as_of"]},
+        as_of=p["as_of"],
         target_dir=Path(p["target_dir"]),
     )
     return _dbt_timings(result)
