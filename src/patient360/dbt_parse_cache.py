@@ -1,6 +1,6 @@
 """Reuse dbt's parse between runs that write to different target folders.
 
-dbt re-reads the whole project (about 9 s of the 10k daily build's 24 s on our machine) unless
+dbt re-reads the whole project (6.3 s from scratch, 1.3-2.3 s from a saved state: bench-20261203-051220) unless
 the target folder holds a `partial_parse.msgpack` whose state matches: the same dbt version,
 project files, `--vars`, profile and connection settings. Every pipeline stage and every
 scheduled run writes its artifacts to a folder of its own, so dbt would parse from scratch
